@@ -1,0 +1,236 @@
+"""``load_checkpoint``: read a checkpoint, detect its layout, convert, resize, load strictly.
+
+Files are never unpickled beyond tensors: ``torch.load(..., weights_only=True)`` or
+safetensors. Model classes never read files; this module does.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .convert import HF_CONFIG_READERS, RESIZERS, Layout, layouts_for
+
+log = logging.getLogger(__name__)
+
+# Containers that wrap a state dict, in the order they are looked for.
+CONTAINER_KEYS = ("model_state", "state_dict", "model", "module")
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or does not fit the model."""
+
+
+@dataclass
+class LoadReport:
+    """What ``load_checkpoint`` did."""
+
+    source: str
+    layout: str
+    loaded: int = 0
+    resized: list[str] = field(default_factory=list)  # "key: old shape -> new shape"
+    ignored: list[str] = field(default_factory=list)  # named by the caller's ``ignore``
+    reinitialised: list[str] = field(default_factory=list)  # classifier of another size
+    missing: list[str] = field(default_factory=list)  # only with strict=False
+    unexpected: list[str] = field(default_factory=list)  # only with strict=False
+    labels: list[str] | None = None  # class names, when the checkpoint carries them
+
+    def __str__(self) -> str:
+        parts = [f"loaded {self.loaded} tensors from {self.source} (layout {self.layout})"]
+        for name in ("resized", "ignored", "reinitialised", "missing", "unexpected"):
+            items = getattr(self, name)
+            if items:
+                parts.append(f"{name}: {', '.join(items)}")
+        return "; ".join(parts)
+
+
+def _is_state_dict(obj: Any) -> bool:
+    return isinstance(obj, Mapping) and len(obj) > 0 and all(
+        isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()
+    )
+
+
+def unwrap_state_dict(obj: Any, source: str = "<mapping>") -> dict[str, Tensor]:
+    """Find the state dict inside a container (``model_state``, ``state_dict``, ``model``...).
+
+    A ``module.`` prefix on every key (a saved DDP wrapper) is removed.
+    """
+    while not _is_state_dict(obj):
+        if not isinstance(obj, Mapping):
+            raise CheckpointError(f"{source}: expected a state dict or a mapping holding one, got {type(obj).__name__}")
+        inner = next((obj[k] for k in CONTAINER_KEYS if k in obj and isinstance(obj[k], Mapping)), None)
+        if inner is None:
+            keys = ", ".join(map(str, list(obj)[:10]))
+            raise CheckpointError(
+                f"{source}: no state dict found; top-level keys: {keys} "
+                f"(looked for a tensor mapping or one of {', '.join(CONTAINER_KEYS)})"
+            )
+        obj = inner
+    sd = dict(obj)
+    if all(k.startswith("module.") for k in sd):
+        sd = {k.removeprefix("module."): v for k, v in sd.items()}
+    return sd
+
+
+def _weights_file(path: Path) -> Path:
+    if not path.is_dir():
+        return path
+    for name in WEIGHT_FILES:
+        if (path / name).is_file():
+            return path / name
+    raise CheckpointError(f"{path}: a model directory needs one of {', '.join(WEIGHT_FILES)}")
+
+
+def read_checkpoint(source: str | PathLike) -> dict[str, Tensor]:
+    """Read the state dict of a file (``.pth .pyth .pt .bin .safetensors``) or model directory."""
+    path = Path(source)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    file = _weights_file(path)
+    try:
+        if file.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj: Any = load_file(str(file))
+        else:
+            obj = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as e:  # a corrupt file or one holding arbitrary pickled objects
+        raise CheckpointError(f"{file}: cannot read as a weights-only checkpoint ({e})") from e
+    return unwrap_state_dict(obj, str(file))
+
+
+def read_hf_config(source: str | PathLike) -> dict[str, Any] | None:
+    """The ``config.json`` of a model directory, or None."""
+    path = Path(source)
+    config = path / "config.json" if path.is_dir() else None
+    if config is None or not config.is_file():
+        return None
+    return json.loads(config.read_text())
+
+
+def config_from_checkpoint_dir(source: str | PathLike, family: str) -> dict[str, Any]:
+    """Config fields a model directory's ``config.json`` gives a model of ``family``."""
+    hf = read_hf_config(source)
+    if hf is None:
+        return {}
+    if family not in HF_CONFIG_READERS:
+        raise CheckpointError(f"{source}: reading config.json is not supported for family {family!r}")
+    model_type = hf.get("model_type")
+    if model_type is not None and model_type != family.replace("_", ""):
+        raise CheckpointError(f"{source}: config.json is for model_type {model_type!r}, not a {family} model")
+    return HF_CONFIG_READERS[family](hf)
+
+
+def detect_layout(sd: Mapping[str, Tensor], model: nn.Module) -> Layout:
+    for layout in layouts_for(model.family):
+        if layout.detect(sd, model.config):
+            return layout
+    sample = ", ".join(list(sd)[:6])
+    names = ", ".join(lay.name for lay in layouts_for(model.family))
+    raise CheckpointError(f"no known {model.family} checkpoint layout ({names}) matches keys like: {sample}")
+
+
+def _matches(key: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(key, p) for p in patterns)
+
+
+def load_checkpoint(
+    model: nn.Module,
+    source: str | PathLike | Mapping[str, Any],
+    *,
+    strict: bool = True,
+    ignore: Sequence[str] = (),
+    reinit_mismatched_classifier: bool = False,
+) -> LoadReport:
+    """Load weights of any supported layout into ``model``.
+
+    Args:
+        source: a file, a model directory, or an in-memory state dict / container.
+        strict: missing or unexpected keys are an error (otherwise reported).
+        ignore: glob patterns of our keys to skip (e.g. ``("head.*",)``); they keep
+            the model's initialisation.
+        reinit_mismatched_classifier: a classifier of another size keeps its fresh
+            initialisation instead of raising (fine-tuning on new classes).
+
+    Raises:
+        CheckpointError: unreadable file, unknown layout, or keys/shapes that do not
+            fit; the message names the keys and shapes.
+    """
+    if isinstance(source, Mapping):
+        name, sd, hf = "<state dict>", unwrap_state_dict(source), None
+    else:
+        name, sd, hf = str(source), read_checkpoint(source), read_hf_config(source)
+    layout = detect_layout(sd, model)
+    converted = layout.convert(sd, model.config)
+    resize = RESIZERS.get(model.family)
+    report = LoadReport(source=name, layout=layout.name)
+    if resize is not None:
+        before = {k: tuple(v.shape) for k, v in converted.items()}
+        converted = resize(converted, model.config)
+        report.resized = [
+            f"{k}: {before[k]} -> {tuple(v.shape)}" for k, v in converted.items() if tuple(v.shape) != before[k]
+        ]
+    if hf is not None and "id2label" in hf:
+        id2label = hf["id2label"]
+        report.labels = [id2label[str(i)] if str(i) in id2label else id2label[i] for i in range(len(id2label))]
+    _load_strict(model, converted, report, strict, ignore, reinit_mismatched_classifier)
+    return report
+
+
+def _load_strict(
+    model: nn.Module,
+    sd: dict[str, Tensor],
+    report: LoadReport,
+    strict: bool,
+    ignore: Sequence[str],
+    reinit_classifier: bool,
+) -> None:
+    expected = model.state_dict()
+    classifier = f"{model.classifier_name}.*"
+    report.ignored = sorted(k for k in set(sd) | set(expected) if _matches(k, ignore))
+    sd = {k: v for k, v in sd.items() if not _matches(k, ignore)}
+    missing = sorted(k for k in expected if k not in sd and not _matches(k, ignore))
+    unexpected = sorted(k for k in sd if k not in expected)
+    mismatched = sorted(k for k in sd if k in expected and sd[k].shape != expected[k].shape)
+    if reinit_classifier:
+        head = [k for k in mismatched + unexpected + missing if _matches(k, [classifier])]
+        report.reinitialised = [
+            f"{k}: checkpoint {tuple(sd[k].shape) if k in sd else None} -> model "
+            f"{tuple(expected[k].shape) if k in expected else None}"
+            for k in head
+        ]
+        mismatched = [k for k in mismatched if k not in head]
+        unexpected = [k for k in unexpected if k not in head]
+        missing = [k for k in missing if k not in head]
+        sd = {k: v for k, v in sd.items() if k not in head}
+    problems = []
+    if mismatched:
+        problems.append("shape mismatch: " + ", ".join(
+            f"{k} checkpoint {tuple(sd[k].shape)} vs model {tuple(expected[k].shape)}" for k in mismatched
+        ))
+    if strict and missing:
+        problems.append(f"missing keys: {', '.join(missing)}")
+    if strict and unexpected:
+        problems.append(f"unexpected keys: {', '.join(unexpected)}")
+    if problems:
+        hint = f" (pass ignore=('{classifier}',) to keep a new classifier)" if any(
+            _matches(k, [classifier]) for k in mismatched + unexpected + missing
+        ) else ""
+        raise CheckpointError(
+            f"{report.source} (layout {report.layout}) does not fit {type(model).__name__}: "
+            + "; ".join(problems) + hint
+        )
+    report.missing, report.unexpected = missing, unexpected
+    sd = {k: v for k, v in sd.items() if k in expected}
+    model.load_state_dict(sd, strict=False)
+    report.loaded = len(sd)

@@ -1,0 +1,62 @@
+"""Multi-head self-attention through ``scaled_dot_product_attention``."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def split_heads(x: Tensor, num_heads: int) -> Tensor:
+    """(B, N, nH*hd) -> (B, nH, N, hd)."""
+    B, N, _ = x.shape
+    return x.view(B, N, num_heads, -1).transpose(1, 2)
+
+
+def merge_heads(x: Tensor) -> Tensor:
+    """(B, nH, N, hd) -> (B, N, nH*hd)."""
+    B, nH, N, hd = x.shape
+    return x.transpose(1, 2).reshape(B, N, nH * hd)
+
+
+class Attention(nn.Module):
+    """Self-attention with one fused ``qkv`` Linear and an output ``proj`` (ViT/Swin layout).
+
+    Args:
+        dim: token width D.
+        num_heads: nH; the head dim is D // nH and logits are scaled by hd**-0.5.
+        qkv_bias: bias on the qkv projection.
+        attn_drop: dropout on the attention probabilities (training only).
+        proj_drop: dropout after the output projection.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        qkv_bias: bool = True,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.scale = self.head_dim**-0.5
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.attn_drop = attn_drop
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def forward(self, x: Tensor, attn_mask: Tensor | None = None) -> Tensor:
+        """x: (B, N, D); attn_mask: additive, broadcastable to (B, nH, N, N). Returns (B, N, D)."""
+        B, N, D = x.shape
+        qkv = self.qkv(x).view(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)  # each (B, nH, N, hd)
+        x = F.scaled_dot_product_attention(
+            q, k, v,
+            attn_mask=attn_mask,
+            dropout_p=self.attn_drop if self.training else 0.0,
+            scale=self.scale,
+        )
+        return self.proj_drop(self.proj(merge_heads(x)))

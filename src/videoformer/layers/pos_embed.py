@@ -1,0 +1,38 @@
+"""Resampling learned position and time embeddings to a new grid or frame count.
+
+Both follow the official TimeSformer rule: legacy ``nearest`` interpolation
+(source index = floor(dst * in / out)), which differs from ``nearest-exact``,
+bilinear and bicubic.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def resample_pos_embed(pos_embed: Tensor, grid: tuple[int, int]) -> Tensor:
+    """Resize a ``(1, 1 + P*P, D)`` embedding (cls first, square P x P grid) to ``(1, 1 + h*w, D)``.
+
+    The cls position is kept; the spatial part is resized with legacy nearest.
+    """
+    cls_pos, spatial = pos_embed[:, :1], pos_embed[:, 1:]
+    P = math.isqrt(spatial.shape[1])
+    if P * P != spatial.shape[1]:
+        raise ValueError(f"pos_embed has {spatial.shape[1]} spatial positions, not a square grid")
+    if (P, P) == tuple(grid):
+        return pos_embed
+    D = spatial.shape[2]
+    spatial = spatial.transpose(1, 2).reshape(1, D, P, P)
+    spatial = F.interpolate(spatial, size=grid, mode="nearest")  # (1, D, h, w)
+    return torch.cat([cls_pos, spatial.flatten(2).transpose(1, 2)], dim=1)
+
+
+def resample_time_embed(time_embed: Tensor, num_frames: int) -> Tensor:
+    """Resize a ``(1, T, D)`` embedding to ``(1, num_frames, D)`` with legacy nearest."""
+    if time_embed.shape[1] == num_frames:
+        return time_embed
+    return F.interpolate(time_embed.transpose(1, 2), size=num_frames, mode="nearest").transpose(1, 2)

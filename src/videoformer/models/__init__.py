@@ -1,0 +1,22 @@
+"""Model families. Importing this package registers every variant."""
+
+from . import timesformer  # noqa: F401  (registers variants)
+from .registry import (
+    WeightsSpec,
+    apply_overrides,
+    create_model,
+    get_model_entry,
+    list_families,
+    list_models,
+    register_model,
+)
+
+__all__ = [
+    "WeightsSpec",
+    "apply_overrides",
+    "create_model",
+    "get_model_entry",
+    "list_families",
+    "list_models",
+    "register_model",
+]

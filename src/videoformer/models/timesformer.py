@@ -1,0 +1,354 @@
+"""TimeSformer: divided space-time attention and the paper's ablation variants.
+
+Paper: https://arxiv.org/abs/2102.05095 (Bertasius, Wang, Torresani, ICML 2021).
+
+Every attention type is one block class. A block runs a few *steps*; a step
+regroups the video's tokens into independent sequences and attends within each:
+
+    time    b (h w t) d -> (b h w) t d      per patch location, over frames
+    space   b (h w t) d -> (b t) (h w) d    per frame, over patches
+    ...
+
+All steps but the last attend over patch tokens only and are followed by their
+own linear layer (``temporal_fc`` in the official code). The last step prepends
+the block's input cls token to every group and averages the cls outputs over the
+groups, as the official divided block does. Tokens are laid out (h, w, t) with
+time fastest, as in the official code, so official weights load unchanged.
+
+| attention_type        | steps (last one carries cls)                    |
+|-----------------------|-------------------------------------------------|
+| divided_space_time    | temporal: time; space                           |
+| sparse_local_global   | local: F x H/2 x W/2 blocks; global: stride 2   |
+| axial                 | temporal: time; width: rows; height: columns    |
+| joint_space_time      | one group of all tokens (a plain ViT)           |
+| space_only            | one group per frame, one cls per frame          |
+
+The paper leaves the sparse and axial details open. We read "local" as the four
+non-overlapping F x H/2 x W/2 blocks and "global" as the eight sets of tokens with
+equal (t, h, w) mod 2 (so T and the patch grid must be even), each extra step with
+its own norm, attention and linear layer. That gives the paper's Table 1 sizes
+(121.4M and 156.8M within 0.5%).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import torch
+import torch.utils.checkpoint
+from einops import rearrange
+from torch import Tensor, nn
+
+from ..layers import (
+    Attention,
+    DropPath,
+    Mlp,
+    PatchEmbed2d,
+    drop_path_rates,
+    resample_pos_embed,
+    resample_time_embed,
+)
+from .registry import WeightsSpec, apply_overrides, register_model
+
+ATTENTION_TYPES = (
+    "divided_space_time",
+    "space_only",
+    "joint_space_time",
+    "sparse_local_global",
+    "axial",
+)
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """A regrouping of a video's patch tokens ``(B, h*w*t, D)`` into ``(B*G, L, D)`` sequences.
+
+    ``pattern`` is an einops pattern whose axes ``t, h, w`` are the sizes *inside* a
+    group; ``strides`` names axes that split a grid dim into 2 (blocks or strides).
+    """
+
+    pattern: str
+    halves: tuple[str, ...] = ()  # grid dims ("t", "h", "w") split into two
+
+    def _sizes(self, T: int, H: int, W: int) -> dict[str, int]:
+        sizes = {"t": T, "h": H, "w": W}
+        for dim in self.halves:
+            if sizes[dim] % 2:
+                raise ValueError(
+                    f"this attention splits {dict(t='frames', h='patch rows', w='patch columns')[dim]} "
+                    f"in two, but the clip has {sizes[dim]} (an even number is needed)"
+                )
+            sizes[dim] //= 2
+            sizes[dim + "2"] = 2
+        lhs = self.pattern.split("->")[0]
+        return {k: v for k, v in sizes.items() if k in lhs.replace("(", " ").replace(")", " ").split()}
+
+    def split(self, x: Tensor, T: int, H: int, W: int) -> Tensor:
+        """(B, h*w*t, D) -> (B*G, L, D)."""
+        return rearrange(x, self.pattern, **self._sizes(T, H, W))
+
+    def merge(self, x: Tensor, T: int, H: int, W: int) -> Tensor:
+        """(B*G, L, D) -> (B, h*w*t, D), the inverse of ``split``."""
+        lhs, rhs = self.pattern.split("->")
+        return rearrange(x, f"{rhs} -> {lhs}", **self._sizes(T, H, W))
+
+
+GROUPINGS = {
+    "time": Grouping("b (h w t) d -> (b h w) t d"),
+    "space": Grouping("b (h w t) d -> (b t) (h w) d"),
+    "width": Grouping("b (h w t) d -> (b h t) w d"),
+    "height": Grouping("b (h w t) d -> (b w t) h d"),
+    # four blocks of (all frames) x H/2 x W/2: h2, w2 index the block
+    "local": Grouping("b (h2 h w2 w t) d -> (b h2 w2) (t h w) d", halves=("h", "w")),
+    # eight sets of tokens with equal (t, h, w) mod 2: h2, w2, t2 are the parities
+    "global": Grouping("b (h h2 w w2 t t2) d -> (b h2 w2 t2) (t h w) d", halves=("t", "h", "w")),
+    "joint": Grouping("b n d -> b n d"),
+}
+
+# attention_type -> ((name, grouping) for each step); the last step's name is "" (norm1/attn).
+STEPS: dict[str, tuple[tuple[str, str], ...]] = {
+    "divided_space_time": (("temporal", "time"), ("", "space")),
+    "sparse_local_global": (("local", "local"), ("", "global")),
+    "axial": (("temporal", "time"), ("width", "width"), ("", "height")),
+    "joint_space_time": (("", "joint"),),
+    "space_only": (("", "joint"),),  # run on (B*T) per-frame sequences
+}
+
+
+@dataclass(frozen=True)
+class TimeSformerConfig:
+    img_size: int = 224
+    patch_size: int = 16
+    in_chans: int = 3
+    num_frames: int = 8
+    embed_dim: int = 768
+    depth: int = 12
+    num_heads: int = 12
+    mlp_ratio: float = 4.0
+    qkv_bias: bool = True
+    attention_type: str = "divided_space_time"
+    num_classes: int = 400
+    drop_rate: float = 0.0
+    attn_drop_rate: float = 0.0
+    drop_path_rate: float = 0.1
+    layer_norm_eps: float = field(default=1e-6, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.attention_type not in ATTENTION_TYPES:
+            raise ValueError(
+                f"attention_type {self.attention_type!r} is not one of {', '.join(ATTENTION_TYPES)}"
+            )
+        if self.img_size % self.patch_size:
+            raise ValueError(f"img_size {self.img_size} is not a multiple of patch_size {self.patch_size}")
+        if self.embed_dim % self.num_heads:
+            raise ValueError(f"embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}")
+
+    @property
+    def grid(self) -> int:
+        return self.img_size // self.patch_size
+
+
+class TimeSformerBlock(nn.Module):
+    """Pre-norm transformer block whose attention runs the steps of one attention type.
+
+    Args:
+        steps: ``(name, grouping)`` pairs (see ``STEPS``); every step but the last owns
+            ``{name}_norm1``, ``{name}_attn`` and ``{name}_fc``; the last uses ``norm1``/``attn``.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        steps: tuple[tuple[str, str], ...],
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        proj_drop: float = 0.0,
+        attn_drop: float = 0.0,
+        drop_path: float = 0.0,
+        eps: float = 1e-6,
+    ) -> None:
+        super().__init__()
+        self.pre_steps = [(name, GROUPINGS[g]) for name, g in steps[:-1]]
+        self.cls_grouping = GROUPINGS[steps[-1][1]]
+        for name, _ in self.pre_steps:
+            setattr(self, f"{name}_norm1", nn.LayerNorm(dim, eps=eps))
+            setattr(self, f"{name}_attn", Attention(dim, num_heads, qkv_bias, attn_drop, proj_drop))
+            setattr(self, f"{name}_fc", nn.Linear(dim, dim))
+        self.norm1 = nn.LayerNorm(dim, eps=eps)
+        self.attn = Attention(dim, num_heads, qkv_bias, attn_drop, proj_drop)
+        self.drop_path = DropPath(drop_path)
+        self.norm2 = nn.LayerNorm(dim, eps=eps)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=proj_drop)
+
+    def forward(self, x: Tensor, grid: tuple[int, int, int]) -> Tensor:
+        """x: (B, 1 + h*w*t, D), cls first, tokens (h, w, t) time fastest; grid: (t, h, w)."""
+        B, _, D = x.shape
+        cls, tokens = x[:, :1], x[:, 1:]
+        for name, grouping in self.pre_steps:
+            norm, attn, fc = (getattr(self, f"{name}_{part}") for part in ("norm1", "attn", "fc"))
+            res = self.drop_path(attn(norm(grouping.split(tokens, *grid))))  # (B*G, L, D)
+            tokens = tokens + fc(grouping.merge(res, *grid))
+        groups = self.cls_grouping.split(tokens, *grid)  # (B*G, L, D)
+        G = groups.shape[0] // B
+        groups = torch.cat([cls.repeat_interleave(G, dim=0), groups], dim=1)  # (B*G, 1+L, D)
+        res = self.drop_path(self.attn(self.norm1(groups)))
+        cls_res = res[:, :1].view(B, G, 1, D).mean(1)  # cls outputs averaged over the groups
+        res = self.cls_grouping.merge(res[:, 1:], *grid)
+        x = torch.cat([cls, tokens], dim=1) + torch.cat([cls_res, res], dim=1)
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class TimeSformer(nn.Module):
+    """TimeSformer video classifier. Input ``(B, C, T, H, W)``, logits ``(B, num_classes)``.
+
+    Clips whose frame count or size differ from the config are accepted: the position
+    and time embeddings are resampled with legacy nearest, as in the official forward.
+    """
+
+    family: ClassVar[str] = "timesformer"
+    classifier_name: ClassVar[str] = "head"
+
+    def __init__(self, config: TimeSformerConfig) -> None:
+        super().__init__()
+        c = self.config = config
+        self.num_features = c.embed_dim
+        self.space_only = c.attention_type == "space_only"
+        self.patch_embed = PatchEmbed2d(c.patch_size, c.in_chans, c.embed_dim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, c.embed_dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + c.grid**2, c.embed_dim))
+        self.pos_drop = nn.Dropout(c.drop_rate)
+        if not self.space_only:
+            self.time_embed = nn.Parameter(torch.zeros(1, c.num_frames, c.embed_dim))
+            self.time_drop = nn.Dropout(c.drop_rate)
+        rates = drop_path_rates(c.drop_path_rate, c.depth)
+        self.blocks = nn.ModuleList(
+            TimeSformerBlock(
+                c.embed_dim, c.num_heads, STEPS[c.attention_type], c.mlp_ratio, c.qkv_bias,
+                proj_drop=c.drop_rate, attn_drop=c.attn_drop_rate, drop_path=rates[i],
+                eps=c.layer_norm_eps,
+            )
+            for i in range(c.depth)
+        )
+        self.norm = nn.LayerNorm(c.embed_dim, eps=c.layer_norm_eps)
+        self.head = nn.Linear(c.embed_dim, c.num_classes) if c.num_classes else nn.Identity()
+        self.grad_checkpointing = False
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """Official init: trunc-normal(0.02) for Linear and embeddings, zero time embedding,
+        and zero extra-step linear layers so every block starts as its spatial (ViT) part."""
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        nn.init.trunc_normal_(self.cls_token, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias) if m.bias is not None else None
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        for blk in self.blocks:
+            for name, _ in blk.pre_steps:
+                fc = getattr(blk, f"{name}_fc")
+                nn.init.zeros_(fc.weight)
+                nn.init.zeros_(fc.bias)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int, int]:
+        """Default per-sample input ``(C, T, H, W)``."""
+        c = self.config
+        return (c.in_chans, c.num_frames, c.img_size, c.img_size)
+
+    def _check_input(self, x: Tensor) -> None:
+        c = self.config
+        if x.ndim != 5:
+            raise ValueError(f"TimeSformer expects (B, C, T, H, W), got a {x.ndim}-d tensor {tuple(x.shape)}")
+        if x.shape[1] != c.in_chans:
+            raise ValueError(f"expected {c.in_chans} channels at dim 1 of (B, C, T, H, W), got {tuple(x.shape)}")
+        H, W = x.shape[-2:]
+        if H % c.patch_size or W % c.patch_size:
+            raise ValueError(f"frame size {H}x{W} is not a multiple of patch_size {c.patch_size}")
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """x: (B, C, T, H, W) -> pooled cls features (B, D)."""
+        self._check_input(x)
+        B, _, T, _, _ = x.shape
+        x, h, w = self.patch_embed(rearrange(x, "b c t h w -> (b t) c h w"))  # (B*T, h*w, D)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        x = self.pos_drop(x + resample_pos_embed(self.pos_embed, (h, w)))
+        if self.space_only:
+            grid = (1, h, w)  # B*T independent frames, each with its own cls token
+        else:
+            cls = x[:B, :1]  # every row holds the same cls + pos_embed[0]
+            x = rearrange(x[:, 1:], "(b t) n d -> (b n) t d", b=B)
+            x = self.time_drop(x + resample_time_embed(self.time_embed, T))
+            x = torch.cat([cls, rearrange(x, "(b n) t d -> b (n t) d", b=B)], dim=1)
+            grid = (T, h, w)
+        for blk in self.blocks:
+            if self.grad_checkpointing and self.training:
+                x = torch.utils.checkpoint.checkpoint(blk, x, grid, use_reentrant=False)
+            else:
+                x = blk(x, grid)
+        if self.space_only:
+            x = x.view(B, T, *x.shape[1:]).mean(1)  # average frames before the final norm
+        return self.norm(x)[:, 0]
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        """features: (B, D) -> logits (B, num_classes)."""
+        return self.head(features)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        self.config = apply_overrides(self.config, {"num_classes": num_classes})
+        self.head = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
+        if num_classes:
+            nn.init.trunc_normal_(self.head.weight, std=0.02)
+            nn.init.zeros_(self.head.bias)
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.grad_checkpointing = enable
+
+
+def _official(path: str, clip: str) -> WeightsSpec:
+    """Official K400 weights (also on the HF hub as facebook/timesformer-*-finetuned-k400)."""
+    return WeightsSpec(
+        url=f"https://www.dropbox.com/s/{path}",
+        layout="timesformer_official",
+        license="CC BY-NC 4.0",
+        clip=clip,
+        labels="kinetics400",
+    )
+
+
+def _build(base: TimeSformerConfig, overrides: dict) -> TimeSformer:
+    return TimeSformer(apply_overrides(base, overrides))
+
+
+@register_model(
+    family="timesformer", base=True,
+    weights=_official("g5t24we9gl5yk88/TimeSformer_divST_8x32_224_K400.pyth", "8x32x1"),
+)
+def timesformer_base(**overrides) -> TimeSformer:
+    """ViT-B/16, divided space-time attention, 8 frames at 224 px."""
+    return _build(TimeSformerConfig(), overrides)
+
+
+@register_model(
+    family="timesformer",
+    weights=_official("6f0x172lpqy3oxt/TimeSformer_divST_16x16_448_K400.pyth", "16x16x1"),
+)
+def timesformer_hr(**overrides) -> TimeSformer:
+    """TimeSformer-HR: ViT-B/16, divided, 16 frames at 448 px."""
+    return _build(TimeSformerConfig(img_size=448, num_frames=16), overrides)
+
+
+@register_model(
+    family="timesformer",
+    weights=_official("r1iuxahif3sgimo/TimeSformer_divST_96x4_224_K400.pyth", "96x4x1"),
+)
+def timesformer_large(**overrides) -> TimeSformer:
+    """TimeSformer-L: ViT-B/16, divided, 96 frames at 224 px ('L' is for long clips)."""
+    return _build(TimeSformerConfig(num_frames=96), overrides)
