@@ -29,7 +29,7 @@ def moving_square_clips(n: int, frames: int = 4, size: int = 32, seed: int = 0) 
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(n, 3, frames, size, size, generator=g) * 0.3
     y = torch.randint(len(CLASSES), (n,), generator=g)
-    side, speed = size // 6, size // 8
+    side, speed = size // 4, size // 8
     for i in range(n):
         dy, dx = _STEPS[CLASSES[y[i]]]
         travel = speed * (frames - 1)
