@@ -49,8 +49,15 @@ def layouts_for(family: str) -> list[Layout]:
     return [lay for lay in LAYOUTS if lay.family == family]
 
 
-from . import timesformer_hf, timesformer_official, vit_imagenet  # noqa: E402,F401  (register)
+from . import (  # noqa: E402,F401  (register layouts)
+    swin_official,
+    timesformer_hf,
+    timesformer_official,
+    video_swin_official,
+    vit_imagenet,
+)
 from .timesformer_official import resize_timesformer_embeddings  # noqa: E402
+from .video_swin_official import inflate_swin_2d_to_3d  # noqa: E402
 
 __all__ = [
     "HF_CONFIG_READERS",
@@ -58,6 +65,7 @@ __all__ = [
     "RESIZERS",
     "Layout",
     "StateDict",
+    "inflate_swin_2d_to_3d",
     "layouts_for",
     "register_layout",
     "resize_timesformer_embeddings",

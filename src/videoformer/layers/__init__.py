@@ -3,18 +3,28 @@
 from .attention import Attention, merge_heads, split_heads
 from .drop import DropPath, drop_path, drop_path_rates
 from .mlp import Mlp
-from .patch_embed import PatchEmbed2d
+from .patch_embed import PatchEmbed2d, PatchEmbedNd
 from .pos_embed import resample_pos_embed, resample_time_embed
+from .rel_pos import relative_position_bias, relative_position_index
+from .windows import effective_window, padded_size, shift_mask, window_partition, window_reverse
 
 __all__ = [
     "Attention",
     "DropPath",
     "Mlp",
     "PatchEmbed2d",
+    "PatchEmbedNd",
     "drop_path",
     "drop_path_rates",
+    "effective_window",
     "merge_heads",
+    "padded_size",
+    "relative_position_bias",
+    "relative_position_index",
     "resample_pos_embed",
     "resample_time_embed",
+    "shift_mask",
     "split_heads",
+    "window_partition",
+    "window_reverse",
 ]

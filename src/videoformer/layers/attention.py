@@ -7,15 +7,13 @@ from torch import Tensor, nn
 
 
 def split_heads(x: Tensor, num_heads: int) -> Tensor:
-    """(B, N, nH*hd) -> (B, nH, N, hd)."""
-    B, N, _ = x.shape
-    return x.view(B, N, num_heads, -1).transpose(1, 2)
+    """(*B, N, nH*hd) -> (*B, nH, N, hd)."""
+    return x.unflatten(-1, (num_heads, -1)).transpose(-2, -3)
 
 
 def merge_heads(x: Tensor) -> Tensor:
-    """(B, nH, N, hd) -> (B, N, nH*hd)."""
-    B, nH, N, hd = x.shape
-    return x.transpose(1, 2).reshape(B, N, nH * hd)
+    """(*B, nH, N, hd) -> (*B, N, nH*hd)."""
+    return x.transpose(-2, -3).flatten(-2)
 
 
 class Attention(nn.Module):
@@ -49,10 +47,9 @@ class Attention(nn.Module):
         self.proj_drop = nn.Dropout(proj_drop)
 
     def forward(self, x: Tensor, attn_mask: Tensor | None = None) -> Tensor:
-        """x: (B, N, D); attn_mask: additive, broadcastable to (B, nH, N, N). Returns (B, N, D)."""
-        B, N, D = x.shape
-        qkv = self.qkv(x).view(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.unbind(0)  # each (B, nH, N, hd)
+        """x: (*B, N, D) with any leading batch dims; attn_mask: additive, broadcastable to
+        (*B, nH, N, N). Returns (*B, N, D)."""
+        q, k, v = (split_heads(t, self.num_heads) for t in self.qkv(x).chunk(3, dim=-1))  # (*B, nH, N, hd)
         x = F.scaled_dot_product_attention(
             q, k, v,
             attn_mask=attn_mask,

@@ -1,6 +1,6 @@
 """Model families. Importing this package registers every variant."""
 
-from . import timesformer  # noqa: F401  (registers variants)
+from . import swin, timesformer, video_swin  # noqa: F401  (register variants)
 from .registry import (
     WeightsSpec,
     apply_overrides,

@@ -1,0 +1,37 @@
+"""Relative position index and bias table for windows of any number of dims."""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import torch
+from torch import Tensor
+
+
+@lru_cache(maxsize=32)
+def relative_position_index(window: tuple[int, ...]) -> Tensor:
+    """(N, N) index into a table of ``prod(2*w - 1)`` rows, N = prod(window).
+
+    Offsets are query minus key coordinates, shifted to be non-negative, combined
+    row-major: for 3D (dd+Wd-1)(2Wh-1)(2Ww-1) + (dh+Wh-1)(2Ww-1) + (dw+Ww-1).
+    """
+    coords = torch.stack(torch.meshgrid(*[torch.arange(w) for w in window], indexing="ij")).flatten(1)
+    rel = coords[:, :, None] - coords[:, None, :]  # (ndim, N, N)
+    index = torch.zeros(rel.shape[1:], dtype=torch.long)
+    for d, w in enumerate(window):
+        stride = math.prod(2 * v - 1 for v in window[d + 1 :])
+        index += (rel[d] + w - 1) * stride
+    return index
+
+
+def relative_position_bias(table: Tensor, window: tuple[int, ...], num_tokens: int) -> Tensor:
+    """Bias (nH, N, N) from a ``(prod(2w-1), nH)`` table for the first ``num_tokens``
+    positions of ``window``.
+
+    For a window clamped to a smaller feature size this is the top-left ``[:N, :N]``
+    slice of the full window's index, as the official Video Swin does (geometrically
+    exact only when the clamped dim is the slowest one).
+    """
+    index = relative_position_index(window).to(table.device)[:num_tokens, :num_tokens]
+    return table[index.reshape(-1)].view(num_tokens, num_tokens, -1).permute(2, 0, 1)

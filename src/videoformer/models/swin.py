@@ -1,0 +1,379 @@
+"""Swin Transformer (2D) and the windowed-attention blocks Video Swin reuses.
+
+Paper: https://arxiv.org/abs/2103.14030 (Liu et al., ICCV 2021).
+
+The block, stage and patch merging work for any number of spatial dims: features
+are channels-last ``(B, *S, D)`` and windows are tuples, ``(Wh, Ww)`` here and
+``(Wt, Wh, Ww)`` in ``video_swin.py``. Inside a block, as the official Video Swin:
+norm1, zero-pad the end of each dim to a multiple of the window (padded tokens are
+keys and values like any other, not masked), cyclic shift, window attention with a
+relative-position bias (and the shift mask), reverse shift, crop, residual, MLP.
+
+Swin 2D at the resolution it was built for matches the official code exactly: a
+stage whose resolution is not larger than the window uses a window of that size,
+no shift, and a bias table built for it. Other resolutions are accepted too (the
+official code asserts the built size): the patch embedding and merging pad odd
+sizes, each block pads to the window and clamps the window per dim as Video Swin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+import torch.utils.checkpoint
+from torch import Tensor, nn
+
+from ..layers import (
+    Attention,
+    DropPath,
+    Mlp,
+    PatchEmbedNd,
+    drop_path_rates,
+    effective_window,
+    padded_size,
+    relative_position_bias,
+    shift_mask,
+    window_partition,
+    window_reverse,
+)
+from .registry import WeightsSpec, apply_overrides, register_model
+
+
+class WindowAttention(Attention):
+    """Self-attention inside windows plus a learned relative-position bias per head."""
+
+    def __init__(
+        self,
+        dim: int,
+        window: tuple[int, ...],
+        num_heads: int,
+        qkv_bias: bool = True,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+    ) -> None:
+        super().__init__(dim, num_heads, qkv_bias, attn_drop, proj_drop)
+        self.window = tuple(window)
+        rows = 1
+        for w in self.window:
+            rows *= 2 * w - 1
+        self.relative_position_bias_table = nn.Parameter(torch.zeros(rows, num_heads))
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """x: (B, nW, N, D); mask: additive (nW, N, N) or None. Returns (B, nW, N, D)."""
+        N = x.shape[-2]
+        bias = relative_position_bias(self.relative_position_bias_table, self.window, N)  # (nH, N, N)
+        attn_mask = bias if mask is None else bias + mask[:, None]  # (nW, nH, N, N)
+        return super().forward(x, attn_mask.to(x.dtype))
+
+
+class SwinBlock(nn.Module):
+    """(Shifted-)window attention block for channels-last features ``(B, *S, D)``."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window: tuple[int, ...],
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        proj_drop: float = 0.0,
+        attn_drop: float = 0.0,
+        drop_path: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = WindowAttention(dim, window, num_heads, qkv_bias, attn_drop, proj_drop)
+        self.drop_path = DropPath(drop_path)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=proj_drop)
+
+    def forward(self, x: Tensor, window: tuple[int, ...], shift: tuple[int, ...], mask: Tensor | None) -> Tensor:
+        """x: (B, *S, D); window/shift: effective for S; mask: (nW, N, N) when shifted."""
+        B, *S, D = x.shape
+        dims = tuple(range(1, 1 + len(S)))
+        padded = padded_size(tuple(S), window)
+        y = self.norm1(x)
+        pad = [0, 0]
+        for s, p in zip(reversed(S), reversed(padded)):
+            pad += [0, p - s]
+        if any(pad):
+            y = F.pad(y, pad)  # zeros after norm1, at the end of each dim
+        if any(shift):
+            y = torch.roll(y, [-s for s in shift], dims)
+        win = window_partition(y, window)  # (B*nW, N, D)
+        win = self.attn(win.view(B, -1, *win.shape[1:]), mask if any(shift) else None)
+        y = window_reverse(win.flatten(0, 1), window, padded)  # (B, *padded, D)
+        if any(shift):
+            y = torch.roll(y, list(shift), dims)
+        y = y[(slice(None), *(slice(0, s) for s in S))]
+        x = x + self.drop_path(y)
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class PatchMerging(nn.Module):
+    """2x2 spatial merging on ``(..., H, W, D)`` -> ``(..., ceil(H/2), ceil(W/2), 2D)``.
+
+    Time (or any leading dim) goes through untouched. Odd H, W are zero-padded at the end.
+    Channel order: (even h, even w), (odd h, even w), (even h, odd w), (odd h, odd w).
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(4 * dim)
+        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        H, W = x.shape[-3:-1]
+        if H % 2 or W % 2:
+            x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
+        x = torch.cat(
+            [x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]], dim=-1
+        )
+        return self.reduction(self.norm(x))
+
+
+class SwinStage(nn.Module):
+    """Blocks alternating unshifted and shifted windows, then an optional PatchMerging."""
+
+    def __init__(
+        self,
+        dim: int,
+        depth: int,
+        num_heads: int,
+        window: tuple[int, ...],
+        shift: tuple[int, ...],
+        mlp_ratio: float,
+        qkv_bias: bool,
+        proj_drop: float,
+        attn_drop: float,
+        drop_path: list[float],
+        downsample: bool,
+    ) -> None:
+        super().__init__()
+        self.window, self.shift = tuple(window), tuple(shift)
+        self.blocks = nn.ModuleList(
+            SwinBlock(dim, num_heads, self.window, mlp_ratio, qkv_bias, proj_drop, attn_drop, drop_path[i])
+            for i in range(depth)
+        )
+        self.downsample = PatchMerging(dim) if downsample else None
+        self.grad_checkpointing = False
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (B, *S, D) -> (B, *S, D) (before merging; call ``downsample`` after)."""
+        S = tuple(x.shape[1:-1])
+        window, shift = effective_window(S, self.window, self.shift)
+        mask = shift_mask(padded_size(S, window), window, shift, x.device) if any(shift) else None
+        no_shift = (0,) * len(S)
+        for i, blk in enumerate(self.blocks):
+            args = (window, shift, mask) if i % 2 else (window, no_shift, None)
+            if self.grad_checkpointing and self.training:
+                x = torch.utils.checkpoint.checkpoint(blk, x, *args, use_reentrant=False)
+            else:
+                x = blk(x, *args)
+        return x
+
+
+class SwinBackbone(nn.Module):
+    """What Swin and Video Swin share: stages, final norm, pooling, freezing, intermediates.
+
+    Subclasses build ``patch_embed``, ``layers`` (SwinStage), ``norm`` and ``head``.
+    """
+
+    classifier_name: ClassVar[str] = "head"
+
+    def _build_stages(self, c, windows: list[tuple[int, ...]], shifts: list[tuple[int, ...]]) -> None:
+        rates = drop_path_rates(c.drop_path_rate, sum(c.depths))
+        self.layers = nn.ModuleList()
+        for i, depth in enumerate(c.depths):
+            start = sum(c.depths[:i])
+            self.layers.append(SwinStage(
+                c.embed_dim * 2**i, depth, c.num_heads[i], windows[i], shifts[i], c.mlp_ratio, c.qkv_bias,
+                c.drop_rate, c.attn_drop_rate, rates[start : start + depth],
+                downsample=i < len(c.depths) - 1,
+            ))
+        self.num_features = c.embed_dim * 2 ** (len(c.depths) - 1)
+        self.norm = nn.LayerNorm(self.num_features)
+        self.pos_drop = nn.Dropout(c.drop_rate)
+
+    def _init_weights(self) -> None:
+        """Official init: trunc-normal(0.02) Linear weights and bias tables, zero biases, unit norms."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, WindowAttention):
+                nn.init.trunc_normal_(m.relative_position_bias_table, std=0.02)
+
+    def embed(self, x: Tensor) -> Tensor:
+        """Input -> channels-last tokens (B, *S, D)."""
+        raise NotImplementedError
+
+    def forward_intermediates(self, x: Tensor) -> list[Tensor]:
+        """Each stage's output before merging, channels-first ``(B, C_i, *S_i)``; the last
+        one after the final norm (what ``forward_features`` pools)."""
+        x = self.embed(x)
+        outs = []
+        for layer in self.layers:
+            x = layer(x)
+            outs.append(x)
+            if layer.downsample is not None:
+                x = layer.downsample(x)
+        outs[-1] = self.norm(outs[-1])
+        return [o.movedim(-1, 1) for o in outs]
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Input -> pooled features (B, D): final norm, then the mean over all positions."""
+        x = self.embed(x)
+        for layer in self.layers:
+            x = layer(x)
+            if layer.downsample is not None:
+                x = layer.downsample(x)
+        return self.norm(x).flatten(1, -2).mean(1)
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        return self.head(self.head_drop(features))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        self.config = apply_overrides(self.config, {"num_classes": num_classes})
+        self.head = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
+        if num_classes:
+            nn.init.trunc_normal_(self.head.weight, std=0.02)
+            nn.init.zeros_(self.head.bias)
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        for layer in self.layers:
+            layer.grad_checkpointing = enable
+
+    def _frozen_modules(self) -> list[nn.Module]:
+        n = self.config.frozen_stages
+        if n < 0:
+            return []
+        return [self.patch_embed, *self.layers[:n]]
+
+    def train(self, mode: bool = True):
+        """Frozen stages (``frozen_stages``) stay in eval mode and without gradients."""
+        super().train(mode)
+        for m in self._frozen_modules():
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad_(False)
+        return self
+
+
+@dataclass(frozen=True)
+class SwinConfig:
+    img_size: int = 224
+    patch_size: int = 4
+    in_chans: int = 3
+    num_classes: int = 1000
+    embed_dim: int = 96
+    depths: tuple[int, ...] = (2, 2, 6, 2)
+    num_heads: tuple[int, ...] = (3, 6, 12, 24)
+    window_size: int = 7
+    mlp_ratio: float = 4.0
+    qkv_bias: bool = True
+    drop_rate: float = 0.0
+    attn_drop_rate: float = 0.0
+    drop_path_rate: float = 0.1
+    ape: bool = False
+    patch_norm: bool = True
+    frozen_stages: int = -1
+
+    def __post_init__(self) -> None:
+        if len(self.depths) != len(self.num_heads):
+            raise ValueError(f"depths {self.depths} and num_heads {self.num_heads} differ in length")
+
+
+class Swin(SwinBackbone):
+    """Swin Transformer image classifier. Input ``(B, C, H, W)``, logits ``(B, num_classes)``."""
+
+    family: ClassVar[str] = "swin"
+
+    def __init__(self, config: SwinConfig) -> None:
+        super().__init__()
+        c = self.config = config
+        self.patch_embed = PatchEmbedNd((c.patch_size,) * 2, c.in_chans, c.embed_dim, c.patch_norm)
+        grid = -(-c.img_size // c.patch_size)
+        if c.ape:
+            self.absolute_pos_embed = nn.Parameter(torch.zeros(1, grid * grid, c.embed_dim))
+        windows, shifts = [], []
+        for i in range(len(c.depths)):
+            res = -(-grid // 2**i)
+            w = min(c.window_size, res)  # official: the window shrinks to a small stage, unshifted
+            windows.append((w, w))
+            shifts.append((0, 0) if res <= c.window_size else (w // 2, w // 2))
+        self._build_stages(c, windows, shifts)
+        self.head_drop = nn.Identity()
+        self.head = nn.Linear(self.num_features, c.num_classes) if c.num_classes else nn.Identity()
+        self._init_weights()
+        if c.ape:
+            nn.init.trunc_normal_(self.absolute_pos_embed, std=0.02)
+        self.train()
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        c = self.config
+        return (c.in_chans, c.img_size, c.img_size)
+
+    def embed(self, x: Tensor) -> Tensor:
+        if x.ndim != 4 or x.shape[1] != self.config.in_chans:
+            raise ValueError(
+                f"Swin expects (B, {self.config.in_chans}, H, W) images, got {tuple(x.shape)}"
+            )
+        x = self.patch_embed(x)  # (B, H', W', D)
+        if self.config.ape:
+            B, H, W, D = x.shape
+            if H * W != self.absolute_pos_embed.shape[1]:
+                raise ValueError(f"ape=True needs img_size {self.config.img_size}, got {tuple(x.shape)}")
+            x = x + self.absolute_pos_embed.view(1, H, W, D)
+        return self.pos_drop(x)
+
+
+def _swin(base: SwinConfig, overrides: dict) -> Swin:
+    return Swin(apply_overrides(base, overrides))
+
+
+def _swin_weights(file: str) -> WeightsSpec:
+    return WeightsSpec(
+        url=f"https://github.com/SwinTransformer/storage/releases/download/v1.0.0/{file}",
+        layout="swin_official",
+        license="MIT",
+        mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225),
+        clip="1x1x1",
+        labels="imagenet1k",
+    )
+
+
+@register_model(family="swin", base=True, weights=_swin_weights("swin_tiny_patch4_window7_224.pth"))
+def swin_tiny(**overrides) -> Swin:
+    """Swin-T: 96, depths (2, 2, 6, 2), 224 px, window 7."""
+    return _swin(SwinConfig(drop_path_rate=0.2), overrides)
+
+
+@register_model(family="swin", weights=_swin_weights("swin_small_patch4_window7_224.pth"))
+def swin_small(**overrides) -> Swin:
+    """Swin-S: 96, depths (2, 2, 18, 2)."""
+    return _swin(SwinConfig(depths=(2, 2, 18, 2), drop_path_rate=0.3), overrides)
+
+
+@register_model(family="swin", weights=_swin_weights("swin_base_patch4_window7_224_22kto1k.pth"))
+def swin_base(**overrides) -> Swin:
+    """Swin-B: 128, depths (2, 2, 18, 2), heads (4, 8, 16, 32)."""
+    return _swin(SwinConfig(embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32), drop_path_rate=0.5), overrides)
+
+
+@register_model(family="swin", weights=_swin_weights("swin_large_patch4_window7_224_22kto1k.pth"))
+def swin_large(**overrides) -> Swin:
+    """Swin-L: 192, depths (2, 2, 18, 2), heads (6, 12, 24, 48)."""
+    return _swin(SwinConfig(embed_dim=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48), drop_path_rate=0.2), overrides)

@@ -1,0 +1,116 @@
+"""Video Swin Transformer: Swin's blocks in 3D windows.
+
+Paper: https://arxiv.org/abs/2106.13230 (Liu et al., CVPR 2022).
+
+Reuses ``SwinStage``/``SwinBlock``/``PatchMerging`` from ``swin.py`` with windows
+``(Wt, Wh, Ww)``. Any T, H, W is accepted, computed as the official code does: the
+tubelet embedding pads to multiples of the patch; every block pads to multiples of
+the window after norm1 (padded tokens unmasked); windows clamp to small feature
+sizes with the bias index sliced from the full window's index; merging is spatial.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from torch import Tensor, nn
+
+from ..layers import PatchEmbedNd
+from .registry import WeightsSpec, apply_overrides, register_model
+from .swin import SwinBackbone
+
+
+@dataclass(frozen=True)
+class VideoSwinConfig:
+    patch_size: tuple[int, int, int] = (2, 4, 4)
+    in_chans: int = 3
+    embed_dim: int = 96
+    depths: tuple[int, ...] = (2, 2, 6, 2)
+    num_heads: tuple[int, ...] = (3, 6, 12, 24)
+    window_size: tuple[int, int, int] = (8, 7, 7)
+    mlp_ratio: float = 4.0
+    qkv_bias: bool = True
+    drop_rate: float = 0.0
+    attn_drop_rate: float = 0.0
+    drop_path_rate: float = 0.1
+    patch_norm: bool = True
+    num_classes: int = 400
+    head_drop_rate: float = 0.5  # mmaction I3DHead dropout_ratio
+    frozen_stages: int = -1
+    num_frames: int = 32  # default clip length (input_shape, FLOPs); any T is accepted
+    img_size: int = 224
+
+    def __post_init__(self) -> None:
+        if len(self.depths) != len(self.num_heads):
+            raise ValueError(f"depths {self.depths} and num_heads {self.num_heads} differ in length")
+        if len(self.window_size) != 3 or len(self.patch_size) != 3:
+            raise ValueError(f"window_size and patch_size need 3 entries (t, h, w), got {self.window_size}, {self.patch_size}")
+
+
+class VideoSwin(SwinBackbone):
+    """Video Swin classifier. Input ``(B, C, T, H, W)``, logits ``(B, num_classes)``."""
+
+    family: ClassVar[str] = "video_swin"
+
+    def __init__(self, config: VideoSwinConfig) -> None:
+        super().__init__()
+        c = self.config = config
+        self.patch_embed = PatchEmbedNd(tuple(c.patch_size), c.in_chans, c.embed_dim, c.patch_norm)
+        window = tuple(c.window_size)
+        shift = tuple(w // 2 for w in window)
+        self._build_stages(c, [window] * len(c.depths), [shift] * len(c.depths))
+        self.head_drop = nn.Dropout(c.head_drop_rate)
+        self.head = nn.Linear(self.num_features, c.num_classes) if c.num_classes else nn.Identity()
+        self._init_weights()
+        self.train()
+
+    @property
+    def input_shape(self) -> tuple[int, int, int, int]:
+        c = self.config
+        return (c.in_chans, c.num_frames, c.img_size, c.img_size)
+
+    def embed(self, x: Tensor) -> Tensor:
+        if x.ndim != 5 or x.shape[1] != self.config.in_chans:
+            raise ValueError(f"Video Swin expects (B, {self.config.in_chans}, T, H, W) clips, got {tuple(x.shape)}")
+        return self.pos_drop(self.patch_embed(x))  # (B, T', H', W', D)
+
+
+def _video_swin(base: VideoSwinConfig, overrides: dict) -> VideoSwin:
+    return VideoSwin(apply_overrides(base, overrides))
+
+
+def _weights(file: str, clip: str = "32x2x4") -> WeightsSpec:
+    return WeightsSpec(
+        url=f"https://github.com/SwinTransformer/storage/releases/download/v1.0.4/{file}",
+        layout="video_swin_official",
+        license="Apache-2.0",
+        mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225),
+        clip=clip,
+        labels="kinetics400",
+    )
+
+
+@register_model(family="video_swin", base=True, weights=_weights("swin_tiny_patch244_window877_kinetics400_1k.pth"))
+def video_swin_tiny(**overrides) -> VideoSwin:
+    """Video Swin-T: 96, depths (2, 2, 6, 2), window (8, 7, 7)."""
+    return _video_swin(VideoSwinConfig(), overrides)
+
+
+@register_model(family="video_swin", weights=_weights("swin_small_patch244_window877_kinetics400_1k.pth"))
+def video_swin_small(**overrides) -> VideoSwin:
+    """Video Swin-S: 96, depths (2, 2, 18, 2)."""
+    return _video_swin(VideoSwinConfig(depths=(2, 2, 18, 2), drop_path_rate=0.2), overrides)
+
+
+@register_model(family="video_swin", weights=_weights("swin_base_patch244_window877_kinetics400_22k.pth"))
+def video_swin_base(**overrides) -> VideoSwin:
+    """Video Swin-B: 128, depths (2, 2, 18, 2), heads (4, 8, 16, 32)."""
+    return _video_swin(VideoSwinConfig(embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32), drop_path_rate=0.3), overrides)
+
+
+@register_model(family="video_swin", weights=_weights("swin_large_patch244_window877_kinetics400_22k.pth"))
+def video_swin_large(**overrides) -> VideoSwin:
+    """Video Swin-L: 192, depths (2, 2, 18, 2), heads (6, 12, 24, 48)."""
+    return _video_swin(VideoSwinConfig(embed_dim=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48), drop_path_rate=0.3), overrides)
