@@ -33,7 +33,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"{info.name} (family {info.family})")
     print(f"  parameters : {info.params:,}")
     print(f"  FLOPs/clip : {info.flops / 1e9:.1f} GFLOP (2 per multiply-add; {info.flops / 2e9:.1f} G multiply-adds)")
-    print(f"  input      : (B, {', '.join(map(str, info.input_shape))})")
+    shapes = info.input_shape if isinstance(info.input_shape, dict) else {"": info.input_shape}
+    for name, shape in shapes.items():
+        print(f"  input {name:<5}: (B, {', '.join(map(str, shape))})")
     print(f"  layouts    : {', '.join(info.layouts)}")
     if info.weights:
         w = info.weights

@@ -21,14 +21,25 @@ CUSTOM_FLOPS = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu
 
 
 def count_flops(model: nn.Module, inputs: torch.Tensor | tuple[int, ...] | dict) -> int:
-    """FLOPs (2 per MAC) of one forward. ``inputs`` is a tensor, a dict of tensors, or a
-    shape; shapes are counted on the ``meta`` device when the model is on it."""
+    """FLOPs (2 per MAC) of one forward. ``inputs`` is a tensor, a shape, or a dict of
+    either; shapes become zeros on the model's device (``meta`` counts instantly)."""
+    device = next(model.parameters()).device
     if isinstance(inputs, tuple):
-        device = next(model.parameters()).device
         inputs = torch.zeros(inputs, device=device)
+    elif isinstance(inputs, dict):
+        inputs = {k: torch.zeros(v, device=device) if isinstance(v, tuple) else v for k, v in inputs.items()}
     counter = FlopCounterMode(display=False, custom_mapping=CUSTOM_FLOPS)
-    with torch.no_grad(), counter:
-        model(inputs)
+    # The counter's module tracker fails on inputs that require grad but have no grad_fn
+    # (seen with the Perceivers): count with gradients off everywhere, then restore.
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    try:
+        for p in trainable:
+            p.requires_grad_(False)
+        with torch.no_grad(), counter:
+            model(inputs)
+    finally:
+        for p in trainable:
+            p.requires_grad_(True)
     return counter.get_total_flops()
 
 

@@ -20,7 +20,7 @@ class ModelInfo:
     family: str
     params: int
     flops: int  # per clip, 2 FLOPs per multiply-add
-    input_shape: tuple[int, ...]  # per sample
+    input_shape: tuple[int, ...] | dict[str, tuple[int, ...]]  # per sample
     config: dict[str, Any]
     weights: WeightsSpec | None
     layouts: tuple[str, ...]  # checkpoint layouts load_checkpoint reads for this family
@@ -31,12 +31,13 @@ def describe_model(name: str, **overrides: Any) -> ModelInfo:
     entry = get_model_entry(name)
     with torch.device("meta"):
         model = entry.build(**overrides).eval()
-    shape = tuple(model.input_shape)
+    shape = model.input_shape
+    batched = {k: (1, *v) for k, v in shape.items()} if isinstance(shape, dict) else (1, *shape)
     return ModelInfo(
         name=entry.name,
         family=entry.family,
         params=count_params(model),
-        flops=count_flops(model, (1, *shape)),
+        flops=count_flops(model, batched),
         input_shape=shape,
         config=dataclasses.asdict(model.config),
         weights=entry.weights,

@@ -2,6 +2,7 @@
 
 from .attention import Attention, merge_heads, split_heads
 from .drop import DropPath, drop_path, drop_path_rates
+from .fourier import fourier_channels, fourier_features, grid_fourier_features, linear_positions
 from .mlp import Mlp
 from .patch_embed import PatchEmbed2d, PatchEmbedNd
 from .pos_embed import resample_pos_embed, resample_time_embed
@@ -17,6 +18,10 @@ __all__ = [
     "drop_path",
     "drop_path_rates",
     "effective_window",
+    "fourier_channels",
+    "fourier_features",
+    "grid_fourier_features",
+    "linear_positions",
     "merge_heads",
     "padded_size",
     "relative_position_bias",
