@@ -125,10 +125,10 @@ def config_from_checkpoint_dir(source: str | PathLike, family: str) -> dict[str,
         return {}
     if family not in HF_CONFIG_READERS:
         raise CheckpointError(f"{source}: reading config.json is not supported for family {family!r}")
-    model_type = hf.get("model_type")
-    if model_type is not None and model_type != family.replace("_", ""):
-        raise CheckpointError(f"{source}: config.json is for model_type {model_type!r}, not a {family} model")
-    return HF_CONFIG_READERS[family](hf)
+    try:
+        return HF_CONFIG_READERS[family](hf)
+    except ValueError as e:
+        raise CheckpointError(f"{source}: {e}") from e
 
 
 def detect_layout(sd: Mapping[str, Tensor], model: nn.Module) -> Layout:

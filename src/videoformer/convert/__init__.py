@@ -35,7 +35,7 @@ class Layout:
 LAYOUTS: list[Layout] = []
 # family -> fn(state_dict, config) -> state_dict resampled to the config's shapes
 RESIZERS: dict[str, Callable[[Mapping[str, Tensor], Any], StateDict]] = {}
-# family -> fn(HF config.json dict) -> our config fields
+# family -> fn(HF config.json dict) -> our config fields (raises for another model_type)
 HF_CONFIG_READERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {}
 
 
@@ -50,6 +50,7 @@ def layouts_for(family: str) -> list[Layout]:
 
 
 from . import (  # noqa: E402,F401  (register layouts)
+    perceiver_hf,
     swin_official,
     timesformer_hf,
     timesformer_official,

@@ -67,6 +67,8 @@ def convert_hf_timesformer(sd: Mapping[str, Tensor], config) -> StateDict:
 
 def timesformer_config_from_hf(hf: Mapping[str, Any]) -> dict[str, Any]:
     """Our config fields from an HF ``config.json`` (``num_classes`` from ``id2label``)."""
+    if hf.get("model_type", "timesformer") != "timesformer":
+        raise ValueError(f"config.json is for model_type {hf.get('model_type')!r}, not 'timesformer'")
     fields = {ours: hf[theirs] for theirs, ours in CONFIG_FIELDS.items() if theirs in hf}
     if "intermediate_size" in hf and "hidden_size" in hf:
         fields["mlp_ratio"] = hf["intermediate_size"] / hf["hidden_size"]

@@ -1,6 +1,6 @@
 """Model families. Importing this package registers every variant."""
 
-from . import perceiver, swin, timesformer, video_swin  # noqa: F401  (register variants)
+from . import perceiver, perceiver_io, swin, timesformer, video_swin  # noqa: F401  (register variants)
 from .registry import (
     WeightsSpec,
     apply_overrides,
