@@ -1,0 +1,1 @@
+"""Video data: decoding, sampling, transforms, datasets, the synthetic motion set."""

@@ -1,0 +1,237 @@
+"""Datasets: annotation parsers resolved to files at construction, and one video dataset
+class that decodes, samples and transforms, replacing unreadable files.
+
+Construction fails loudly (missing root, label outside the label map, empty dataset);
+a file that fails to decode mid-epoch is logged with its path and replaced by another
+sample, and the sample says how many files were skipped to get it (``failed``), so the
+training loop can report the epoch's total. Datasets hold paths only — nothing open —
+so they pickle into DataLoader workers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .decode import VideoDecodeError, probe, read_frames
+from .sampling import ClipSampler, SegmentSampler
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+@dataclass(frozen=True)
+class Item:
+    path: Path
+    label: int
+
+
+def _check_root(root: str | Path) -> Path:
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset root {root} is not a directory")
+    return root
+
+
+def read_label_names(path: str | Path) -> list[str]:
+    """One class name per line (a ``labels.txt``)."""
+    names = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{path}: duplicate label names")
+    return names
+
+
+def _label_index(token: str, names: Sequence[str] | None, where: str) -> int:
+    if token.lstrip("-").isdigit():
+        label = int(token)
+        if names is not None and not 0 <= label < len(names):
+            raise ValueError(f"{where}: label {label} outside the label map (0..{len(names) - 1})")
+        if label < 0:
+            raise ValueError(f"{where}: negative label {label}")
+        return label
+    if names is None:
+        raise ValueError(f"{where}: label {token!r} is a name, but no label names were given")
+    try:
+        return list(names).index(token)
+    except ValueError:
+        raise ValueError(f"{where}: label {token!r} is not in the label map") from None
+
+
+def read_list_file(path: str | Path, root: str | Path, label_names: Sequence[str] | None = None) -> list[Item]:
+    """Kinetics-style lists: ``path label`` per line, space or comma separated; labels are
+    indices or names from ``label_names``. Paths are relative to ``root``."""
+    root = _check_root(root)
+    items = []
+    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.rsplit(",", 1) if "," in line else line.rsplit(None, 1)
+        if len(parts) != 2:
+            raise ValueError(f"{path}:{n}: expected 'path label', got {line!r}")
+        items.append(Item(root / parts[0].strip(), _label_index(parts[1].strip(), label_names, f"{path}:{n}")))
+    return items
+
+
+def read_kinetics_csv(path: str | Path, root: str | Path, split: str | None = None) -> tuple[list[Item], list[str]]:
+    """The official Kinetics annotation CSV (``label,youtube_id,time_start,time_end,split``)
+    resolved to files named ``{youtube_id}_{start:06d}_{end:06d}.<ext>``, in ``root`` or in
+    ``root/<label>/``. Clips not on disk (Kinetics always has some) are counted and logged.
+    Returns the items and the sorted label names."""
+    root = _check_root(root)
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if split is None or r.get("split") == split]
+    names = sorted({r["label"] for r in rows})
+    found: dict[str, Path] = {}
+    for file in root.rglob("*"):
+        if file.suffix.lower() in VIDEO_EXTENSIONS:
+            found[file.stem] = file
+    items, missing = [], 0
+    for r in rows:
+        stem = f"{r['youtube_id']}_{int(float(r['time_start'])):06d}_{int(float(r['time_end'])):06d}"
+        if stem in found:
+            items.append(Item(found[stem], names.index(r["label"])))
+        else:
+            missing += 1
+    if missing:
+        log.warning("%s: %d of %d clips are not under %s", path, missing, len(rows), root)
+    return items, names
+
+
+def read_ssv2(labels_json: str | Path, split_json: str | Path, root: str | Path, ext: str = ".webm") -> tuple[list[Item], list[str]]:
+    """Something-Something v2: ``labels.json`` ({template: index}) and a split file
+    ([{id, template, ...}]); the template's brackets are dropped to find the class."""
+    root = _check_root(root)
+    label_map = json.loads(Path(labels_json).read_text())
+    names = [name for name, _ in sorted(label_map.items(), key=lambda kv: int(kv[1]))]
+    items = []
+    for entry in json.loads(Path(split_json).read_text()):
+        template = entry["template"].replace("[", "").replace("]", "")
+        if template not in label_map:
+            raise ValueError(f"{split_json}: video {entry['id']} has template {template!r}, not in {labels_json}")
+        items.append(Item(root / f"{entry['id']}{ext}", int(label_map[template])))
+    return items, names
+
+
+def read_class_folders(root: str | Path, extensions: Sequence[str] = VIDEO_EXTENSIONS) -> tuple[list[Item], list[str]]:
+    """``root/<class>/<file>``: classes are the sorted folder names."""
+    root = _check_root(root)
+    names = sorted(d.name for d in root.iterdir() if d.is_dir())
+    items = [
+        Item(f, k) for k, name in enumerate(names)
+        for f in sorted((root / name).rglob("*")) if f.suffix.lower() in extensions
+    ]
+    return items, names
+
+
+class VideoDataset(Dataset):
+    """Clips of videos: sample frame indices, decode only those, transform.
+
+    Args:
+        items: (path, label) pairs.
+        sampler: ``ClipSampler`` or ``SegmentSampler``.
+        transform: ``fn(sample, rng) -> sample`` (see ``transforms``).
+        train: random clips (seeded per epoch and index) or the test views.
+        label_names: class names (index = label).
+        num_crops: test-time spatial views; the transform receives ``sample["crop"]``.
+        max_retries: replacements tried for an unreadable file before giving up.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[Item],
+        sampler: ClipSampler | SegmentSampler,
+        transform: Callable[[dict, random.Random], dict],
+        train: bool = True,
+        label_names: Sequence[str] | None = None,
+        seed: int = 0,
+        num_crops: int = 1,
+        max_retries: int = 10,
+    ) -> None:
+        if not items:
+            raise ValueError("the dataset is empty: no readable entries were found")
+        num_classes = len(label_names) if label_names is not None else None
+        if num_classes is not None:
+            bad = [it for it in items if not 0 <= it.label < num_classes]
+            if bad:
+                raise ValueError(f"{bad[0].path}: label {bad[0].label} outside the label map (0..{num_classes - 1})")
+        self.items = list(items)
+        self.sampler, self.transform, self.train = sampler, transform, train
+        self.label_names = list(label_names) if label_names is not None else None
+        self.seed, self.epoch, self.num_crops, self.max_retries = seed, 0, num_crops, max_retries
+
+    def set_epoch(self, epoch: int) -> None:
+        """Training clips depend on (seed, epoch, index): call once per epoch."""
+        self.epoch = epoch
+
+    @property
+    def views_per_video(self) -> int:
+        return 1 if self.train else self.sampler.num_clips * self.num_crops
+
+    def __len__(self) -> int:
+        return len(self.items) * self.views_per_video
+
+    def _load(self, item: Item, view: int, rng: random.Random) -> dict:
+        info = probe(item.path)
+        if self.train:
+            indices = self.sampler.train(info.num_frames, rng)
+        else:
+            indices = self.sampler.test(info.num_frames)[view // self.num_crops]
+        clip = read_frames(item.path, indices, info)
+        sample = {"video": clip.frames.permute(0, 3, 1, 2), "label": item.label, "crop": view % self.num_crops}
+        return self.transform(sample, rng)
+
+    def __getitem__(self, index: int) -> dict:
+        video_index, view = divmod(index, self.views_per_video)
+        failed = 0
+        for attempt in range(self.max_retries + 1):
+            i = video_index if attempt == 0 else (video_index + attempt * 7919) % len(self.items)
+            item = self.items[i]
+            rng = random.Random(hash((self.seed, self.epoch, i, view)) & 0xFFFFFFFF)
+            try:
+                sample = self._load(item, view, rng)
+            except VideoDecodeError as e:
+                failed += 1
+                log.warning("skipping unreadable video (%s); using another sample", e)
+                continue
+            sample.pop("crop", None)
+            return {**sample, "index": i, "view": view, "failed": failed}
+        raise VideoDecodeError(self.items[video_index].path, f"it and {self.max_retries} replacements failed to decode")
+
+
+class ImageFolderDataset(Dataset):
+    """``root/<class>/<image>`` for the 2D models; an image is a 1-frame clip through the
+    same transforms (then squeezed to ``(C, H, W)``)."""
+
+    def __init__(self, root: str | Path, transform: Callable[[dict, random.Random], dict], seed: int = 0) -> None:
+        self.items, self.label_names = read_class_folders(root, IMAGE_EXTENSIONS)
+        if not self.items:
+            raise ValueError(f"no images under {root}")
+        self.transform, self.seed, self.epoch = transform, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict:
+        from PIL import Image
+
+        item = self.items[index]
+        with Image.open(item.path) as img:
+            frame = torch.from_numpy(np.asarray(img.convert("RGB")).copy())  # (H, W, 3)
+        rng = random.Random(hash((self.seed, self.epoch, index)) & 0xFFFFFFFF)
+        sample = self.transform({"video": frame.permute(2, 0, 1)[None], "label": item.label}, rng)
+        return {**sample, "video": sample["video"].squeeze(1), "index": index}

@@ -1,0 +1,155 @@
+"""Decoding only the frames a clip needs, with PyAV (FFmpeg inside the wheel).
+
+``probe`` demuxes the video stream without decoding it and sorts the packets'
+presentation timestamps: frame ``i`` is the i-th presented frame, so indices map to
+timestamps exactly for variable frame rates and for streams that do not start at 0.
+``read_frames`` seeks to the keyframe before the first wanted frame, decodes forward
+and stops after the last one. Nothing keeps a container open between calls, so
+readers pickle cleanly into DataLoader workers.
+
+torchcodec is not used: it needs system FFmpeg libraries this project cannot assume;
+PyAV is the one backend.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+from torch import Tensor
+
+log = logging.getLogger(__name__)
+
+
+class VideoDecodeError(RuntimeError):
+    """A video that cannot be read; the message names the file and the reason."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    num_frames: int
+    fps: float  # average frame rate
+    duration: float  # seconds, first to last presented frame plus one frame
+    width: int
+    height: int
+    pts: tuple[int, ...]  # presentation timestamps in stream time base, sorted
+    time_base: Fraction
+
+
+@dataclass(frozen=True)
+class Clip:
+    frames: Tensor  # uint8 (T, H, W, C)
+    indices: tuple[int, ...]  # frame indices actually returned, in order
+    info: VideoInfo
+    decoded: int  # frames the decoder produced to get them (the cost of the seek)
+
+
+def _open(path: str | Path) -> av.container.InputContainer:
+    path = Path(path)
+    if not path.is_file():
+        raise VideoDecodeError(path, "file not found")
+    try:
+        container = av.open(str(path))
+    except av.FFmpegError as e:
+        raise VideoDecodeError(path, f"not a readable video container ({e})") from e
+    if not container.streams.video:
+        container.close()
+        raise VideoDecodeError(path, "no video stream")
+    return container
+
+
+@lru_cache(maxsize=4096)
+def _probe_cached(path: str, mtime_ns: int, size: int) -> VideoInfo:
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        try:
+            pts = sorted(
+                p.pts if p.pts is not None else p.dts
+                for p in container.demux(stream)
+                if p.size > 0 and (p.pts is not None or p.dts is not None)
+            )
+        except av.FFmpegError as e:
+            raise VideoDecodeError(path, f"corrupt stream while demuxing ({e})") from e
+        if not pts:
+            raise VideoDecodeError(path, "the video stream has no frames")
+        time_base = stream.time_base
+        rate = stream.average_rate or stream.guessed_rate
+        if rate:
+            fps = float(rate)
+        elif len(pts) > 1:
+            fps = (len(pts) - 1) / float((pts[-1] - pts[0]) * time_base)
+        else:
+            fps = 0.0
+        frame_span = float(time_base * (pts[-1] - pts[0])) + (1 / fps if fps else 0.0)
+        return VideoInfo(
+            path=path, num_frames=len(pts), fps=fps, duration=frame_span,
+            width=stream.codec_context.width, height=stream.codec_context.height,
+            pts=tuple(pts), time_base=time_base,
+        )
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Frame count, rate, size and presentation timestamps, from the packets (no decoding).
+
+    Cached per (path, mtime, size) within a process."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoDecodeError(path, "file not found")
+    stat = path.stat()
+    if stat.st_size == 0:
+        raise VideoDecodeError(path, "empty file")
+    return _probe_cached(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def read_frames(path: str | Path, indices: list[int] | tuple[int, ...], info: VideoInfo | None = None) -> Clip:
+    """Decode the frames at ``indices`` (any order, repeats allowed) -> uint8 (T, H, W, C).
+
+    Seeks to the keyframe before the first wanted frame and stops after the last one.
+    """
+    info = info or probe(path)
+    if not indices:
+        raise ValueError("read_frames needs at least one frame index")
+    bad = [i for i in indices if not 0 <= i < info.num_frames]
+    if bad:
+        raise IndexError(f"{path}: frame indices {bad[:5]} outside 0..{info.num_frames - 1}")
+    wanted = {info.pts[i]: i for i in sorted(set(indices))}
+    first, last = min(wanted), max(wanted)
+    frames: dict[int, np.ndarray] = {}
+    decoded = 0
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            container.seek(first, stream=stream, backward=True, any_frame=False)
+            for frame in container.decode(stream):
+                decoded += 1
+                pts = frame.pts if frame.pts is not None else frame.dts
+                if pts in wanted:
+                    frames[wanted[pts]] = frame.to_ndarray(format="rgb24")
+                if pts is not None and pts >= last:
+                    break
+        except av.FFmpegError as e:
+            raise VideoDecodeError(path, f"corrupt or truncated stream ({e})") from e
+    missing = sorted(set(indices) - set(frames))
+    if missing:
+        raise VideoDecodeError(path, f"frames {missing[:5]} could not be decoded (truncated file?)")
+    stacked = torch.from_numpy(np.stack([frames[i] for i in indices]))
+    return Clip(frames=stacked, indices=tuple(indices), info=info, decoded=decoded)
+
+
+def read_video(path: str | Path) -> Clip:
+    """Every frame of a video (for short files and tests)."""
+    info = probe(path)
+    return read_frames(path, list(range(info.num_frames)), info)

@@ -1,0 +1,84 @@
+"""Decoding real encoded files: exact frames, seeking, VFR, non-zero start, broken files."""
+
+import pytest
+
+from tests.data.conftest import encode, frame_value
+from videoformer.data.decode import VideoDecodeError, probe, read_frames, read_video
+
+
+def assert_frames(clip, indices):
+    """Each returned frame is the encoded frame of that index (grey levels 20 apart; the
+    codec moves them by at most a few levels)."""
+    got = clip.frames.float().mean((1, 2, 3))
+    assert len(got) == len(indices)
+    for value, i in zip(got.tolist(), indices):
+        assert abs(value - frame_value(i)) <= 3, (i, value)
+
+
+def test_probe_counts_frames_without_decoding(cfr_video):
+    info = probe(cfr_video)
+    assert info.num_frames == 60 and info.fps == 25.0 and (info.width, info.height) == (32, 32)
+    assert info.duration == pytest.approx(2.4)
+
+
+def test_seek_decodes_only_from_the_keyframe_before(cfr_video):
+    clip = read_frames(cfr_video, [42, 44, 47])
+    assert_frames(clip, (42, 44, 47))
+    assert clip.frames.shape == (3, 32, 32, 3) and clip.indices == (42, 44, 47)
+    assert clip.decoded <= 10  # keyframe 40 .. 47, not the 48 frames before it
+
+
+def test_any_order_and_repeats(cfr_video):
+    clip = read_frames(cfr_video, [9, 3, 3, 59])
+    assert_frames(clip, (9, 3, 3, 59))
+
+
+def test_whole_video_round_trips(cfr_video):
+    assert_frames(read_video(cfr_video), range(60))
+
+
+def test_variable_frame_rate_and_non_zero_start(vfr_video):
+    info = probe(vfr_video)
+    assert info.num_frames == 12 and info.pts[0] == 5000
+    assert_frames(read_frames(vfr_video, [0, 3, 7, 11], info), (0, 3, 7, 11))
+
+
+def test_index_outside_the_video_is_an_error(cfr_video):
+    with pytest.raises(IndexError, match=r"frame indices \[60\] outside 0..59"):
+        read_frames(cfr_video, [0, 60])
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (None, "file not found"),
+    (b"", "empty file"),
+    (b"this is not a video" * 100, "not a readable video container"),
+])
+def test_broken_files_name_the_file_and_reason(tmp_path, content, reason):
+    path = tmp_path / "broken.mp4"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(VideoDecodeError, match=reason) as e:
+        read_frames(path, [0])
+    assert e.value.path == str(path)
+
+
+def test_truncated_file(tmp_path, cfr_video):
+    data = cfr_video.read_bytes()
+    path = tmp_path / "truncated.mkv"
+    encode(path, [40 * i for i in range(60)], fmt="matroska")
+    path.write_bytes(path.read_bytes()[: len(data) // 3])
+    with pytest.raises(VideoDecodeError, match="truncated|corrupt|could not be decoded"):
+        read_frames(path, [55])
+
+
+def test_zero_frame_video(tmp_path):
+    import av
+
+    path = tmp_path / "empty.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("mpeg4", rate=25)
+        s.width = s.height = 32
+        s.pix_fmt = "yuv420p"
+        c.start_encoding()  # header and trailer, no frame
+    with pytest.raises(VideoDecodeError, match="no frames|no video stream"):
+        probe(path)
