@@ -1,4 +1,8 @@
-"""The ``videoformer`` command line. The library logs; only this module prints."""
+"""The ``videoformer`` command line. The library logs; only this module prints.
+
+Exit codes: 0 success, 1 some inputs failed (e.g. unreadable videos in ``predict``),
+2 bad arguments or input files.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
 
 
 def _cmd_list_models(args: argparse.Namespace) -> int:
@@ -28,7 +35,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps({
             "name": info.name, "family": info.family, "params": info.params, "flops": info.flops,
             "input_shape": info.input_shape, "config": info.config,
-        }, indent=2))
+        }, indent=2, default=str))
         return 0
     print(f"{info.name} (family {info.family})")
     print(f"  parameters : {info.params:,}")
@@ -46,17 +53,187 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .engine.config import load_config
+    from .engine.train import train
+
+    overrides = list(args.set or [])
+    if args.out:
+        overrides.append(f"out={args.out}")
+    cfg = load_config(args.config, overrides)
+    result = train(cfg, resume=args.resume)
+    if result:
+        print(json.dumps({k: v for k, v in result.items() if isinstance(v, (int, float))}, indent=2))
+    print(f"run folder: {cfg.out}")
+    return 0
+
+
+def _parse_views(text: str) -> tuple[int, int]:
+    try:
+        clips, crops = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--views expects CLIPSxCROPS such as 4x3, got {text!r}") from None
+    if clips < 1 or crops not in (1, 3):
+        raise ValueError(f"--views {text}: clips must be >= 1 and crops 1 or 3")
+    return clips, crops
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from .engine.builders import build_datasets
+    from .engine.config import load_config
+    from .engine.evaluate import evaluate, write_report
+    from .engine.predict import read_metadata, model_from_metadata
+    from .checkpoint import load_checkpoint
+
+    meta, weights = read_metadata(args.checkpoint)
+    overrides = list(args.set or [])
+    if args.views:
+        clips, crops = _parse_views(args.views)
+        spec = (meta or {}).get("clip", "8x4x1").split("x")
+        overrides += [f"data.clip={spec[0]}x{spec[1]}x{clips}", f"data.test_crops={crops}"]
+    cfg = load_config(args.config, overrides)
+    _, val, labels = build_datasets(cfg.data, cfg.seed)
+    if meta is not None:
+        model = model_from_metadata(meta)
+        load_checkpoint(model, weights)
+    else:
+        from .models import create_model
+
+        model = create_model(args.model or cfg.model, pretrained=weights, **cfg.model_overrides)
+    result = evaluate(model, val, cfg.eval_batch_size, num_workers=cfg.data.num_workers,
+                      aggregate=args.aggregate or cfg.aggregate, multi_label=cfg.multi_label)
+    path = write_report(result, args.out, labels or (meta or {}).get("labels"))
+    keys = ("top1", "top5", "mean_class_accuracy", "mAP", "num_videos", "views_per_video")
+    print(json.dumps({k: result[k] for k in keys if k in result}, indent=2))
+    print(f"report: {path}")
+    torch.set_num_threads(torch.get_num_threads())
+    return 0
+
+
+def _video_paths(inputs: list[str]) -> list[Path]:
+    paths = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            paths += sorted(f for f in p.rglob("*") if f.suffix.lower() in VIDEO_SUFFIXES)
+        else:
+            paths.append(p)
+    return paths
+
+
+def _predictor(args: argparse.Namespace):
+    from .engine.predict import Predictor
+
+    clips, crops = _parse_views(args.views) if args.views else (None, 1)
+    return Predictor(args.checkpoint, model=args.model, labels=args.labels, num_clips=clips, num_crops=crops,
+                     stride=args.stride)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .data.decode import VideoDecodeError
+
+    predictor = _predictor(args)
+    failed, results = [], []
+    for path in _video_paths(args.videos):
+        try:
+            pred = predictor.predict(path, topk=args.topk)
+        except VideoDecodeError as e:
+            failed.append(str(path))
+            print(f"videoformer predict: cannot read {e}", file=sys.stderr)
+            continue
+        results.append({"video": str(path), "views": pred.num_views,
+                        "top": [{"label": lab, "prob": round(p, 6)} for lab, p in pred.topk]})
+        if not args.json:
+            print(f"{path}: " + ", ".join(f"{lab} {p:.1%}" for lab, p in pred.topk))
+    if args.json:
+        print(json.dumps({"predictions": results, "failed": failed}, indent=2))
+    if failed:
+        print(f"{len(failed)} of {len(failed) + len(results)} videos could not be read", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from .data.decode import VideoDecodeError
+
+    predictor = _predictor(args)
+    per_video, per_clip, names, failed = [], [], [], []
+    for path in _video_paths(args.videos):
+        try:
+            clips, mean = predictor.embed(path)
+        except VideoDecodeError as e:
+            failed.append(str(path))
+            print(f"videoformer extract: cannot read {e}", file=sys.stderr)
+            continue
+        per_clip.append(clips)
+        per_video.append(mean)
+        names.append(str(path))
+    if not per_video:
+        print("videoformer extract: no video could be read", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    videos = torch.stack(per_video)
+    if out.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        tensors = {"videos": videos, **{f"clips/{i}": c for i, c in enumerate(per_clip)}}
+        save_file(tensors, str(out), metadata={"paths": json.dumps(names)})
+    else:
+        np.save(out, videos.numpy())
+        np.save(out.with_name(out.stem + "_clips.npy"), torch.cat(per_clip).numpy())
+        out.with_name(out.stem + "_paths.json").write_text(json.dumps(names, indent=1))
+    print(f"wrote {len(names)} video embeddings of width {videos.shape[1]} to {out}")
+    return 1 if failed else 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .engine.checkpointing import export_safetensors
+    from .models import create_model
+
+    overrides = {}
+    for item in args.set or []:
+        import yaml
+
+        key, raw = item.split("=", 1)
+        overrides[key] = yaml.safe_load(raw)
+    model = create_model(args.model, pretrained=args.source, **overrides)
+    meta = {"model_name": args.model, "family": model.family,
+            "model_config": json.loads(json.dumps(dataclasses.asdict(model.config), default=list)),
+            "labels": model.load_report.labels}
+    export_safetensors(model, {**meta, **_preprocessing(args.model, model)}, args.out)
+    print(model.load_report)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _preprocessing(name: str, model) -> dict:
+    from .engine.predict import Predictor
+
+    meta = Predictor._foreign_metadata(name)
+    return {k: meta[k] for k in ("mean", "std", "clip", "size", "test_short_side")}
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    metrics = run_demo(args.out, steps=args.steps)
-    print(f"top-1 on held-out clips: {metrics['top1']:.1%} ({metrics['seconds']} s)")
-    print(f"wrote {args.out}/metrics.json and {args.out}/checkpoint.pt")
+    report = run_demo(args.out)
+    print(f"top-1 on held-out clips: {report['top1']:.1%} ({report['train_seconds']:.0f} s training, "
+          f"{report['total_seconds']:.0f} s in all)")
+    for line in report["predictions"]:
+        print(f"  {line}")
+    print(f"wrote {args.out}/: metrics.json, curves.png, confusion.png, model.safetensors, checkpoint.pt, dataset/")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="videoformer", description=__doc__)
+    parser = argparse.ArgumentParser(prog="videoformer", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -69,19 +246,61 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(fn=_cmd_info)
 
-    p = sub.add_parser("demo", help="train and evaluate a tiny TimeSformer on synthetic motion clips")
+    p = sub.add_parser("train", help="train from a YAML recipe (torchrun for several processes)")
+    p.add_argument("--config", help="YAML recipe, e.g. configs/demo.yaml")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field, e.g. optim.lr=0.001")
+    p.add_argument("--out", help="run folder (= --set out=...)")
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint.pt")
+    p.set_defaults(fn=_cmd_train)
+
+    p = sub.add_parser("eval", help="multi-view evaluation of a checkpoint on a recipe's validation split")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--config", help="YAML recipe giving the data settings")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE")
+    p.add_argument("--model", help="variant name, for checkpoints without videoformer metadata")
+    p.add_argument("--views", help="CLIPSxCROPS, e.g. 4x3")
+    p.add_argument("--aggregate", choices=("mean_softmax", "sum_logits"))
+    p.add_argument("--out", default="eval_out", help="report folder")
+    p.set_defaults(fn=_cmd_eval)
+
+    for name, fn, helptext in (("predict", _cmd_predict, "top-k labels for video files or folders"),
+                               ("extract", _cmd_extract, "pooled embeddings per clip and per video")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("videos", nargs="+", help="video files or folders of videos")
+        p.add_argument("--checkpoint", required=True)
+        p.add_argument("--model", help="variant name, for checkpoints without videoformer metadata")
+        p.add_argument("--views", help="CLIPSxCROPS evenly spaced clips and crops per video, e.g. 4x3")
+        p.add_argument("--stride", type=int, help="sliding window: a clip every STRIDE frames")
+        p.add_argument("--labels", help="label names, one per line (foreign checkpoints)")
+        if name == "predict":
+            p.add_argument("--topk", type=int, default=5)
+            p.add_argument("--json", action="store_true")
+        else:
+            p.add_argument("--out", required=True, help="FILE.npy or FILE.safetensors")
+        p.set_defaults(fn=fn)
+
+    p = sub.add_parser("convert", help="any supported checkpoint layout -> videoformer safetensors")
+    p.add_argument("source", help="checkpoint file or model directory")
+    p.add_argument("--model", required=True, help="target variant or family")
+    p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="config field of the target")
+    p.add_argument("--out", required=True, help="FILE.safetensors")
+    p.set_defaults(fn=_cmd_convert)
+
+    p = sub.add_parser("demo", help="the main job: synthetic motion data, train, evaluate, predict, report")
     p.add_argument("--out", default="demo_out", help="output folder (default: ./demo_out)")
-    p.add_argument("--steps", type=int, default=800, help="training steps")
     p.set_defaults(fn=_cmd_demo)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from .checkpoint import CheckpointError
+
     try:
         return args.fn(args)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, CheckpointError) as e:
         print(f"videoformer {args.command}: error: {e}", file=sys.stderr)
         return 2
 

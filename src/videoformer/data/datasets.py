@@ -212,13 +212,14 @@ class VideoDataset(Dataset):
 
 class ImageFolderDataset(Dataset):
     """``root/<class>/<image>`` for the 2D models; an image is a 1-frame clip through the
-    same transforms (then squeezed to ``(C, H, W)``)."""
+    same transforms (then squeezed to ``(C, H, W)``). One view per image."""
 
-    def __init__(self, root: str | Path, transform: Callable[[dict, random.Random], dict], seed: int = 0) -> None:
+    def __init__(self, root: str | Path, transform: Callable[[dict, random.Random], dict], seed: int = 0,
+                 train: bool = True) -> None:
         self.items, self.label_names = read_class_folders(root, IMAGE_EXTENSIONS)
         if not self.items:
             raise ValueError(f"no images under {root}")
-        self.transform, self.seed, self.epoch = transform, seed, 0
+        self.transform, self.seed, self.epoch, self.train = transform, seed, 0, train
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -233,5 +234,6 @@ class ImageFolderDataset(Dataset):
         with Image.open(item.path) as img:
             frame = torch.from_numpy(np.asarray(img.convert("RGB")).copy())  # (H, W, 3)
         rng = random.Random(hash((self.seed, self.epoch, index)) & 0xFFFFFFFF)
-        sample = self.transform({"video": frame.permute(2, 0, 1)[None], "label": item.label}, rng)
-        return {**sample, "video": sample["video"].squeeze(1), "index": index}
+        sample = self.transform({"video": frame.permute(2, 0, 1)[None], "label": item.label, "crop": 1}, rng)
+        sample.pop("crop", None)
+        return {**sample, "video": sample["video"].squeeze(1), "index": index, "view": 0, "failed": 0}

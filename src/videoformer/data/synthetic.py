@@ -66,7 +66,7 @@ def _coverage(shape: str, size: int, cx: float, cy: float, scale: float, angle: 
 def _trajectory(cls: str, frames: int, size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Per-frame centre, scale, angle and opacity of the first class of a pair."""
     t = np.arange(frames, dtype=np.float64)
-    scale = np.full(frames, rng.uniform(0.1, 0.16) * size)
+    scale = np.full(frames, rng.uniform(0.12, 0.2) * size)
     angle = np.full(frames, rng.uniform(0, 2 * math.pi))
     alpha = np.ones(frames)
     margin = scale[0] * 1.1
@@ -101,11 +101,9 @@ def render_clip(cls: str, frames: int, size: int, rng: np.random.Generator) -> t
     pool = ROTATION_SHAPES if base == "rotating_clockwise" else tuple(SHAPES)
     shape = pool[rng.integers(len(pool))]
     traj = _trajectory(base, frames, size, rng)
-    background = rng.uniform(0, 255, 3)
-    colour = rng.uniform(0, 255, 3)
-    while np.abs(colour - background).sum() < 150:  # keep the shape visible
-        colour = rng.uniform(0, 255, 3)
-    noise = rng.uniform(2, 12)
+    background = rng.uniform(0, 110, 3)  # darker backgrounds, brighter shapes: always visible
+    colour = rng.uniform(150, 255, 3)
+    noise = rng.uniform(2, 10)
     video = np.empty((frames, size, size, 3), dtype=np.uint8)
     boxes = []
     for i in range(frames):

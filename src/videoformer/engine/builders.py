@@ -1,0 +1,99 @@
+"""Datasets and transforms from a ``DataConfig``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from ..data.datasets import (
+    ImageFolderDataset,
+    VideoDataset,
+    read_class_folders,
+    read_kinetics_csv,
+    read_label_names,
+    read_list_file,
+    read_ssv2,
+)
+from ..data.sampling import ClipSampler, SegmentSampler
+from ..data.synthetic import make_motion_dataset
+from ..data.transforms import video_test_transform, video_train_transform
+from .config import DataConfig
+
+log = logging.getLogger(__name__)
+
+
+def _items(cfg: DataConfig, split: str):
+    root = Path(cfg.root)
+    annotation = root / (cfg.train if split == "train" else cfg.val)
+    if cfg.dataset in ("synthetic", "list"):
+        names = _label_names(cfg)
+        return read_list_file(annotation, root, names), names
+    if cfg.dataset == "kinetics":
+        return read_kinetics_csv(annotation, root)
+    if cfg.dataset == "ssv2":
+        return read_ssv2(root / cfg.labels, annotation, root)
+    return read_class_folders(root / split)
+
+
+def _label_names(cfg: DataConfig) -> list[str] | None:
+    path = Path(cfg.root) / cfg.labels
+    return read_label_names(path) if cfg.dataset in ("synthetic", "list") and path.is_file() else None
+
+
+def prepare_synthetic(cfg: DataConfig, is_main: bool = True) -> None:
+    """Write the synthetic motion set under ``root`` unless it is there already."""
+    if cfg.dataset == "synthetic" and not (Path(cfg.root) / cfg.val).is_file() and is_main:
+        log.info("writing the synthetic motion dataset to %s", cfg.root)
+        make_motion_dataset(cfg.root, cfg.synthetic_per_class, cfg.synthetic_size, cfg.synthetic_frames)
+
+
+def sampler_for(cfg: DataConfig) -> ClipSampler | SegmentSampler:
+    spec = ClipSampler.parse(cfg.clip)
+    if cfg.sampler == "segment":
+        return SegmentSampler(spec.clip_len, spec.num_clips)
+    return spec
+
+
+def flip_swap(cfg: DataConfig, names: list[str] | None) -> dict[int, int]:
+    if not cfg.flip_map:
+        return {}
+    path = Path(cfg.flip_map)
+    if not path.is_absolute() and not path.exists():
+        path = Path(cfg.root) / path
+    pairs = json.loads(path.read_text())
+    if names is None:
+        raise ValueError(f"{path}: a flip map needs label names")
+    unknown = sorted(set(pairs) - set(names))
+    if unknown:
+        raise ValueError(f"{path}: classes {unknown} are not in the label names")
+    return {names.index(a): names.index(b) for a, b in pairs.items()}
+
+
+def transforms_for(cfg: DataConfig, names: list[str] | None):
+    """(training, test) transforms of a data config."""
+    train = video_train_transform(
+        cfg.size, cfg.mean, cfg.std, short_side=tuple(cfg.short_side), random_resized_crop=cfg.random_resized_crop,
+        flip=cfg.flip, flip_swap=flip_swap(cfg, names), rand_augment=cfg.rand_augment, erase_prob=cfg.erase_prob,
+    )
+    return train, video_test_transform(cfg.size, cfg.mean, cfg.std, cfg.test_short_side, cfg.test_crops)
+
+
+def build_datasets(cfg: DataConfig, seed: int = 0):
+    """Training and validation datasets and the label names."""
+    if cfg.dataset == "images":
+        root = Path(cfg.root)
+        train_tf, test_tf = transforms_for(cfg, None)
+        train = ImageFolderDataset(root / "train", train_tf, seed)
+        val = ImageFolderDataset(root / "val", test_tf, seed, train=False)
+        if train.label_names != val.label_names:
+            raise ValueError(f"{root}: train/ and val/ have different class folders")
+        return train, val, train.label_names
+    train_items, names = _items(cfg, "train")
+    val_items, val_names = _items(cfg, "val")
+    names = names or val_names
+    train_tf, test_tf = transforms_for(cfg, names)
+    sampler = sampler_for(cfg)
+    train = VideoDataset(train_items, sampler, train_tf, train=True, label_names=names, seed=seed)
+    val = VideoDataset(val_items, sampler, test_tf, train=False, label_names=names, num_crops=cfg.test_crops)
+    return train, val, names

@@ -1,0 +1,95 @@
+"""Atomic training checkpoints and safetensors release weights.
+
+A checkpoint holds the unwrapped model, optimizer, scheduler, scaler, EMA, every RNG
+state, the epoch, the global step, the batches done in the epoch, the resolved config
+and the model's metadata (name, config, labels, preprocessing). It is written to a
+temporary file in the same folder, fsynced, then renamed over the old one: a run killed
+at any moment leaves the previous checkpoint or the new one, never half of one.
+Everything in it loads with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def atomic_save(obj: Any, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": {"key": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                  "has_gauss": int(np_state[3]), "gauss": float(np_state[4])},
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def model_metadata(model_name: str, model: nn.Module, labels: list[str] | None, data_cfg) -> dict[str, Any]:
+    """What ``Predictor`` needs to rebuild the model and its test transform."""
+    import dataclasses
+
+    return {
+        "model_name": model_name,
+        "family": model.family,
+        "model_config": json.loads(json.dumps(dataclasses.asdict(model.config), default=list)),
+        "labels": labels,
+        "mean": list(data_cfg.mean),
+        "std": list(data_cfg.std),
+        "clip": data_cfg.clip,
+        "sampler": data_cfg.sampler,
+        "size": data_cfg.size,
+        "test_short_side": data_cfg.test_short_side,
+    }
+
+
+def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def export_safetensors(weights: nn.Module | dict[str, torch.Tensor], metadata: dict[str, Any], path: str | Path) -> None:
+    """Release weights (a model or its state dict) as safetensors, metadata as JSON in the header."""
+    from safetensors.torch import save_file
+
+    state = weights.state_dict() if isinstance(weights, nn.Module) else weights
+    sd = {k: v.detach().contiguous().cpu() for k, v in state.items()}
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
+    save_file(sd, str(tmp), metadata={"videoformer": json.dumps(metadata)})
+    os.replace(tmp, path)

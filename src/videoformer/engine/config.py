@@ -1,0 +1,207 @@
+"""Engine settings as dataclasses, loaded from YAML and overridden from the command line.
+
+``load_config("configs/demo.yaml", ["optim.lr=0.001", "data.clip=8x4x1"])`` reads the
+file onto ``TrainConfig`` and applies ``--set`` overrides (values parsed as YAML).
+Unknown keys are errors that name the valid ones. The resolved config is saved
+beside every run (``config.yaml``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "synthetic"  # synthetic | list | kinetics | ssv2 | folders (videos) | images (root/{train,val}/<class>/)
+    root: str = ""
+    train: str = "train.csv"  # annotation of the training split, relative to root
+    val: str = "val.csv"
+    labels: str = "labels.txt"  # class names (list, synthetic) or labels.json (ssv2)
+    sampler: str = "dense"  # dense (clip_len x frame_interval) | segment (TSN)
+    clip: str = "8x2x1"  # clip_len x frame_interval x num_clips (num_clips: test views)
+    test_crops: int = 1  # 1 (centre) or 3 (three-crop)
+    size: int = 224
+    short_side: tuple[int, int] = (256, 320)  # training short-side jitter
+    test_short_side: int = 224
+    random_resized_crop: bool = False
+    flip: bool = True
+    flip_map: str = ""  # JSON {class: class} of labels a flip swaps ("" = none)
+    rand_augment: tuple[int, float] | None = None  # (num_ops, magnitude)
+    erase_prob: float = 0.0
+    mean: tuple[float, float, float] = (0.45, 0.45, 0.45)
+    std: tuple[float, float, float] = (0.225, 0.225, 0.225)
+    num_workers: int = 2
+    synthetic_per_class: int = 100  # dataset: synthetic (written under root if missing)
+    synthetic_size: int = 64
+    synthetic_frames: int = 16
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adamw"  # sgd | adamw | lamb
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.05
+    backbone_lr_mult: float = 1.0  # lr multiplier of everything but the classifier
+    layer_decay: float = 1.0  # layer-wise lr: block i of L gets layer_decay ** (L - i)
+    clip_grad: float | None = None
+    accum_steps: int = 1
+
+
+@dataclass
+class ScheduleConfig:
+    epochs: int = 10
+    warmup_epochs: float = 0.0
+    kind: str = "cosine"  # cosine | step
+    milestones: tuple[int, ...] = ()  # step: epochs where lr *= gamma
+    gamma: float = 0.1
+    min_lr_ratio: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    model: str = "timesformer_base"
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    pretrained: str | None = None
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    batch_size: int = 8  # per process
+    eval_batch_size: int = 16
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (GPU only)
+    label_smoothing: float = 0.0
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    multi_label: bool = False  # BCE loss and mAP
+    ema_decay: float | None = None
+    grad_checkpointing: bool = False
+    seed: int = 0
+    out: str = "runs/exp"
+    checkpoint_every: int = 0  # steps between mid-epoch checkpoints (0: at epoch ends)
+    nonfinite: str = "stop"  # stop | skip a step whose loss is not finite
+    distributed: str = "ddp"  # ddp | fsdp, when launched with torchrun
+    aggregate: str = "mean_softmax"  # test views per video: mean_softmax | sum_logits
+    eval_every: int = 1  # epochs
+    max_steps: int | None = None  # stop early (smoke tests)
+    source: str = ""  # where the recipe comes from
+
+
+CHOICES = {
+    "data.dataset": ("synthetic", "list", "kinetics", "ssv2", "folders", "images"),
+    "data.sampler": ("dense", "segment"),
+    "optim.name": ("sgd", "adamw", "lamb"),
+    "schedule.kind": ("cosine", "step"),
+    "precision": ("fp32", "bf16", "fp16"),
+    "nonfinite": ("stop", "skip"),
+    "distributed": ("ddp", "fsdp"),
+    "aggregate": ("mean_softmax", "sum_logits"),
+}
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Turn YAML values into the field's type (tuples from lists, floats from ints)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _coerce(value, inner[0], where)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)
+    if origin is tuple or hint is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{where}: expected a list, got {value!r}")
+        args = typing.get_args(hint)
+        item = args[0] if args else Any
+        return tuple(_coerce(v, item, where) for v in value)
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if hint in (int, float, str, bool) and not isinstance(value, hint):
+        raise ValueError(f"{where}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def from_dict(cls, data: dict[str, Any] | None, where: str = "config"):
+    data = data or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; valid: {', '.join(names)}")
+    return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()})
+
+
+def _set(tree: dict, dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        tree = tree.setdefault(k, {})
+        if not isinstance(tree, dict):
+            raise ValueError(f"--set {dotted}: {k} is not a section")
+    tree[keys[-1]] = value
+
+
+def validate(config: TrainConfig) -> TrainConfig:
+    for dotted, allowed in CHOICES.items():
+        obj = config
+        for k in dotted.split("."):
+            obj = getattr(obj, k)
+        if obj not in allowed:
+            raise ValueError(f"{dotted} = {obj!r} is not one of {', '.join(allowed)}")
+    if config.optim.accum_steps < 1 or config.batch_size < 1:
+        raise ValueError("batch_size and optim.accum_steps must be >= 1")
+    return config
+
+
+RECIPES = Path(__file__).resolve().parent.parent / "configs"
+
+
+def recipe_path(name: str | Path) -> Path:
+    """A YAML file, or the name of a packaged recipe (``demo``, ``timesformer_k400``...)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    packaged = RECIPES / f"{path.stem}.yaml"
+    if packaged.is_file():
+        return packaged
+    known = ", ".join(sorted(p.stem for p in RECIPES.glob("*.yaml")))
+    raise FileNotFoundError(f"config {name} not found (packaged recipes: {known})")
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> TrainConfig:
+    """A YAML recipe (a file or a packaged recipe's name, or the defaults) plus
+    ``key.sub=value`` overrides (values are YAML)."""
+    tree: dict = {}
+    if path is not None:
+        tree = yaml.safe_load(recipe_path(path).read_text()) or {}
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        key, raw = item.split("=", 1)
+        _set(tree, key.strip(), yaml.safe_load(raw))
+    return validate(from_dict(TrainConfig, tree))
+
+
+def to_dict(config: TrainConfig) -> dict[str, Any]:
+    def plain(v):
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+    return plain(dataclasses.asdict(config))
+
+
+def save_config(config: TrainConfig, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))

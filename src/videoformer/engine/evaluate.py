@@ -1,0 +1,133 @@
+"""Multi-view evaluation: views aggregated per video, then top-k, mean class accuracy,
+confusion matrix (or mAP for multi-label). Works under DDP: each rank scores its share,
+the views are gathered and de-duplicated by (video, view) — the distributed sampler pads."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from .distributed import DistInfo, EpochSampler, all_gather_objects
+
+log = logging.getLogger(__name__)
+
+
+def aggregate_views(logits: dict[int, list[torch.Tensor]], how: str, multi_label: bool = False) -> dict[int, torch.Tensor]:
+    """Per video: mean of softmax (default), sum of logits (official TimeSformer), or mean
+    sigmoid (multi-label) over its views."""
+    out = {}
+    for video, views in logits.items():
+        stacked = torch.stack(views).float()
+        if multi_label:
+            out[video] = stacked.sigmoid().mean(0)
+        elif how == "sum_logits":
+            out[video] = stacked.sum(0)
+        else:
+            out[video] = stacked.softmax(-1).mean(0)
+    return out
+
+
+def average_precision(scores: torch.Tensor, targets: torch.Tensor) -> float:
+    """AP of one class: mean precision at the rank of each positive."""
+    order = scores.argsort(descending=True)
+    hits = targets[order].float()
+    if hits.sum() == 0:
+        return float("nan")
+    precision = hits.cumsum(0) / torch.arange(1, len(hits) + 1)
+    return float((precision * hits).sum() / hits.sum())
+
+
+def classification_metrics(scores: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, Any]:
+    """scores (N, K), labels (N,) -> top1, top5 (fractions), mean class accuracy, per-class
+    accuracy, confusion matrix (rows: true class)."""
+    pred = scores.argmax(1)
+    k = min(5, scores.shape[1])
+    top5 = (scores.topk(k, dim=1).indices == labels[:, None]).any(1)
+    confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
+    confusion.index_put_((labels, pred), torch.ones_like(labels), accumulate=True)
+    support = confusion.sum(1)
+    per_class = [int(confusion[c, c]) / int(support[c]) if support[c] else float("nan") for c in range(num_classes)]
+    present = [a for a in per_class if a == a]
+    return {
+        "top1": float((pred == labels).float().mean()),
+        "top5": float(top5.float().mean()),
+        "mean_class_accuracy": sum(present) / len(present) if present else float("nan"),
+        "per_class_accuracy": per_class,
+        "confusion": confusion.tolist(),
+        "num_videos": int(len(labels)),
+    }
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    dataset,
+    batch_size: int,
+    info: DistInfo = DistInfo(),
+    num_workers: int = 0,
+    aggregate: str = "mean_softmax",
+    multi_label: bool = False,
+    autocast_dtype: torch.dtype | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Score every view of ``dataset`` (a test-mode ``VideoDataset``) and aggregate per video."""
+    model.eval()
+    sampler = EpochSampler(len(dataset), shuffle=False, seed=0, rank=info.rank, world_size=info.world_size)
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+                        pin_memory=info.device.type == "cuda")
+    local: list[tuple[int, int, torch.Tensor, Any]] = []
+    failed = 0
+    for batch in tqdm(loader, desc="eval", unit="batch", disable=not (progress and info.is_main), mininterval=2.0):
+        x = batch["video"].to(info.device, non_blocking=True)
+        with torch.autocast(info.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            logits = model(x).float().cpu()
+        failed += int(batch["failed"].sum())
+        for i, v, row, label in zip(batch["index"].tolist(), batch["view"].tolist(), logits, batch["label"]):
+            local.append((i, v, row, label))
+    views: dict[int, dict[int, torch.Tensor]] = defaultdict(dict)
+    labels: dict[int, Any] = {}
+    for part in all_gather_objects(local, info):
+        for i, v, row, label in part:
+            views[i][v] = row  # duplicates from sampler padding collapse here
+            labels[i] = label
+    failed = sum(all_gather_objects(failed, info))
+    per_video = aggregate_views({i: list(v.values()) for i, v in views.items()}, aggregate, multi_label)
+    videos = sorted(per_video)
+    scores = torch.stack([per_video[i] for i in videos])
+    num_classes = scores.shape[1]
+    if multi_label:
+        targets = torch.stack([torch.as_tensor(labels[i]) for i in videos])
+        aps = [average_precision(scores[:, c], targets[:, c]) for c in range(num_classes)]
+        valid = [a for a in aps if a == a]
+        result = {"mAP": sum(valid) / len(valid) if valid else float("nan"), "num_videos": len(videos)}
+    else:
+        result = classification_metrics(scores, torch.tensor([int(labels[i]) for i in videos]), num_classes)
+    result["views_per_video"] = max(len(v) for v in views.values())
+    result["aggregate"] = "mean_sigmoid" if multi_label else aggregate
+    result["failed_files"] = failed
+    return result
+
+
+def write_report(result: dict[str, Any], out_dir: str | Path, labels: list[str] | None, name: str = "eval") -> Path:
+    """``{name}.json`` (with per-class accuracy by name) and a confusion-matrix PNG."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = dict(result)
+    if labels and "per_class_accuracy" in result:
+        report["per_class_accuracy"] = dict(zip(labels, result["per_class_accuracy"]))
+        report["labels"] = labels
+    path = out / f"{name}.json"
+    path.write_text(json.dumps(report, indent=2))
+    if "confusion" in result:
+        from .plots import plot_confusion
+
+        plot_confusion(result["confusion"], labels, out / f"{name}_confusion.png")
+    return path

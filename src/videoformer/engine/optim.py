@@ -1,0 +1,110 @@
+"""Optimizers, parameter groups and the per-step learning-rate schedule."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import torch
+from torch import nn
+
+from .config import OptimConfig, ScheduleConfig
+
+# parameters that never get weight decay besides norms and biases (ndim <= 1)
+NO_DECAY_NAMES = ("pos_embed", "time_embed", "cls_token", "relative_position_bias_table",
+                  "absolute_pos_embed", "latents", "modality_embed", "decoder_query")
+
+
+def layer_index(name: str, num_layers: int) -> int:
+    """0 for embeddings, i + 1 for the i-th block (across stages), num_layers + 1 for the rest."""
+    if m := re.match(r"blocks\.(\d+)\.", name):
+        return int(m.group(1)) + 1
+    if m := re.match(r"layers\.(\d+)\.", name):  # Swin stages: a stage counts as a layer
+        return int(m.group(1)) + 1
+    if m := re.match(r"(self_attends|latent_stacks|cross_attends)\.(\d+)\.", name):
+        return int(m.group(2)) + 1
+    if name.startswith(("patch_embed", "cls_token", "pos_embed", "time_embed", "absolute_pos_embed", "preprocess", "latents")):
+        return 0
+    return num_layers + 1
+
+
+def param_groups(model: nn.Module, cfg: OptimConfig) -> list[dict]:
+    """Groups by (weight decay on/off, lr multiplier): no decay on norms, biases, position
+    and time embeddings, cls tokens, bias tables and latents; ``backbone_lr_mult`` for all
+    but the classifier; ``layer_decay`` ** (depth - layer) per block."""
+    head = getattr(model, "classifier_name", "head")
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    ids = [layer_index(n, 0) for n in names]
+    num_layers = max([i for i in ids if i > 0] or [0])
+    groups: dict[tuple[bool, float], dict] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        decay = p.ndim > 1 and not any(k in name for k in NO_DECAY_NAMES)
+        mult = 1.0 if name.startswith(head + ".") else cfg.backbone_lr_mult
+        if cfg.layer_decay != 1.0:
+            mult *= cfg.layer_decay ** (num_layers + 1 - layer_index(name, num_layers))
+        group = groups.setdefault((decay, mult), {"params": [], "weight_decay": cfg.weight_decay if decay else 0.0,
+                                                  "lr_mult": mult, "names": []})
+        group["params"].append(p)
+        group["names"].append(name)
+    return list(groups.values())
+
+
+class Lamb(torch.optim.Optimizer):
+    """LAMB (You et al. 2020): Adam moments, update scaled per tensor by ||w|| / ||update||."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0) -> None:
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = closure() if closure is not None else None
+        for group in self.param_groups:
+            b1, b2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = torch.zeros(())
+                    state["m"], state["v"] = torch.zeros_like(p), torch.zeros_like(p)
+                state["step"] += 1
+                t = state["step"].item()
+                state["m"].mul_(b1).add_(p.grad, alpha=1 - b1)
+                state["v"].mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                update = (state["m"] / (1 - b1**t)) / ((state["v"] / (1 - b2**t)).sqrt() + group["eps"])
+                if group["weight_decay"]:
+                    update.add_(p, alpha=group["weight_decay"])
+                w_norm, u_norm = p.norm(), update.norm()
+                trust = (w_norm / u_norm).item() if w_norm > 0 and u_norm > 0 else 1.0
+                p.add_(update, alpha=-group["lr"] * trust)
+        return loss
+
+
+def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
+    groups = param_groups(model, cfg)
+    for g in groups:
+        g["lr"] = cfg.lr * g["lr_mult"]
+    if cfg.name == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+    if cfg.name == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+    return Lamb(groups, lr=cfg.lr)
+
+
+def lr_factor(step: int, steps_per_epoch: int, cfg: ScheduleConfig) -> float:
+    """Multiplier of the base lr at optimizer step ``step``: linear warm-up, then cosine
+    (down to ``min_lr_ratio``) or step decay at ``milestones`` (epochs)."""
+    epoch = step / steps_per_epoch
+    if cfg.warmup_epochs and epoch < cfg.warmup_epochs:
+        return (step + 1) / (cfg.warmup_epochs * steps_per_epoch)
+    if cfg.kind == "step":
+        return cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
+    total = cfg.epochs - cfg.warmup_epochs
+    progress = min(max(epoch - cfg.warmup_epochs, 0) / total, 1.0) if total > 0 else 1.0
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def build_scheduler(opt: torch.optim.Optimizer, steps_per_epoch: int, cfg: ScheduleConfig):
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, steps_per_epoch, cfg))

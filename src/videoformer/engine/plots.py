@@ -1,0 +1,54 @@
+"""PNG pictures of a run: training curves and the confusion matrix (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(rows: list[dict], path: str | Path) -> None:
+    """Loss and learning rate per step, evaluation top-1 per epoch."""
+    plt = _pyplot()
+    train = [r for r in rows if r.get("kind") == "train"]
+    evals = [r for r in rows if r.get("kind") == "eval"]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    if train:
+        axes[0].plot([r["step"] for r in train], [r["loss"] for r in train], lw=0.8)
+        axes[1].plot([r["step"] for r in train], [r["lr"] for r in train], lw=0.8)
+    axes[0].set(title="training loss", xlabel="step")
+    axes[1].set(title="learning rate", xlabel="step")
+    key = "top1" if any("top1" in r for r in evals) else "mAP"
+    if evals:
+        axes[2].plot([r["epoch"] for r in evals], [r.get(key, float("nan")) for r in evals], marker="o")
+    axes[2].set(title=f"eval {key}", xlabel="epoch", ylim=(0, 1))
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_confusion(confusion: list[list[int]], labels: list[str] | None, path: str | Path) -> None:
+    plt = _pyplot()
+    n = len(confusion)
+    labels = labels or [str(i) for i in range(n)]
+    size = max(4, 0.45 * n + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(confusion, cmap="Blues")
+    if n <= 40:
+        ax.set_xticks(range(n), labels, rotation=90, fontsize=7)
+        ax.set_yticks(range(n), labels, fontsize=7)
+        for i in range(n):
+            for j in range(n):
+                if confusion[i][j]:
+                    ax.text(j, i, confusion[i][j], ha="center", va="center", fontsize=6)
+    ax.set(xlabel="predicted", ylabel="true", title="confusion matrix")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

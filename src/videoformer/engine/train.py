@@ -1,0 +1,370 @@
+"""The training loop: mixed precision, accumulation, clipping, EMA, atomic checkpoints,
+exact resume, non-finite loss handling, DDP/FSDP, progress and metrics logs.
+
+Resume is exact: data order depends only on (seed, epoch), augmentation on (seed,
+epoch, sample), mixing on (seed, step), and the checkpoint restores every RNG, so a run
+killed mid-epoch and resumed ends with the weights of a run never stopped (bitwise on
+CPU with ``num_workers=0``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ..checkpoint import load_checkpoint
+from ..data.transforms import MixupCutmix, one_hot
+from ..models import create_model
+from . import distributed
+from .builders import build_datasets, prepare_synthetic
+from .checkpointing import (
+    CHECKPOINT,
+    atomic_save,
+    export_safetensors,
+    load_training_checkpoint,
+    model_metadata,
+    rng_state,
+    set_rng_state,
+)
+from .config import TrainConfig, save_config, to_dict
+from .distributed import DistInfo, EpochSampler
+from .evaluate import evaluate, write_report
+from .optim import build_optimizer, build_scheduler
+
+log = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0
+    step: int = 0  # optimizer steps done
+    batch_in_epoch: int = 0  # batches of the current epoch done
+    failed_files: int = 0
+    best_top1: float = -1.0
+    history: list[dict] = field(default_factory=list)
+
+
+def build_model(cfg: TrainConfig, num_classes: int | None) -> nn.Module:
+    overrides = dict(cfg.model_overrides)
+    if num_classes is not None:
+        overrides.setdefault("num_classes", num_classes)
+    model = create_model(cfg.model, pretrained=cfg.pretrained, **overrides)
+    if cfg.grad_checkpointing:
+        model.set_grad_checkpointing(True)
+    return model
+
+
+# the blocks FSDP shards one by one (then the root takes what is left)
+def _blocks(model: nn.Module) -> list[nn.Module]:
+    from ..models.perceiver import PerceiverBlock
+    from ..models.swin import SwinBlock
+    from ..models.timesformer import TimeSformerBlock
+
+    return [m for m in model.modules() if isinstance(m, (TimeSformerBlock, SwinBlock, PerceiverBlock))]
+
+
+def _wrap(model: nn.Module, cfg: TrainConfig, info: DistInfo) -> nn.Module:
+    """DDP, or FSDP2 (``fully_shard``, which also runs on CPU with gloo), when distributed."""
+    if not info.enabled:
+        return model
+    if cfg.distributed == "fsdp":
+        from torch.distributed.device_mesh import init_device_mesh
+        from torch.distributed.fsdp import fully_shard
+
+        mesh = init_device_mesh(info.device.type, (info.world_size,))
+        for block in _blocks(model):
+            fully_shard(block, mesh=mesh)
+        fully_shard(model, mesh=mesh)
+        return model
+    return nn.parallel.DistributedDataParallel(model, device_ids=[info.device] if info.device.type == "cuda" else None)
+
+
+class Trainer:
+    """One training run in ``cfg.out``: ``Trainer(cfg).fit()``; ``resume=True`` continues
+    from ``cfg.out/checkpoint.pt``."""
+
+    def __init__(self, cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None) -> None:
+        self.cfg = cfg
+        self.info = info or distributed.init()
+        self.out = Path(cfg.out)
+        if self.info.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            save_config(cfg, self.out / "config.yaml")
+        prepare_synthetic(cfg.data, self.info.is_main)
+        if self.info.enabled:
+            torch.distributed.barrier()
+        torch.manual_seed(cfg.seed)
+        self.train_set, self.val_set, self.labels = build_datasets(cfg.data, cfg.seed)
+        num_classes = len(self.labels) if self.labels else None
+        self.model = build_model(cfg, num_classes).to(self.info.device)
+        self.num_classes = self.model.config.num_classes
+        self.sampler = EpochSampler(len(self.train_set), True, cfg.seed, self.info.rank, self.info.world_size)
+        self.steps_per_epoch = max(1, len(self.sampler) // cfg.batch_size // cfg.optim.accum_steps)
+        self.wrapped = _wrap(self.model, cfg, self.info)
+        self.optimizer = build_optimizer(self.model, cfg.optim)
+        self.scheduler = build_scheduler(self.optimizer, self.steps_per_epoch, cfg.schedule)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.precision == "fp16" and self.info.device.type == "cuda")
+        if cfg.precision == "fp16" and self.info.device.type != "cuda":
+            raise ValueError("precision fp16 needs a GPU (its gradient scaler is CUDA-only); use bf16 on the CPU")
+        self.ema = None
+        if cfg.ema_decay:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
+        self.mixer = None
+        if cfg.mixup_alpha or cfg.cutmix_alpha:
+            self.mixer = MixupCutmix(self.num_classes, cfg.mixup_alpha, cfg.cutmix_alpha, label_smoothing=cfg.label_smoothing)
+        self.state = TrainState()
+        if resume:
+            self._resume()
+
+    # --- checkpoints -------------------------------------------------------------------
+
+    def metadata(self) -> dict[str, Any]:
+        return model_metadata(self.cfg.model, self.model, self.labels, self.cfg.data)
+
+    @property
+    def _sharded(self) -> bool:
+        return self.cfg.distributed == "fsdp" and self.info.enabled
+
+    def _states(self) -> tuple[dict, dict]:
+        """Full (unsharded) model and optimizer state dicts, on the CPU of rank 0."""
+        if self._sharded:
+            from torch.distributed.checkpoint.state_dict import (
+                StateDictOptions,
+                get_model_state_dict,
+                get_optimizer_state_dict,
+            )
+
+            options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+            return (get_model_state_dict(self.model, options=options),
+                    get_optimizer_state_dict(self.model, self.optimizer, options=options))
+        return self.model.state_dict(), self.optimizer.state_dict()
+
+    def save(self) -> None:
+        model_state, optimizer_state = self._states()
+        if not self.info.is_main:
+            return
+        s = self.state
+        atomic_save({
+            "model": model_state,
+            "optimizer": optimizer_state,
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "rng": rng_state(),
+            "epoch": s.epoch, "step": s.step, "batch_in_epoch": s.batch_in_epoch,
+            "failed_files": s.failed_files, "best_top1": s.best_top1, "history": s.history,
+            "config": to_dict(self.cfg),
+            "meta": self.metadata(),
+        }, self.out / CHECKPOINT)
+
+    def _resume(self) -> None:
+        path = self.out / CHECKPOINT
+        if not path.is_file():
+            raise FileNotFoundError(f"--resume: no checkpoint at {path}")
+        ckpt = load_training_checkpoint(path)
+        if self._sharded:
+            from torch.distributed.checkpoint.state_dict import (
+                StateDictOptions,
+                set_model_state_dict,
+                set_optimizer_state_dict,
+            )
+
+            options = StateDictOptions(full_state_dict=True)
+            set_model_state_dict(self.model, ckpt["model"], options=options)
+            set_optimizer_state_dict(self.model, self.optimizer, ckpt["optimizer"], options=options)
+        else:
+            load_checkpoint(self.model, ckpt["model"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        if self.ema is not None and ckpt["ema"] is not None:
+            self.ema.load_state_dict(ckpt["ema"])
+        set_rng_state(ckpt["rng"])
+        self.state = TrainState(ckpt["epoch"], ckpt["step"], ckpt["batch_in_epoch"], ckpt["failed_files"],
+                                ckpt["best_top1"], list(ckpt["history"]))
+        log.info("resumed from %s at epoch %d, step %d (batch %d of the epoch)", path, self.state.epoch,
+                 self.state.step, self.state.batch_in_epoch)
+
+    # --- the loop ----------------------------------------------------------------------
+
+    def _loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.cfg.multi_label:
+            return F.binary_cross_entropy_with_logits(logits, targets.float())
+        if targets.ndim == 2:  # soft targets (mixup/cutmix)
+            return torch.sum(-targets * F.log_softmax(logits, dim=-1), dim=-1).mean()
+        return F.cross_entropy(logits, targets, label_smoothing=self.cfg.label_smoothing)
+
+    def _log(self, row: dict) -> None:
+        self.state.history.append(row)
+        if not self.info.is_main:
+            return
+        with open(self.out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        if getattr(self, "_tb", None) is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tb = SummaryWriter(str(self.out / "tensorboard"))
+            except ImportError:
+                self._tb = False
+        if self._tb:
+            for k, v in row.items():
+                if isinstance(v, (int, float)) and k not in ("step", "epoch"):
+                    self._tb.add_scalar(f"{row['kind']}/{k}", v, row["step"])
+
+    def _handle_nonfinite(self, loss: torch.Tensor) -> bool:
+        """True when the step must be skipped; raises under ``nonfinite: stop``."""
+        if torch.isfinite(loss).all():
+            return False
+        where = f"loss is {loss.item()} at epoch {self.state.epoch}, step {self.state.step}"
+        if self.cfg.nonfinite == "skip":
+            log.warning("%s: step skipped", where)
+            self.optimizer.zero_grad(set_to_none=True)
+            return True
+        last = self.out / CHECKPOINT
+        good = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written yet"
+        raise NonFiniteLossError(f"{where}; stopped ({good}; set nonfinite: skip to skip such steps)")
+
+    def train_epoch(self) -> None:
+        cfg, s, info = self.cfg, self.state, self.info
+        self.train_set.set_epoch(s.epoch)
+        self.sampler.set_epoch(s.epoch, skip=s.batch_in_epoch * cfg.batch_size)
+        loader = DataLoader(self.train_set, batch_size=cfg.batch_size, sampler=self.sampler, drop_last=True,
+                            num_workers=cfg.data.num_workers, persistent_workers=False,
+                            pin_memory=info.device.type == "cuda")
+        total = self.steps_per_epoch * cfg.optim.accum_steps
+        bar = tqdm(loader, total=total - s.batch_in_epoch, desc=f"epoch {s.epoch + 1}/{cfg.schedule.epochs}",
+                   unit="batch", disable=not info.is_main, mininterval=2.0)
+        self.wrapped.train()
+        dtype = AUTOCAST[cfg.precision]
+        tick, clips = time.perf_counter(), 0
+        for batch in bar:
+            if s.batch_in_epoch >= total:
+                break
+            x = batch["video"].to(info.device, non_blocking=True)
+            y = batch["label"].to(info.device)
+            s.failed_files += int(batch["failed"].sum())
+            if self.mixer is not None:
+                x, y = self.mixer(x, y, random.Random(cfg.seed * 7_919 + s.step * 101 + s.batch_in_epoch))
+            elif cfg.multi_label and y.ndim == 1:
+                y = one_hot(y, self.num_classes)
+            micro = s.batch_in_epoch % cfg.optim.accum_steps
+            last_micro = micro == cfg.optim.accum_steps - 1
+            sync = self.wrapped.no_sync() if info.enabled and not last_micro and hasattr(self.wrapped, "no_sync") else _null()
+            with sync:
+                with torch.autocast(info.device.type, dtype=dtype, enabled=dtype is not None):
+                    loss = self._loss(self.wrapped(x), y)
+                skip = self._handle_nonfinite(loss)
+                if not skip:
+                    self.scaler.scale(loss / cfg.optim.accum_steps).backward()
+            s.batch_in_epoch += 1
+            clips += len(x) * info.world_size
+            if last_micro and not skip:
+                self._optimizer_step()
+                now = time.perf_counter()
+                row = {"kind": "train", "epoch": s.epoch, "step": s.step, "loss": loss.item(),
+                       "lr": self.optimizer.param_groups[0]["lr"], "clips_per_s": clips / max(now - tick, 1e-9)}
+                tick, clips = now, 0
+                self._log(row)
+                bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.2e}", clips_s=f"{row['clips_per_s']:.1f}")
+                if cfg.checkpoint_every and s.step % cfg.checkpoint_every == 0:
+                    self.save()
+                if cfg.max_steps and s.step >= cfg.max_steps:
+                    break
+        bar.close()
+
+    def _optimizer_step(self) -> None:
+        cfg = self.cfg
+        if cfg.optim.clip_grad:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.wrapped.parameters(), cfg.optim.clip_grad)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+        self.state.step += 1
+
+    def run_eval(self) -> dict[str, Any]:
+        model = self.ema.module if self.ema is not None else self.wrapped
+        result = evaluate(model, self.val_set, self.cfg.eval_batch_size, self.info, self.cfg.data.num_workers,
+                          self.cfg.aggregate, self.cfg.multi_label, AUTOCAST[self.cfg.precision])
+        row = {"kind": "eval", "epoch": self.state.epoch, "step": self.state.step,
+               **{k: v for k, v in result.items() if isinstance(v, (int, float))}}
+        self._log(row)
+        return result
+
+    def fit(self) -> dict[str, Any]:
+        cfg, s = self.cfg, self.state
+        log.info("training %s: %d clips/epoch, batch %d x %d processes x %d accumulation = %d effective",
+                 cfg.model, len(self.train_set), cfg.batch_size, self.info.world_size, cfg.optim.accum_steps,
+                 cfg.batch_size * self.info.world_size * cfg.optim.accum_steps)
+        result: dict[str, Any] = {}
+        while s.epoch < cfg.schedule.epochs:
+            self.train_epoch()
+            if cfg.max_steps and s.step >= cfg.max_steps:
+                self.save()
+                break
+            s.epoch += 1
+            s.batch_in_epoch = 0
+            if s.epoch % cfg.eval_every == 0 or s.epoch == cfg.schedule.epochs:
+                result = self.run_eval()
+            self.save()
+        if s.failed_files:
+            log.warning("%d unreadable files were skipped during training", s.failed_files)
+        self.finish(result)
+        return result
+
+    def finish(self, result: dict[str, Any]) -> None:
+        """Curves, evaluation report and release weights (rank 0 writes)."""
+        from .plots import plot_curves
+
+        weights = self._states()[0]  # a collective under FSDP: every rank takes part
+        if not self.info.is_main:
+            return
+        plot_curves(self.state.history, self.out / "curves.png")
+        if result:
+            write_report({**result, "train_failed_files": self.state.failed_files}, self.out, self.labels, "eval")
+        export_safetensors(weights, self.metadata(), self.out / "model.safetensors")
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    trainer = Trainer(cfg, resume=resume)
+    try:
+        return trainer.fit()
+    finally:
+        distributed.shutdown()
+
+
+def steps_for(cfg: TrainConfig, length: int, world: int = 1) -> int:
+    return max(1, math.ceil(length / world) // cfg.batch_size // cfg.optim.accum_steps)

@@ -1,0 +1,110 @@
+"""Engine: a tiny run end to end, exact resume (also after SIGKILL), non-finite losses."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from tests.engine.conftest import tiny_overrides
+from videoformer.engine.checkpointing import load_training_checkpoint
+from videoformer.engine.config import load_config
+from videoformer.engine.train import NonFiniteLossError, Trainer
+
+
+def weights(out):
+    return load_training_checkpoint(out / "checkpoint.pt")["model"]
+
+
+def test_tiny_run_writes_everything(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    cfg = load_config(None, tiny_overrides(tiny_data, out))
+    result = Trainer(cfg).fit()
+    assert 0.0 <= result["top1"] <= 1.0 and result["num_videos"] == 10
+    for name in ("config.yaml", "checkpoint.pt", "metrics.jsonl", "curves.png", "eval.json",
+                 "eval_confusion.png", "model.safetensors"):
+        assert (out / name).is_file(), name
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if r["kind"] == "train"] == list(range(1, 15))  # 30 clips // 4 = 7 an epoch
+    assert sum(r["kind"] == "eval" for r in rows) == 2
+    ckpt = load_training_checkpoint(out / "checkpoint.pt")
+    assert ckpt["epoch"] == 2 and ckpt["step"] == 14 and ckpt["meta"]["labels"][0] == "moving_left"
+
+
+def test_resume_mid_epoch_is_bitwise_identical(tiny_data, tmp_path):
+    whole = load_config(None, tiny_overrides(tiny_data, tmp_path / "whole"))
+    Trainer(whole).fit()
+    first = load_config(None, tiny_overrides(tiny_data, tmp_path / "parts", max_steps=10))
+    Trainer(first).fit()  # stops in the middle of epoch 2 and checkpoints
+    assert load_training_checkpoint(tmp_path / "parts" / "checkpoint.pt")["batch_in_epoch"] == 3
+    rest = load_config(None, tiny_overrides(tiny_data, tmp_path / "parts"))
+    Trainer(rest, resume=True).fit()
+    a, b = weights(tmp_path / "whole"), weights(tmp_path / "parts")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("kill_after_step", [3])
+def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny_data, tmp_path, kill_after_step):
+    args = tiny_overrides(tiny_data, tmp_path / "killed", checkpoint_every=1, **{"schedule.epochs": 3})
+    cmd = [sys.executable, "-m", "videoformer", "train", *sum((["--set", a] for a in args), [])]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = tmp_path / "killed" / "checkpoint.pt"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if ckpt.is_file():
+            try:
+                if load_training_checkpoint(ckpt)["step"] >= kill_after_step:
+                    break
+            except Exception:  # being replaced right now: the rename is atomic, retry
+                pass
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stopped_at = load_training_checkpoint(ckpt)["step"]
+    assert kill_after_step <= stopped_at < 21
+    resumed = subprocess.run(cmd + ["--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    whole = load_config(None, tiny_overrides(tiny_data, tmp_path / "whole", **{"schedule.epochs": 3}))
+    Trainer(whole).fit()
+    a, b = weights(tmp_path / "whole"), weights(tmp_path / "killed")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_nonfinite_loss_stops_and_names_the_step(tiny_data, tmp_path):
+    cfg = load_config(None, tiny_overrides(tiny_data, tmp_path / "nan"))
+    trainer = Trainer(cfg)
+    with torch.no_grad():
+        trainer.model.head.bias.fill_(float("nan"))
+    with pytest.raises(NonFiniteLossError, match="loss is nan at epoch 0, step 0.*no checkpoint was written yet"):
+        trainer.fit()
+
+
+def test_nonfinite_loss_can_skip_steps(tiny_data, tmp_path):
+    cfg = load_config(None, tiny_overrides(tiny_data, tmp_path / "skip", nonfinite="skip", max_steps=2))
+    trainer = Trainer(cfg)
+    with torch.no_grad():
+        trainer.model.head.bias.fill_(float("nan"))
+    before = trainer.model.blocks[0].attn.qkv.weight.clone()
+    trainer.train_epoch()
+    assert trainer.state.step == 0 and trainer.state.batch_in_epoch == 7
+    assert torch.equal(trainer.model.blocks[0].attn.qkv.weight, before)
+
+
+def test_config_errors_name_the_key():
+    with pytest.raises(ValueError, match=r"config.optim: unknown key\(s\) \['learning_rate'\]; valid: name, lr"):
+        load_config(None, ["optim.learning_rate=0.1"])
+    with pytest.raises(ValueError, match="precision = 'half' is not one of fp32, bf16, fp16"):
+        load_config(None, ["precision=half"])
+    with pytest.raises(FileNotFoundError, match="packaged recipes: demo"):
+        load_config("no_such_recipe")
+
+
+def test_packaged_recipes_load():
+    for name in ("demo", "timesformer_k400", "timesformer_ssv2", "video_swin_k400", "perceiver_imagenet"):
+        cfg = load_config(name)
+        assert cfg.source, name
+    assert load_config("timesformer_k400").schedule.milestones == (11, 14)
