@@ -181,7 +181,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     if out.suffix == ".safetensors":
         from safetensors.torch import save_file
 
-        tensors = {"videos": videos, **{f"clips/{i}": c for i, c in enumerate(per_clip)}}
+        tensors = {"videos": videos.contiguous(), **{f"clips/{i}": c.contiguous() for i, c in enumerate(per_clip)}}
         save_file(tensors, str(out), metadata={"paths": json.dumps(names)})
     else:
         np.save(out, videos.numpy())

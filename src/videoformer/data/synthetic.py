@@ -39,7 +39,7 @@ _L = [[(-0.8, -1.0), (-0.3, -1.0), (-0.3, 1.0), (-0.8, 1.0)], [(-0.3, 0.5), (0.8
 _ARROW = [[(-1.0, -0.25), (0.2, -0.25), (0.2, 0.25), (-1.0, 0.25)], [(0.2, -0.7), (1.0, 0.0), (0.2, 0.7)]]
 _CROSS = [[(-1.0, -0.3), (1.0, -0.3), (1.0, 0.3), (-1.0, 0.3)], [(-0.3, -1.0), (0.3, -1.0), (0.3, 1.0), (-0.3, 1.0)]]
 SHAPES = {"circle": None, "square": _SQUARE, "triangle": _TRIANGLE, "L": _L, "arrow": _ARROW, "cross": _CROSS}
-ROTATION_SHAPES = ("triangle", "L", "arrow")  # visible rotation at <= 20 degrees a frame
+ROTATION_SHAPES = ("L", "arrow")  # no rotational symmetry: any speed is unambiguous
 SUPERSAMPLE = 2
 
 

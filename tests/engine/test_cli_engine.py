@@ -1,0 +1,96 @@
+"""train / eval / predict / extract / convert through the command line, on generated data."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import GOLDEN
+from tests.engine.conftest import tiny_overrides
+from videoformer.cli import main
+from videoformer.data.synthetic import CLASSES
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    args = ["train", *sum((["--set", a] for a in tiny_overrides(tiny_data, out, **{"schedule.epochs": 1})), [])]
+    assert main(args) == 0
+    return out
+
+
+def test_train_writes_a_run(trained, capsys):
+    assert (trained / "model.safetensors").is_file() and (trained / "config.yaml").is_file()
+
+
+def test_predict_reports_unreadable_files_and_exits_1(trained, tiny_data, tmp_path, capsys):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video")
+    good = sorted((tiny_data / "videos" / "growing").glob("*.mp4"))[0]
+    code = main(["predict", str(good), str(bad), "--checkpoint", str(trained / "model.safetensors"),
+                 "--topk", "3", "--json", "--views", "1x3"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert f"cannot read {bad}" in captured.err and "1 of 2 videos could not be read" in captured.err
+    out = json.loads(captured.out)
+    assert out["failed"] == [str(bad)]
+    pred = out["predictions"][0]
+    assert pred["views"] == 3 and len(pred["top"]) == 3
+    assert sum(t["prob"] for t in pred["top"]) <= 1.0 + 1e-6 and pred["top"][0]["label"] in CLASSES
+
+
+def test_predict_a_directory(trained, tiny_data, capsys):
+    code = main(["predict", str(tiny_data / "videos" / "appearing"), "--checkpoint", str(trained / "checkpoint.pt")])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert code == 0 and len(lines) == 4 and all("%" in line for line in lines)
+
+
+def test_eval_with_views(trained, tiny_data, tmp_path, capsys):
+    args = ["eval", "--checkpoint", str(trained / "model.safetensors"), "--views", "2x3", "--out", str(tmp_path / "ev"),
+            *sum((["--set", a] for a in tiny_overrides(tiny_data, tmp_path / "unused")), [])]
+    assert main(args) == 0
+    report = json.loads((tmp_path / "ev" / "eval.json").read_text())
+    assert report["views_per_video"] == 6 and report["num_videos"] == 10
+    assert set(report["per_class_accuracy"]) == set(report["labels"])
+    assert (tmp_path / "ev" / "eval_confusion.png").is_file()
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".safetensors"])
+def test_extract_embeddings(trained, tiny_data, tmp_path, suffix):
+    out = tmp_path / f"emb{suffix}"
+    code = main(["extract", str(tiny_data / "videos" / "growing"), "--checkpoint", str(trained / "model.safetensors"),
+                 "--out", str(out), "--views", "2x1"])
+    assert code == 0
+    if suffix == ".npy":
+        videos = np.load(out)
+        clips = np.load(tmp_path / "emb_clips.npy")
+        assert videos.shape == (4, 32) and clips.shape == (8, 32)
+        np.testing.assert_allclose(videos[0], clips[:2].mean(0), rtol=1e-5, atol=1e-6)
+    else:
+        from safetensors.torch import load_file
+
+        assert load_file(out)["videos"].shape == (4, 32)
+
+
+def test_convert_official_checkpoint_then_predict_from_it(tmp_path, tiny_data, capsys):
+    g = torch.load(GOLDEN / "timesformer_divided.pt", weights_only=True)
+    src = tmp_path / "official.pyth"
+    torch.save({"model_state": g["state_dict"]}, src)
+    kw = g["kwargs"]
+    sets = [f"{k}={kw[k]}" for k in ("img_size", "patch_size", "embed_dim", "depth", "num_heads", "num_frames", "num_classes")]
+    out = tmp_path / "converted.safetensors"
+    assert main(["convert", str(src), "--model", "timesformer", "--out", str(out), *sum((["--set", s] for s in sets), [])]) == 0
+    assert "layout timesformer_official" in capsys.readouterr().out
+    from videoformer.engine.predict import Predictor
+
+    predictor = Predictor(out)
+    with torch.no_grad():
+        torch.testing.assert_close(predictor.model(g["input"]), g["output"], atol=1e-5, rtol=0)
+
+
+def test_bad_arguments_exit_2(trained, capsys):
+    assert main(["predict", "x.mp4", "--checkpoint", str(trained / "model.safetensors"), "--views", "2by3"]) == 2
+    assert "--views expects CLIPSxCROPS" in capsys.readouterr().err
+    assert main(["train", "--set", "optim.lr"]) == 2
+    assert main(["predict", "x.mp4", "--checkpoint", "/nonexistent.pt"]) == 2
