@@ -29,7 +29,7 @@ from videoformer.data.transforms import video_train_transform
 class WholeVideoDataset(VideoDataset):
     """The naive loader: decode every frame, then take the sampled ones."""
 
-    def _load(self, item, view, rng):
+    def _load(self, i, item, view, rng):
         clip = decode.read_video(item.path)
         indices = self.sampler.train(clip.info.num_frames, rng)
         sample = {"video": clip.frames[indices].permute(0, 3, 1, 2), "label": item.label, "crop": 0}

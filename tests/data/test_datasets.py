@@ -158,3 +158,10 @@ def test_segment_sampler_dataset(motion_root):
     items = read_list_file(motion_root / "val.csv", motion_root)
     ds = VideoDataset(items, SegmentSampler(4), video_test_transform(24, MEAN, STD, 28), train=False)
     assert ds[0]["video"].shape == (3, 4, 24, 24)
+
+
+def test_cached_decoding_gives_the_same_samples(motion_root):
+    plain, cached = train_set(motion_root), train_set(motion_root, cache_decoded=True)
+    for i in (0, 5, 5):
+        torch.testing.assert_close(cached[i]["video"], plain[i]["video"], rtol=0, atol=0)
+    assert len(cached.cache) == 2

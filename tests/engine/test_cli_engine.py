@@ -94,3 +94,15 @@ def test_bad_arguments_exit_2(trained, capsys):
     assert "--views expects CLIPSxCROPS" in capsys.readouterr().err
     assert main(["train", "--set", "optim.lr"]) == 2
     assert main(["predict", "x.mp4", "--checkpoint", "/nonexistent.pt"]) == 2
+
+
+def test_official_k400_weights_predict_named_classes():
+    """Foreign checkpoints of a Kinetics-400 variant get the shipped class names and the
+    official preprocessing."""
+    from videoformer.engine.predict import Predictor
+    from videoformer.labels import label_names
+
+    names = label_names("kinetics400")
+    assert len(names) == 400 and names[0] == "abseiling" and names[-1] == "zumba" and list(names) == sorted(names)
+    meta = Predictor._foreign_metadata("timesformer_base")
+    assert meta["labels"] == list(names) and meta["clip"] == "8x32x1" and meta["mean"] == [0.45] * 3

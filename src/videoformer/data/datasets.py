@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .decode import VideoDecodeError, probe, read_frames
+from .decode import VideoDecodeError, probe, read_frames, read_video
 from .sampling import ClipSampler, SegmentSampler
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,8 @@ class VideoDataset(Dataset):
         label_names: class names (index = label).
         num_crops: test-time spatial views; the transform receives ``sample["crop"]``.
         max_retries: replacements tried for an unreadable file before giving up.
+        cache_decoded: keep every decoded video in memory (small datasets read with
+            ``num_workers=0``: each file is decoded once instead of once per epoch).
     """
 
     def __init__(
@@ -158,6 +160,7 @@ class VideoDataset(Dataset):
         seed: int = 0,
         num_crops: int = 1,
         max_retries: int = 10,
+        cache_decoded: bool = False,
     ) -> None:
         if not items:
             raise ValueError("the dataset is empty: no readable entries were found")
@@ -170,6 +173,7 @@ class VideoDataset(Dataset):
         self.sampler, self.transform, self.train = sampler, transform, train
         self.label_names = list(label_names) if label_names is not None else None
         self.seed, self.epoch, self.num_crops, self.max_retries = seed, 0, num_crops, max_retries
+        self.cache: dict[int, torch.Tensor] | None = {} if cache_decoded else None
 
     def set_epoch(self, epoch: int) -> None:
         """Training clips depend on (seed, epoch, index): call once per epoch."""
@@ -182,14 +186,22 @@ class VideoDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items) * self.views_per_video
 
-    def _load(self, item: Item, view: int, rng: random.Random) -> dict:
-        info = probe(item.path)
+    def _frames(self, i: int, item: Item, rng: random.Random, view: int) -> torch.Tensor:
+        """The sampled frames, uint8 (T, H, W, C): decoded from the file, or from the cache."""
+        if self.cache is not None and i not in self.cache:
+            self.cache[i] = read_video(item.path).frames
+        num_frames = len(self.cache[i]) if self.cache is not None else probe(item.path).num_frames
         if self.train:
-            indices = self.sampler.train(info.num_frames, rng)
+            indices = self.sampler.train(num_frames, rng)
         else:
-            indices = self.sampler.test(info.num_frames)[view // self.num_crops]
-        clip = read_frames(item.path, indices, info)
-        sample = {"video": clip.frames.permute(0, 3, 1, 2), "label": item.label, "crop": view % self.num_crops}
+            indices = self.sampler.test(num_frames)[view // self.num_crops]
+        if self.cache is not None:
+            return self.cache[i][indices]
+        return read_frames(item.path, indices).frames
+
+    def _load(self, i: int, item: Item, view: int, rng: random.Random) -> dict:
+        frames = self._frames(i, item, rng, view)
+        sample = {"video": frames.permute(0, 3, 1, 2), "label": item.label, "crop": view % self.num_crops}
         return self.transform(sample, rng)
 
     def __getitem__(self, index: int) -> dict:
@@ -200,7 +212,7 @@ class VideoDataset(Dataset):
             item = self.items[i]
             rng = random.Random(hash((self.seed, self.epoch, i, view)) & 0xFFFFFFFF)
             try:
-                sample = self._load(item, view, rng)
+                sample = self._load(i, item, view, rng)
             except VideoDecodeError as e:
                 failed += 1
                 log.warning("skipping unreadable video (%s); using another sample", e)

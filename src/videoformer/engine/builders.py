@@ -94,6 +94,8 @@ def build_datasets(cfg: DataConfig, seed: int = 0):
     names = names or val_names
     train_tf, test_tf = transforms_for(cfg, names)
     sampler = sampler_for(cfg)
-    train = VideoDataset(train_items, sampler, train_tf, train=True, label_names=names, seed=seed)
-    val = VideoDataset(val_items, sampler, test_tf, train=False, label_names=names, num_crops=cfg.test_crops)
+    train = VideoDataset(train_items, sampler, train_tf, train=True, label_names=names, seed=seed,
+                         cache_decoded=cfg.cache_decoded)
+    val = VideoDataset(val_items, sampler, test_tf, train=False, label_names=names, num_crops=cfg.test_crops,
+                       cache_decoded=cfg.cache_decoded)
     return train, val, names

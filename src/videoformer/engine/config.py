@@ -39,6 +39,7 @@ class DataConfig:
     mean: tuple[float, float, float] = (0.45, 0.45, 0.45)
     std: tuple[float, float, float] = (0.225, 0.225, 0.225)
     num_workers: int = 2
+    cache_decoded: bool = False  # keep decoded videos in memory (small datasets, num_workers 0)
     synthetic_per_class: int = 100  # dataset: synthetic (written under root if missing)
     synthetic_size: int = 64
     synthetic_frames: int = 16
@@ -51,6 +52,7 @@ class OptimConfig:
     momentum: float = 0.9
     weight_decay: float = 0.05
     backbone_lr_mult: float = 1.0  # lr multiplier of everything but the classifier
+    embed_lr_mult: float = 1.0  # lr multiplier of position/time embeddings, cls tokens, latents
     layer_decay: float = 1.0  # layer-wise lr: block i of L gets layer_decay ** (L - i)
     clip_grad: float | None = None
     accum_steps: int = 1

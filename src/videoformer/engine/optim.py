@@ -10,9 +10,11 @@ from torch import nn
 
 from .config import OptimConfig, ScheduleConfig
 
+# learned tokens and position/time embeddings (``embed_lr_mult``)
+EMBEDDING_NAMES = ("pos_embed", "time_embed", "cls_token", "absolute_pos_embed", "latents", "modality_embed",
+                   "decoder_query")
 # parameters that never get weight decay besides norms and biases (ndim <= 1)
-NO_DECAY_NAMES = ("pos_embed", "time_embed", "cls_token", "relative_position_bias_table",
-                  "absolute_pos_embed", "latents", "modality_embed", "decoder_query")
+NO_DECAY_NAMES = (*EMBEDDING_NAMES, "relative_position_bias_table")
 
 
 def layer_index(name: str, num_layers: int) -> int:
@@ -31,7 +33,8 @@ def layer_index(name: str, num_layers: int) -> int:
 def param_groups(model: nn.Module, cfg: OptimConfig) -> list[dict]:
     """Groups by (weight decay on/off, lr multiplier): no decay on norms, biases, position
     and time embeddings, cls tokens, bias tables and latents; ``backbone_lr_mult`` for all
-    but the classifier; ``layer_decay`` ** (depth - layer) per block."""
+    but the classifier; ``embed_lr_mult`` for the embeddings and learned tokens;
+    ``layer_decay`` ** (depth - layer) per block."""
     head = getattr(model, "classifier_name", "head")
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     ids = [layer_index(n, 0) for n in names]
@@ -42,6 +45,8 @@ def param_groups(model: nn.Module, cfg: OptimConfig) -> list[dict]:
             continue
         decay = p.ndim > 1 and not any(k in name for k in NO_DECAY_NAMES)
         mult = 1.0 if name.startswith(head + ".") else cfg.backbone_lr_mult
+        if name.split(".")[-1] in EMBEDDING_NAMES or name.startswith("modality_embed."):
+            mult *= cfg.embed_lr_mult
         if cfg.layer_decay != 1.0:
             mult *= cfg.layer_decay ** (num_layers + 1 - layer_index(name, num_layers))
         group = groups.setdefault((decay, mult), {"params": [], "weight_decay": cfg.weight_decay if decay else 0.0,

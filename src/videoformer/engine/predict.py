@@ -112,7 +112,12 @@ class Predictor:
         w = entry.weights
         clip = w.clip if w and w.clip else f"{getattr(config, 'num_frames', 8)}x4x1"
         size = getattr(config, "img_size", getattr(config, "image_size", 224))
-        return {"model_name": entry.name, "labels": None, "mean": list(w.mean) if w else [0.45] * 3,
+        from ..labels import available, label_names
+
+        labels = list(label_names(w.labels)) if w and w.labels in available() else None
+        if labels is not None and len(labels) != config.num_classes:
+            labels = None
+        return {"model_name": entry.name, "labels": labels, "mean": list(w.mean) if w else [0.45] * 3,
                 "std": list(w.std) if w else [0.225] * 3, "clip": clip, "size": size, "test_short_side": size}
 
     def _clip_indices(self, num_frames: int) -> list[list[int]]:
