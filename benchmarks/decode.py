@@ -76,7 +76,7 @@ def main() -> None:
     transform = video_train_transform(112, [0.45] * 3, [0.225] * 3, short_side=(128, 160))
     sampler = ClipSampler(8, 4)
     torch.set_num_threads(1)
-    print(f"| dataset | loader | workers | clips/s |\n|---|---|---|---|")
+    print("| dataset | loader | workers | clips/s |\n|---|---|---|---|")
     for name, items in sets.items():
         items = (items * (args.clips // len(items) + 1))[: args.clips]
         for cls, label in ((VideoDataset, "seek (videoformer)"), (WholeVideoDataset, "whole video")):

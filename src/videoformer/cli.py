@@ -79,13 +79,11 @@ def _parse_views(text: str) -> tuple[int, int]:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    import torch
-
+    from .checkpoint import load_checkpoint
     from .engine.builders import build_datasets
     from .engine.config import load_config
     from .engine.evaluate import evaluate, write_report
-    from .engine.predict import read_metadata, model_from_metadata
-    from .checkpoint import load_checkpoint
+    from .engine.predict import model_from_metadata, read_metadata
 
     meta, weights = read_metadata(args.checkpoint)
     overrides = list(args.set or [])
@@ -108,7 +106,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     keys = ("top1", "top5", "mean_class_accuracy", "mAP", "num_videos", "views_per_video")
     print(json.dumps({k: result[k] for k in keys if k in result}, indent=2))
     print(f"report: {path}")
-    torch.set_num_threads(torch.get_num_threads())
     return 0
 
 

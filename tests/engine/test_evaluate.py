@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
+from videoformer import create_model
+from videoformer.engine.config import OptimConfig, ScheduleConfig
 from videoformer.engine.evaluate import aggregate_views, average_precision, classification_metrics
 from videoformer.engine.optim import lr_factor, param_groups
-from videoformer.engine.config import OptimConfig, ScheduleConfig
-from videoformer import create_model
 
 
 def test_mean_softmax_and_sum_logits():

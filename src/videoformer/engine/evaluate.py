@@ -71,7 +71,7 @@ def evaluate(
     model: nn.Module,
     dataset,
     batch_size: int,
-    info: DistInfo = DistInfo(),
+    info: DistInfo | None = None,
     num_workers: int = 0,
     aggregate: str = "mean_softmax",
     multi_label: bool = False,
@@ -79,6 +79,7 @@ def evaluate(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Score every view of ``dataset`` (a test-mode ``VideoDataset``) and aggregate per video."""
+    info = info or DistInfo()
     model.eval()
     sampler = EpochSampler(len(dataset), shuffle=False, seed=0, rank=info.rank, world_size=info.world_size)
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,

@@ -7,7 +7,7 @@ shipped yet.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
@@ -17,7 +17,7 @@ def available() -> list[str]:
     return sorted(p.stem for p in _HERE.glob("*.txt"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def label_names(name: str) -> tuple[str, ...]:
     path = _HERE / f"{name}.txt"
     if not path.is_file():
