@@ -108,3 +108,30 @@ def test_packaged_recipes_load():
         cfg = load_config(name)
         assert cfg.source, name
     assert load_config("timesformer_k400").schedule.milestones == (11, 14)
+
+
+def test_audiovisual_multilabel_training_and_map(tmp_path):
+    """A tiny audio+video Perceiver trains with BCE on AudioSet-style data; eval reports mAP."""
+    from tests.data.test_audio import write_av
+
+    root = tmp_path / "as"
+    root.mkdir()
+    rows = []
+    for i in range(6):
+        write_av(root / f"v{i}.mp4", seconds=1.0, tone_hz=300 + 200 * i)
+        rows.append(f'v{i}, 0, 10, "{["/m/a", "/m/b", "/m/a,/m/b"][i % 3]}"')
+    (root / "labels.csv").write_text("index,mid,display_name\n0,/m/a,Speech\n1,/m/b,Music\n")
+    (root / "segs.csv").write_text("\n".join(rows) + "\n")
+    inputs = ("[{name: video, layout: BCS, channels: 3, patch_size: [2, 8, 8], num_bands: 4, max_resolution: [2, 4, 4]},"
+              " {name: audio, layout: BS, channels: 1, patch_size: [64], num_bands: 4, max_resolution: [32]}]")
+    cfg = load_config(None, [
+        "model=perceiver", f"model_overrides={{inputs: {inputs}, num_latents: 8, latent_dim: 32, num_cross_attends: 2,"
+        " latent_blocks_per_cross_attend: 1, latent_heads: 2, share_cross_weights: false, share_latent_weights: false}",
+        "multi_label=true", "data.dataset=audioset", f"data.root={root}", "data.train=segs.csv", "data.val=segs.csv",
+        "data.labels=labels.csv", "data.clip=4x2x1", "data.size=32", "data.short_side=[32, 32]",
+        "data.test_short_side=32", "data.audio_samples=2048", "data.sample_rate=16000", "data.num_workers=0",
+        "batch_size=3", "schedule.epochs=1", f"out={tmp_path / 'run'}",
+    ])
+    result = Trainer(cfg).fit()
+    assert 0.0 <= result["mAP"] <= 1.0 and result["num_videos"] == 6
+    assert json.loads((tmp_path / "run" / "eval.json").read_text())["aggregate"] == "mean_sigmoid"

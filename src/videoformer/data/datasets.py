@@ -34,7 +34,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 @dataclass(frozen=True)
 class Item:
     path: Path
-    label: int
+    label: int | tuple[int, ...]  # a class index, or the indices of a multi-label item
 
 
 def _check_root(root: str | Path) -> Path:
@@ -124,6 +124,36 @@ def read_ssv2(labels_json: str | Path, split_json: str | Path, root: str | Path,
     return items, names
 
 
+def read_audioset_csv(segments_csv: str | Path, labels_csv: str | Path, root: str | Path) -> tuple[list[Item], list[str]]:
+    """AudioSet-style multi-label lists: ``labels_csv`` (``index,mid,display_name``) and a
+    segments file (``YTID, start_seconds, end_seconds, "mid1,mid2"``, ``#`` comments), resolved
+    to files ``{YTID}_{start}_{end}.*`` or ``{YTID}.*`` under ``root``. Missing clips are counted
+    in a warning; an unknown label id is an error."""
+    root = _check_root(root)
+    with open(labels_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    names = [r["display_name"] for r in sorted(rows, key=lambda r: int(r["index"]))]
+    index = {r["mid"]: int(r["index"]) for r in rows}
+    found = {f.stem: f for f in root.rglob("*") if f.suffix.lower() in VIDEO_EXTENSIONS}
+    items, missing = [], 0
+    with open(segments_csv, newline="") as f:
+        for n, row in enumerate(csv.reader(f, skipinitialspace=True), 1):
+            if not row or row[0].startswith("#"):
+                continue
+            ytid, start, end, mids = row[0], int(float(row[1])), int(float(row[2])), row[3]
+            unknown = [m for m in mids.split(",") if m not in index]
+            if unknown:
+                raise ValueError(f"{segments_csv}:{n}: label ids {unknown} are not in {labels_csv}")
+            path = found.get(f"{ytid}_{start}_{end}") or found.get(ytid)
+            if path is None:
+                missing += 1
+                continue
+            items.append(Item(path, tuple(sorted(index[m] for m in mids.split(",")))))
+    if missing:
+        log.warning("%s: %d segments are not under %s", segments_csv, missing, root)
+    return items, names
+
+
 def read_class_folders(root: str | Path, extensions: Sequence[str] = VIDEO_EXTENSIONS) -> tuple[list[Item], list[str]]:
     """``root/<class>/<file>``: classes are the sorted folder names."""
     root = _check_root(root)
@@ -166,7 +196,8 @@ class VideoDataset(Dataset):
             raise ValueError("the dataset is empty: no readable entries were found")
         num_classes = len(label_names) if label_names is not None else None
         if num_classes is not None:
-            bad = [it for it in items if not 0 <= it.label < num_classes]
+            bad = [it for it in items
+                   if not all(0 <= k < num_classes for k in (it.label if isinstance(it.label, tuple) else (it.label,)))]
             if bad:
                 raise ValueError(f"{bad[0].path}: label {bad[0].label} outside the label map (0..{num_classes - 1})")
         self.items = list(items)
@@ -249,3 +280,40 @@ class ImageFolderDataset(Dataset):
         sample = self.transform({"video": frame.permute(2, 0, 1)[None], "label": item.label, "crop": 1}, rng)
         sample.pop("crop", None)
         return {**sample, "video": sample["video"].squeeze(1), "index": index, "view": 0, "failed": 0}
+
+
+class AudioVisualDataset(VideoDataset):
+    """Video clips with the audio of the same time window, multi-label targets.
+
+    Each sample adds ``audio``: ``audio_samples`` mono samples at ``sample_rate`` starting
+    at the clip's first frame (zero-padded past the end), or their log-mel frames
+    (``audio_features="mel"``); ``label`` is a multi-hot float vector of ``num_classes``.
+    """
+
+    def __init__(self, *args, num_classes: int, audio_samples: int = 61_440, sample_rate: int = 48_000,
+                 audio_features: str = "raw", **kwargs) -> None:
+        if audio_features not in ("raw", "mel"):
+            raise ValueError(f"audio_features {audio_features!r} is not 'raw' or 'mel'")
+        super().__init__(*args, **kwargs)
+        self.num_classes, self.audio_samples, self.sample_rate = num_classes, audio_samples, sample_rate
+        self.audio_features = audio_features
+
+    def _load(self, i: int, item: Item, view: int, rng: random.Random) -> dict:
+        from .audio import audio_window, log_mel, read_audio
+
+        info = probe(item.path)
+        if self.train:
+            indices = self.sampler.train(info.num_frames, rng)
+        else:
+            indices = self.sampler.test(info.num_frames)[view // self.num_crops]
+        frames = read_frames(item.path, indices, info).frames
+        start_s = float((info.pts[indices[0]] - info.pts[0]) * info.time_base)
+        audio = audio_window(read_audio(item.path, self.sample_rate), round(start_s * self.sample_rate), self.audio_samples)
+        if self.audio_features == "mel":
+            audio = log_mel(audio, self.sample_rate)
+        labels = item.label if isinstance(item.label, tuple) else (item.label,)
+        target = torch.zeros(self.num_classes)
+        target[list(labels)] = 1.0
+        sample = {"video": frames.permute(0, 3, 1, 2), "label": -1, "crop": view % self.num_crops}
+        sample = self.transform(sample, rng)
+        return {**sample, "audio": audio, "label": target}

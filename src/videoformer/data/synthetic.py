@@ -6,7 +6,8 @@ appearing/disappearing. Each clip of the second class of a pair is drawn as a cl
 the first class played backwards, so within a pair a single frame — or any order-free
 summary of the frames — has the same distribution for both classes. Shapes, colours,
 positions, speeds, backgrounds and per-frame noise are random. Rotation classes use
-only shapes whose rotation is visible at the drawn speeds (no circles or squares).
+only shapes without rotational symmetry (no circles or squares), drawn larger and with a
+contrasting disc at their tip so that their orientation stays readable at low resolution.
 
 Files: ``videos/<class>/<class>_<i>.mp4`` (H.264 through PyAV, single-threaded, no
 creation time: the same seed gives byte-identical files), ``train.csv`` and
@@ -51,7 +52,9 @@ def _coverage(shape: str, size: int, cx: float, cy: float, scale: float, angle: 
     c, s = math.cos(-angle), math.sin(-angle)
     u = (c * (x - cx) - s * (y - cy)) / scale  # pixel -> shape frame
     v = (s * (x - cx) + c * (y - cy)) / scale
-    if SHAPES[shape] is None:
+    if shape == "marker":  # a disc at the shape's tip: makes the orientation easy to see
+        inside = (u - 0.75) ** 2 + v**2 <= 0.35**2
+    elif SHAPES[shape] is None:
         inside = u * u + v * v <= 1.0
     else:
         inside = np.zeros_like(u, dtype=bool)
@@ -107,11 +110,16 @@ def render_clip(cls: str, frames: int, size: int, rng: np.random.Generator) -> t
     background = rng.uniform(0, 110, 3)  # darker backgrounds, brighter shapes: always visible
     colour = rng.uniform(150, 255, 3)
     noise = rng.uniform(2, 10)
+    marker_colour = 255 - colour  # rotating shapes carry a contrasting tip marker
     video = np.empty((frames, size, size, 3), dtype=np.uint8)
     boxes = []
     for i in range(frames):
-        cover = _coverage(shape, size, traj["cx"][i], traj["cy"][i], traj["scale"][i], traj["angle"][i]) * traj["alpha"][i]
+        pose = (traj["cx"][i], traj["cy"][i], traj["scale"][i], traj["angle"][i])
+        cover = _coverage(shape, size, *pose) * traj["alpha"][i]
         img = background * (1 - cover[..., None]) + colour * cover[..., None]
+        if base == "rotating_clockwise":
+            mark = _coverage("marker", size, *pose)
+            img = img * (1 - mark[..., None]) + marker_colour * mark[..., None]
         img += rng.normal(0, noise, img.shape)
         video[i] = np.clip(img, 0, 255).round().astype(np.uint8)
         ys, xs = np.nonzero(cover >= 0.5)

@@ -7,8 +7,10 @@ import logging
 from pathlib import Path
 
 from ..data.datasets import (
+    AudioVisualDataset,
     ImageFolderDataset,
     VideoDataset,
+    read_audioset_csv,
     read_class_folders,
     read_kinetics_csv,
     read_label_names,
@@ -33,6 +35,8 @@ def _items(cfg: DataConfig, split: str):
         return read_kinetics_csv(annotation, root)
     if cfg.dataset == "ssv2":
         return read_ssv2(root / cfg.labels, annotation, root)
+    if cfg.dataset == "audioset":
+        return read_audioset_csv(annotation, root / cfg.labels, root)
     return read_class_folders(root / split)
 
 
@@ -94,6 +98,13 @@ def build_datasets(cfg: DataConfig, seed: int = 0):
     names = names or val_names
     train_tf, test_tf = transforms_for(cfg, names)
     sampler = sampler_for(cfg)
+    if cfg.dataset == "audioset":
+        audio = dict(num_classes=len(names), audio_samples=cfg.audio_samples, sample_rate=cfg.sample_rate,
+                     audio_features=cfg.audio_features)
+        train = AudioVisualDataset(train_items, sampler, train_tf, train=True, label_names=names, seed=seed, **audio)
+        val = AudioVisualDataset(val_items, sampler, test_tf, train=False, label_names=names,
+                                 num_crops=cfg.test_crops, **audio)
+        return train, val, names
     train = VideoDataset(train_items, sampler, train_tf, train=True, label_names=names, seed=seed,
                          cache_decoded=cfg.cache_decoded)
     val = VideoDataset(val_items, sampler, test_tf, train=False, label_names=names, num_crops=cfg.test_crops,

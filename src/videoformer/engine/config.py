@@ -9,18 +9,18 @@ beside every run (``config.yaml``).
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..fields import from_dict
+
 
 @dataclass
 class DataConfig:
-    dataset: str = "synthetic"  # synthetic | list | kinetics | ssv2 | folders (videos) | images (root/{train,val}/<class>/)
+    dataset: str = "synthetic"  # synthetic | list | kinetics | ssv2 | folders (videos) | images (root/{train,val}/<class>/) | audioset (video + audio, multi-label)
     root: str = ""
     train: str = "train.csv"  # annotation of the training split, relative to root
     val: str = "val.csv"
@@ -40,6 +40,9 @@ class DataConfig:
     std: tuple[float, float, float] = (0.225, 0.225, 0.225)
     num_workers: int = 2
     cache_decoded: bool = False  # keep decoded videos in memory (small datasets, num_workers 0)
+    audio_features: str = "raw"  # audioset: raw samples or log-mel frames
+    audio_samples: int = 61_440  # audioset: samples per clip (1.28 s at 48 kHz)
+    sample_rate: int = 48_000
     synthetic_per_class: int = 100  # dataset: synthetic (written under root if missing)
     synthetic_size: int = 64
     synthetic_frames: int = 16
@@ -97,7 +100,8 @@ class TrainConfig:
 
 
 CHOICES = {
-    "data.dataset": ("synthetic", "list", "kinetics", "ssv2", "folders", "images"),
+    "data.dataset": ("synthetic", "list", "kinetics", "ssv2", "folders", "images", "audioset"),
+    "data.audio_features": ("raw", "mel"),
     "data.sampler": ("dense", "segment"),
     "optim.name": ("sgd", "adamw", "lamb"),
     "schedule.kind": ("cosine", "step"),
@@ -106,43 +110,6 @@ CHOICES = {
     "distributed": ("ddp", "fsdp"),
     "aggregate": ("mean_softmax", "sum_logits"),
 }
-
-
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    """Turn YAML values into the field's type (tuples from lists, floats from ints)."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None:
-            return None
-        inner = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _coerce(value, inner[0], where)
-    if dataclasses.is_dataclass(hint):
-        return from_dict(hint, value, where)
-    if origin is tuple or hint is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{where}: expected a list, got {value!r}")
-        args = typing.get_args(hint)
-        item = args[0] if args else Any
-        return tuple(_coerce(v, item, where) for v in value)
-    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if hint is int and isinstance(value, float) and value.is_integer():
-        return int(value)
-    if hint in (int, float, str, bool) and not isinstance(value, hint):
-        raise ValueError(f"{where}: expected {hint.__name__}, got {value!r}")
-    return value
-
-
-def from_dict(cls, data: dict[str, Any] | None, where: str = "config"):
-    data = data or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; valid: {', '.join(names)}")
-    return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()})
 
 
 def _set(tree: dict, dotted: str, value: Any) -> None:

@@ -87,7 +87,9 @@ def evaluate(
     local: list[tuple[int, int, torch.Tensor, Any]] = []
     failed = 0
     for batch in tqdm(loader, desc="eval", unit="batch", disable=not (progress and info.is_main), mininterval=2.0):
-        x = batch["video"].to(info.device, non_blocking=True)
+        from .train import model_inputs
+
+        x = model_inputs(batch, info.device)
         with torch.autocast(info.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             logits = model(x).float().cpu()
         failed += int(batch["failed"].sum())

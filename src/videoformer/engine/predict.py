@@ -10,7 +10,6 @@ weights spec. A whole video is covered by ``num_clips`` evenly spaced clips or, 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import random
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ from ..data.decode import probe, read_frames
 from ..data.sampling import ClipSampler, SegmentSampler
 from ..data.transforms import video_test_transform
 from ..models import create_model, get_model_entry
-from .config import from_dict
 
 
 def read_metadata(path: str | Path) -> tuple[dict[str, Any] | None, Any]:
@@ -48,12 +46,9 @@ def read_metadata(path: str | Path) -> tuple[dict[str, Any] | None, Any]:
 
 
 def model_from_metadata(meta: dict[str, Any]):
-    """Build the model a videoformer checkpoint describes (config types restored)."""
-    entry = get_model_entry(meta["model_name"])
-    with torch.device("meta"):
-        config_cls = type(entry.build().config)
-    config = from_dict(config_cls, meta["model_config"], "checkpoint model_config")
-    return create_model(meta["model_name"], **{f.name: getattr(config, f.name) for f in dataclasses.fields(config)})
+    """Build the model a videoformer checkpoint describes (``apply_overrides`` restores the
+    config's types from JSON)."""
+    return create_model(meta["model_name"], **meta["model_config"])
 
 
 @dataclass

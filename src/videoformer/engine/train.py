@@ -262,10 +262,12 @@ class Trainer:
         for batch in bar:
             if s.batch_in_epoch >= total:
                 break
-            x = batch["video"].to(info.device, non_blocking=True)
+            x = model_inputs(batch, info.device)
             y = batch["label"].to(info.device)
             s.failed_files += int(batch["failed"].sum())
             if self.mixer is not None:
+                if isinstance(x, dict):
+                    raise ValueError("mixup/cutmix apply to video-only inputs")
                 x, y = self.mixer(x, y, random.Random(cfg.seed * 7_919 + s.step * 101 + s.batch_in_epoch))
             elif cfg.multi_label and y.ndim == 1:
                 y = one_hot(y, self.num_classes)
@@ -279,7 +281,7 @@ class Trainer:
                 if not skip:
                     self.scaler.scale(loss / cfg.optim.accum_steps).backward()
             s.batch_in_epoch += 1
-            clips += len(x) * info.world_size
+            clips += len(y) * info.world_size
             if last_micro and not skip:
                 self._optimizer_step()
                 now = time.perf_counter()
@@ -348,6 +350,13 @@ class Trainer:
         if result:
             write_report({**result, "train_failed_files": self.state.failed_files}, self.out, self.labels, "eval")
         export_safetensors(weights, self.metadata(), self.out / "model.safetensors")
+
+
+def model_inputs(batch: dict, device: torch.device):
+    """The model's input: the clip, or ``{"video", "audio"}`` for audio-visual batches."""
+    if "audio" in batch:
+        return {k: batch[k].to(device, non_blocking=True) for k in ("video", "audio")}
+    return batch["video"].to(device, non_blocking=True)
 
 
 class _null:

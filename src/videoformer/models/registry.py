@@ -11,12 +11,15 @@ import dataclasses
 import difflib
 import fnmatch
 import logging
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from os import PathLike
 from typing import Any, TypeVar
 
 from torch import nn
+
+from ..fields import coerce
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +68,17 @@ def register_model(
 
 
 def apply_overrides(config: C, overrides: dict[str, Any]) -> C:
-    """``dataclasses.replace`` that names the valid fields when a key is unknown."""
+    """``dataclasses.replace`` that names the valid fields when a key is unknown and turns
+    plain values (lists, dicts from YAML or JSON) into the fields' types."""
     fields = [f.name for f in dataclasses.fields(config)]
     unknown = sorted(set(overrides) - set(fields))
     if unknown:
         raise ValueError(
             f"unknown {type(config).__name__} field(s) {unknown}; valid fields: {', '.join(fields)}"
         )
-    return dataclasses.replace(config, **overrides)
+    hints = typing.get_type_hints(type(config))
+    name = type(config).__name__
+    return dataclasses.replace(config, **{k: coerce(v, hints[k], f"{name}.{k}") for k, v in overrides.items()})
 
 
 def list_models(pattern: str = "*") -> list[str]:
