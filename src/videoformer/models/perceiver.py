@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..layers import Mlp, fourier_channels, grid_fourier_features, merge_heads, split_heads
+from .base import Classifier
 from .registry import apply_overrides, register_model
 
 
@@ -201,14 +202,13 @@ class PerceiverConfig:
         return max(widths) + self.min_modality_padding
 
 
-class Perceiver(nn.Module):
+class Perceiver(Classifier):
     """The paper's Perceiver classifier: mean of the final latents -> Linear.
 
     Input: a tensor for a single ``ByteArray`` spec, else a dict ``{name: tensor}``.
     """
 
     family: ClassVar[str] = "perceiver"
-    classifier_name: ClassVar[str] = "head"
 
     def __init__(self, config: PerceiverConfig) -> None:
         super().__init__()
@@ -287,18 +287,6 @@ class Perceiver(nn.Module):
                 z = latent(z)
         return z.mean(1)
 
-    def forward_head(self, features: Tensor) -> Tensor:
-        return self.head(features)
-
-    def forward(self, x: Tensor | dict[str, Tensor]) -> Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.config = apply_overrides(self.config, {"num_classes": num_classes})
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
-
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        raise NotImplementedError("gradient checkpointing is not implemented for the Perceiver yet")
 
 
 def _default_shape(spec: ByteArray) -> tuple[int, ...]:

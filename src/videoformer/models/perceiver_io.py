@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..layers import fourier_channels, grid_fourier_features
+from .base import Classifier
 from .perceiver import PerceiverBlock
 from .registry import WeightsSpec, apply_overrides, register_model
 
@@ -91,11 +92,10 @@ class PerceiverIOConfig:
             raise ValueError(f"d_model {self.d_model} does not match the {self.preprocessor!r} preprocessor's {expected} channels")
 
 
-class PerceiverIO(nn.Module):
+class PerceiverIO(Classifier):
     """Perceiver IO image classifier. Input ``(B, C, H, W)``, logits ``(B, num_classes)``."""
 
     family: ClassVar[str] = "perceiver_io"
-    classifier_name: ClassVar[str] = "head"
 
     def __init__(self, config: PerceiverIOConfig) -> None:
         super().__init__()
@@ -140,18 +140,6 @@ class PerceiverIO(nn.Module):
         query = self.decoder_query.expand(x.shape[0], -1, -1)  # (B, 1, D)
         return self.decoder_cross(query, z)[:, 0]
 
-    def forward_head(self, features: Tensor) -> Tensor:
-        return self.head(features)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.config = apply_overrides(self.config, {"num_classes": num_classes})
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
-
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        raise NotImplementedError("gradient checkpointing is not implemented for Perceiver IO yet")
 
 
 def _hf(name: str) -> WeightsSpec:

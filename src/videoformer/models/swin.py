@@ -39,6 +39,7 @@ from ..layers import (
     window_partition,
     window_reverse,
 )
+from .base import Classifier
 from .registry import WeightsSpec, apply_overrides, register_model
 
 
@@ -176,13 +177,11 @@ class SwinStage(nn.Module):
         return x
 
 
-class SwinBackbone(nn.Module):
+class SwinBackbone(Classifier):
     """What Swin and Video Swin share: stages, final norm, pooling, freezing, intermediates.
 
     Subclasses build ``patch_embed``, ``layers`` (SwinStage), ``norm`` and ``head``.
     """
-
-    classifier_name: ClassVar[str] = "head"
 
     def _build_stages(self, c, windows: list[tuple[int, ...]], shifts: list[tuple[int, ...]]) -> None:
         rates = drop_path_rates(c.drop_path_rate, sum(c.depths))
@@ -239,16 +238,6 @@ class SwinBackbone(nn.Module):
 
     def forward_head(self, features: Tensor) -> Tensor:
         return self.head(self.head_drop(features))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.config = apply_overrides(self.config, {"num_classes": num_classes})
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
-        if num_classes:
-            nn.init.trunc_normal_(self.head.weight, std=0.02)
-            nn.init.zeros_(self.head.bias)
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         for layer in self.layers:

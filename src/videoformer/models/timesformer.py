@@ -49,6 +49,7 @@ from ..layers import (
     resample_pos_embed,
     resample_time_embed,
 )
+from .base import Classifier
 from .registry import WeightsSpec, apply_overrides, register_model
 
 ATTENTION_TYPES = (
@@ -200,7 +201,7 @@ class TimeSformerBlock(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
-class TimeSformer(nn.Module):
+class TimeSformer(Classifier):
     """TimeSformer video classifier. Input ``(B, C, T, H, W)``, logits ``(B, num_classes)``.
 
     Clips whose frame count or size differ from the config are accepted: the position
@@ -208,7 +209,6 @@ class TimeSformer(nn.Module):
     """
 
     family: ClassVar[str] = "timesformer"
-    classifier_name: ClassVar[str] = "head"
 
     def __init__(self, config: TimeSformerConfig) -> None:
         super().__init__()
@@ -293,20 +293,6 @@ class TimeSformer(nn.Module):
         if self.space_only:
             x = x.view(B, T, *x.shape[1:]).mean(1)  # average frames before the final norm
         return self.norm(x)[:, 0]
-
-    def forward_head(self, features: Tensor) -> Tensor:
-        """features: (B, D) -> logits (B, num_classes)."""
-        return self.head(features)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.forward_head(self.forward_features(x))
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.config = apply_overrides(self.config, {"num_classes": num_classes})
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
-        if num_classes:
-            nn.init.trunc_normal_(self.head.weight, std=0.02)
-            nn.init.zeros_(self.head.bias)
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         self.grad_checkpointing = enable
