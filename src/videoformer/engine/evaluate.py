@@ -20,6 +20,13 @@ from .distributed import DistInfo, EpochSampler, all_gather_objects
 log = logging.getLogger(__name__)
 
 
+def model_inputs(batch: dict, device: torch.device):
+    """The model's input: the clip, or ``{"video", "audio"}`` for audio-visual batches."""
+    if "audio" in batch:
+        return {k: batch[k].to(device, non_blocking=True) for k in ("video", "audio")}
+    return batch["video"].to(device, non_blocking=True)
+
+
 def aggregate_views(logits: dict[int, list[torch.Tensor]], how: str, multi_label: bool = False) -> dict[int, torch.Tensor]:
     """Per video: mean of softmax (default), sum of logits (official TimeSformer), or mean
     sigmoid (multi-label) over its views."""
@@ -87,8 +94,6 @@ def evaluate(
     local: list[tuple[int, int, torch.Tensor, Any]] = []
     failed = 0
     for batch in tqdm(loader, desc="eval", unit="batch", disable=not (progress and info.is_main), mininterval=2.0):
-        from .train import model_inputs
-
         x = model_inputs(batch, info.device)
         with torch.autocast(info.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             logits = model(x).float().cpu()

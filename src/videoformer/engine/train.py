@@ -40,7 +40,7 @@ from .checkpointing import (
 )
 from .config import TrainConfig, save_config, to_dict
 from .distributed import DistInfo, EpochSampler
-from .evaluate import evaluate, write_report
+from .evaluate import evaluate, model_inputs, write_report
 from .optim import build_optimizer, build_scheduler
 
 log = logging.getLogger(__name__)
@@ -350,13 +350,6 @@ class Trainer:
         if result:
             write_report({**result, "train_failed_files": self.state.failed_files}, self.out, self.labels, "eval")
         export_safetensors(weights, self.metadata(), self.out / "model.safetensors")
-
-
-def model_inputs(batch: dict, device: torch.device):
-    """The model's input: the clip, or ``{"video", "audio"}`` for audio-visual batches."""
-    if "audio" in batch:
-        return {k: batch[k].to(device, non_blocking=True) for k in ("video", "audio")}
-    return batch["video"].to(device, non_blocking=True)
 
 
 class _null:
