@@ -98,10 +98,6 @@ class SpatialCrop:
         return _crop(sample, top, left, self.size, self.size)
 
 
-def CenterCrop(size: int) -> SpatialCrop:  # noqa: N802 (a transform constructor)
-    return SpatialCrop(size, 1)
-
-
 class RandomResizedCrop:
     """Crop a random area fraction ``scale`` and aspect ``ratio``, resize to ``size`` (Inception)."""
 

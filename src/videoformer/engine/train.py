@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -285,7 +284,8 @@ class Trainer:
             if last_micro and not skip:
                 self._optimizer_step()
                 now = time.perf_counter()
-                row = {"kind": "train", "epoch": s.epoch, "step": s.step, "loss": loss.item(),
+                global_loss = distributed.all_reduce_sum([loss.item()], info)[0] / info.world_size
+                row = {"kind": "train", "epoch": s.epoch, "step": s.step, "loss": global_loss,
                        "lr": self.optimizer.param_groups[0]["lr"], "clips_per_s": clips / max(now - tick, 1e-9)}
                 tick, clips = now, 0
                 self._log(row)
@@ -366,7 +366,3 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         return trainer.fit()
     finally:
         distributed.shutdown()
-
-
-def steps_for(cfg: TrainConfig, length: int, world: int = 1) -> int:
-    return max(1, math.ceil(length / world) // cfg.batch_size // cfg.optim.accum_steps)

@@ -244,12 +244,12 @@ class Perceiver(Classifier):
                 nn.init.trunc_normal_(p, std=0.02)
 
     @property
-    def input_shape(self):
-        spec = self.config.inputs[0]
-        S = tuple(r * p for r, p in zip(spec.max_resolution, spec.patch_size))
+    def input_shape(self) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
+        """Default per-sample input: the shape whose patch grid is ``max_resolution``
+        (a dict of shapes for several inputs)."""
         if len(self.config.inputs) > 1:
             return {s.name: _default_shape(s) for s in self.config.inputs}
-        return (spec.channels, *S) if spec.layout == "BCS" else _default_shape(spec)
+        return _default_shape(self.config.inputs[0])
 
     def byte_array(self, x: Tensor | dict[str, Tensor]) -> Tensor:
         """Inputs -> (B, M, C) byte array."""
