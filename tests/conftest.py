@@ -19,3 +19,14 @@ def load_golden(name: str) -> dict:
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+def assert_checkpointing_keeps_gradients(model, x) -> None:
+    """Gradient checkpointing recomputes activations: the gradients must not change."""
+    model(x).square().sum().backward()
+    plain = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    model.set_grad_checkpointing(True)
+    model(x).square().sum().backward()
+    for expected, p in zip(plain, model.parameters()):
+        torch.testing.assert_close(p.grad, expected)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from tests.conftest import load_golden
+from tests.conftest import assert_checkpointing_keeps_gradients, load_golden
 from videoformer import CheckpointError, create_model, load_checkpoint
 from videoformer.convert import inflate_swin_2d_to_3d
 from videoformer.flops import count_flops, count_params
@@ -151,14 +151,7 @@ def test_frozen_stages_stay_frozen_after_train():
 
 def test_gradient_checkpointing_gives_the_same_gradients():
     model = create_model("swin", **{**SWIN_SMALL, "drop_path_rate": 0.0})
-    x = torch.randn(2, 3, 56, 56)
-    model(x).square().sum().backward()
-    plain = [p.grad.clone() for p in model.parameters()]
-    model.zero_grad()
-    model.set_grad_checkpointing(True)
-    model(x).square().sum().backward()
-    for a, p in zip(plain, model.parameters()):
-        torch.testing.assert_close(p.grad, a)
+    assert_checkpointing_keeps_gradients(model, torch.randn(2, 3, 56, 56))
 
 
 @pytest.mark.parametrize(("name", "shape"), [("swin", (1, 3, 4, 56, 56)), ("video_swin", (1, 3, 56, 56)), ("video_swin", (1, 1, 4, 56, 56))])

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from tests.conftest import assert_checkpointing_keeps_gradients
 from videoformer import create_model
 from videoformer.flops import count_flops, count_params
 from videoformer.models.timesformer import STEPS, TimeSformerBlock
@@ -108,14 +109,7 @@ def test_other_frame_counts_and_sizes_are_accepted(attention_type):
 
 def test_gradient_checkpointing_gives_the_same_gradients():
     model = create_model("timesformer", **TINY, drop_path_rate=0.0)
-    x = torch.randn(2, 3, 4, 32, 32)
-    model(x).square().sum().backward()
-    plain = [p.grad.clone() for p in model.parameters()]
-    model.zero_grad()
-    model.set_grad_checkpointing(True)
-    model(x).square().sum().backward()
-    for a, p in zip(plain, model.parameters()):
-        torch.testing.assert_close(p.grad, a)
+    assert_checkpointing_keeps_gradients(model, torch.randn(2, 3, 4, 32, 32))
 
 
 def test_reset_classifier():
