@@ -82,3 +82,24 @@ def test_zero_frame_video(tmp_path):
         c.start_encoding()  # header and trailer, no frame
     with pytest.raises(VideoDecodeError, match="no frames|no video stream"):
         probe(path)
+
+
+def test_auto_backend_falls_back_to_pyav_when_torchcodec_is_unusable(cfr_video):
+    from videoformer.data.decode import torchcodec_problem
+
+    clip = read_frames(cfr_video, [42, 7], backend="auto")
+    assert_frames(clip, (42, 7))
+    if torchcodec_problem() is not None:
+        with pytest.raises(RuntimeError, match="decode backend 'torchcodec' is not usable here"):
+            read_frames(cfr_video, [0], backend="torchcodec")
+    with pytest.raises(ValueError, match="decode backend 'ffmpeg' is not one of"):
+        read_frames(cfr_video, [0], backend="ffmpeg")
+
+
+def test_torchcodec_backend_matches_pyav(cfr_video):
+    from videoformer.data.decode import torchcodec_problem
+
+    if torchcodec_problem() is not None:
+        pytest.skip(f"torchcodec not usable here: {torchcodec_problem()}")
+    ours = read_frames(cfr_video, [42, 3, 42], backend="torchcodec")
+    assert_frames(ours, (42, 3, 42))

@@ -178,6 +178,7 @@ class VideoDataset(Dataset):
         max_retries: replacements tried for an unreadable file before giving up.
         cache_decoded: keep every decoded video in memory (small datasets read with
             ``num_workers=0``: each file is decoded once instead of once per epoch).
+        backend: frame decoder, ``"pyav"``, ``"torchcodec"`` or ``"auto"`` (see ``decode``).
     """
 
     def __init__(
@@ -191,6 +192,7 @@ class VideoDataset(Dataset):
         num_crops: int = 1,
         max_retries: int = 10,
         cache_decoded: bool = False,
+        backend: str = "pyav",
     ) -> None:
         if not items:
             raise ValueError("the dataset is empty: no readable entries were found")
@@ -205,6 +207,7 @@ class VideoDataset(Dataset):
         self.label_names = list(label_names) if label_names is not None else None
         self.seed, self.epoch, self.num_crops, self.max_retries = seed, 0, num_crops, max_retries
         self.cache: dict[int, torch.Tensor] | None = {} if cache_decoded else None
+        self.backend = backend
 
     def set_epoch(self, epoch: int) -> None:
         """Training clips depend on (seed, epoch, index): call once per epoch."""
@@ -228,7 +231,7 @@ class VideoDataset(Dataset):
             indices = self.sampler.test(num_frames)[view // self.num_crops]
         if self.cache is not None:
             return self.cache[i][indices]
-        return read_frames(item.path, indices).frames
+        return read_frames(item.path, indices, backend=self.backend).frames
 
     def _load(self, i: int, item: Item, view: int, rng: random.Random) -> dict:
         frames = self._frames(i, item, rng, view)

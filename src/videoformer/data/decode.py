@@ -7,8 +7,11 @@ timestamps exactly for variable frame rates and for streams that do not start at
 and stops after the last one. Nothing keeps a container open between calls, so
 readers pickle cleanly into DataLoader workers.
 
-torchcodec is not used: it needs system FFmpeg libraries this project cannot assume;
-PyAV is the one backend.
+Backends: PyAV always; torchcodec (``backend="torchcodec"``, or ``"auto"`` when it
+imports) for the frames themselves when it is installed and works with the installed
+torch — it needs system FFmpeg libraries, and the PyPI build 0.17.0 does not load beside
+the CPU torch 2.13.0 here (it wants libnvrtc), so ``"auto"`` falls back to PyAV.
+Probing (frame count, timestamps) is always PyAV's.
 """
 
 from __future__ import annotations
@@ -113,17 +116,52 @@ def probe(path: str | Path) -> VideoInfo:
     return _probe_cached(str(path), stat.st_mtime_ns, stat.st_size)
 
 
-def read_frames(path: str | Path, indices: list[int] | tuple[int, ...], info: VideoInfo | None = None) -> Clip:
+BACKENDS = ("auto", "pyav", "torchcodec")
+
+
+@lru_cache(maxsize=1)
+def torchcodec_problem() -> str | None:
+    """None when torchcodec imports and can decode here, else why not."""
+    try:
+        from torchcodec.decoders import VideoDecoder  # noqa: F401
+    except Exception as e:  # ImportError, or OSError from its native libraries
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+def _read_frames_torchcodec(path: str | Path, indices, info: VideoInfo) -> Clip:
+    from torchcodec.decoders import VideoDecoder
+
+    unique = sorted(set(indices))
+    try:
+        decoder = VideoDecoder(str(path), dimension_order="NHWC", seek_mode="exact")
+        data = decoder.get_frames_at(unique).data  # (N, H, W, C) uint8
+    except Exception as e:
+        raise VideoDecodeError(path, f"torchcodec could not decode it ({e})") from e
+    position = {i: k for k, i in enumerate(unique)}
+    return Clip(frames=data[[position[i] for i in indices]], indices=tuple(indices), info=info, decoded=len(unique))
+
+
+def read_frames(
+    path: str | Path, indices: list[int] | tuple[int, ...], info: VideoInfo | None = None, backend: str = "pyav"
+) -> Clip:
     """Decode the frames at ``indices`` (any order, repeats allowed) -> uint8 (T, H, W, C).
 
-    Seeks to the keyframe before the first wanted frame and stops after the last one.
+    PyAV seeks to the keyframe before the first wanted frame and stops after the last
+    one. ``backend``: ``"pyav"``, ``"torchcodec"``, or ``"auto"`` (torchcodec when usable).
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"decode backend {backend!r} is not one of {BACKENDS}")
     info = info or probe(path)
     if not indices:
         raise ValueError("read_frames needs at least one frame index")
     bad = [i for i in indices if not 0 <= i < info.num_frames]
     if bad:
         raise IndexError(f"{path}: frame indices {bad[:5]} outside 0..{info.num_frames - 1}")
+    if backend == "torchcodec" and torchcodec_problem():
+        raise RuntimeError(f"decode backend 'torchcodec' is not usable here ({torchcodec_problem()}); use 'pyav'")
+    if backend == "torchcodec" or (backend == "auto" and torchcodec_problem() is None):
+        return _read_frames_torchcodec(path, indices, info)
     wanted = {info.pts[i]: i for i in sorted(set(indices))}
     first, last = min(wanted), max(wanted)
     frames: dict[int, np.ndarray] = {}

@@ -106,7 +106,7 @@ def build_datasets(cfg: DataConfig, seed: int = 0):
                                  num_crops=cfg.test_crops, **audio)
         return train, val, names
     train = VideoDataset(train_items, sampler, train_tf, train=True, label_names=names, seed=seed,
-                         cache_decoded=cfg.cache_decoded)
+                         cache_decoded=cfg.cache_decoded, backend=cfg.decode_backend)
     val = VideoDataset(val_items, sampler, test_tf, train=False, label_names=names, num_crops=cfg.test_crops,
-                       cache_decoded=cfg.cache_decoded)
+                       cache_decoded=cfg.cache_decoded, backend=cfg.decode_backend)
     return train, val, names

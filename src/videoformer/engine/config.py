@@ -40,6 +40,7 @@ class DataConfig:
     std: tuple[float, float, float] = (0.225, 0.225, 0.225)
     num_workers: int = 2
     cache_decoded: bool = False  # keep decoded videos in memory (small datasets, num_workers 0)
+    decode_backend: str = "auto"  # pyav | torchcodec | auto (torchcodec when it works here, else pyav)
     audio_features: str = "raw"  # audioset: raw samples or log-mel frames
     audio_samples: int = 61_440  # audioset: samples per clip (1.28 s at 48 kHz)
     sample_rate: int = 48_000
@@ -102,6 +103,7 @@ class TrainConfig:
 CHOICES = {
     "data.dataset": ("synthetic", "list", "kinetics", "ssv2", "folders", "images", "audioset"),
     "data.audio_features": ("raw", "mel"),
+    "data.decode_backend": ("auto", "pyav", "torchcodec"),
     "data.sampler": ("dense", "segment"),
     "optim.name": ("sgd", "adamw", "lamb"),
     "schedule.kind": ("cosine", "step"),
