@@ -106,3 +106,16 @@ def test_official_k400_weights_predict_named_classes():
     assert len(names) == 400 and names[0] == "abseiling" and names[-1] == "zumba" and list(names) == sorted(names)
     meta = Predictor._foreign_metadata("timesformer_base")
     assert meta["labels"] == list(names) and meta["clip"] == "8x32x1" and meta["mean"] == [0.45] * 3
+
+
+def test_shipped_ssv2_names_and_flip_map():
+    import json
+    from pathlib import Path
+
+    import videoformer.labels as labels
+
+    names = labels.label_names("ssv2")
+    assert len(names) == 174 and names[0] == "Approaching something with your camera"
+    flips = json.loads((Path(labels.__file__).parent / "ssv2_flip_map.json").read_text())
+    assert flips["Pushing something from left to right"] == "Pushing something from right to left"
+    assert all(flips[b] == a for a, b in flips.items()) and set(flips) <= set(names)

@@ -1,8 +1,10 @@
 """Label names shipped with the library, so official weights predict named classes.
 
 ``label_names("kinetics400")`` -> the 400 Kinetics class names in the index order of the
-official checkpoints (sorted names). Kinetics-600/700 and Something-Something v2 are not
-shipped yet.
+official checkpoints (sorted names); ``label_names("ssv2")`` -> the 174 Something-Something
+v2 templates in the order of its ``labels.json``. ``ssv2_flip_map.json`` lists the SSv2
+classes a horizontal flip turns into each other (for ``data.flip_map``).
+Kinetics-600/700 are not shipped yet.
 """
 
 from __future__ import annotations
