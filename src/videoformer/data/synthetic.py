@@ -93,7 +93,7 @@ def _trajectory(cls: str, frames: int, size: int, rng: np.random.Generator) -> d
         scale[:] = rng.uniform(0.2, 0.28) * size  # larger shapes: their orientation stays readable at low resolution
         margin = scale[0] * 1.1
         cx[:], cy[:] = rng.uniform(margin, size - margin, 2)
-        angle = angle[0] + math.radians(rng.uniform(3, 8)) * t  # y points down: positive is clockwise
+        angle = angle[0] + math.radians(rng.uniform(8, 20)) * t  # y points down: positive is clockwise
     elif cls == "appearing":
         start = rng.integers(1, frames // 2)
         ramp = rng.integers(1, max(2, frames // 4))
