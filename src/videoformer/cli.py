@@ -191,13 +191,15 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 def _cmd_convert(args: argparse.Namespace) -> int:
     import dataclasses
 
+    import yaml
+
     from .engine.checkpointing import export_safetensors
     from .models import create_model
 
     overrides = {}
     for item in args.set or []:
-        import yaml
-
+        if "=" not in item:
+            raise ValueError(f"--set expects FIELD=VALUE, got {item!r}")
         key, raw = item.split("=", 1)
         overrides[key] = yaml.safe_load(raw)
     model = create_model(args.model, pretrained=args.source, **overrides)
