@@ -189,11 +189,10 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    import dataclasses
-
     import yaml
 
-    from .engine.checkpointing import export_safetensors
+    from .engine.checkpointing import export_safetensors, model_metadata
+    from .engine.predict import Predictor
     from .models import create_model
 
     overrides = {}
@@ -203,20 +202,12 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         key, raw = item.split("=", 1)
         overrides[key] = yaml.safe_load(raw)
     model = create_model(args.model, pretrained=args.source, **overrides)
-    meta = {"model_name": args.model, "family": model.family,
-            "model_config": json.loads(json.dumps(dataclasses.asdict(model.config), default=list)),
-            "labels": model.load_report.labels}
-    export_safetensors(model, {**meta, **_preprocessing(args.model, model)}, args.out)
+    official = Predictor._foreign_metadata(args.model)  # the variant's official preprocessing
+    meta = model_metadata(args.model, model, model.load_report.labels, official)
+    export_safetensors(model, meta, args.out)
     print(model.load_report)
     print(f"wrote {args.out}")
     return 0
-
-
-def _preprocessing(name: str, model) -> dict:
-    from .engine.predict import Predictor
-
-    meta = Predictor._foreign_metadata(name)
-    return {k: meta[k] for k in ("mean", "std", "clip", "size", "test_short_side")}
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

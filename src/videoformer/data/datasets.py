@@ -220,15 +220,18 @@ class VideoDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items) * self.views_per_video
 
+    def _indices(self, num_frames: int, rng: random.Random, view: int) -> list[int]:
+        """The frames of this sample: a random clip in training, else the view's test clip."""
+        if self.train:
+            return self.sampler.train(num_frames, rng)
+        return self.sampler.test(num_frames)[view // self.num_crops]
+
     def _frames(self, i: int, item: Item, rng: random.Random, view: int) -> torch.Tensor:
         """The sampled frames, uint8 (T, H, W, C): decoded from the file, or from the cache."""
         if self.cache is not None and i not in self.cache:
             self.cache[i] = read_video(item.path).frames
         num_frames = len(self.cache[i]) if self.cache is not None else probe(item.path).num_frames
-        if self.train:
-            indices = self.sampler.train(num_frames, rng)
-        else:
-            indices = self.sampler.test(num_frames)[view // self.num_crops]
+        indices = self._indices(num_frames, rng, view)
         if self.cache is not None:
             return self.cache[i][indices]
         return read_frames(item.path, indices, backend=self.backend).frames
@@ -305,11 +308,8 @@ class AudioVisualDataset(VideoDataset):
         from .audio import audio_window, log_mel, read_audio
 
         info = probe(item.path)
-        if self.train:
-            indices = self.sampler.train(info.num_frames, rng)
-        else:
-            indices = self.sampler.test(info.num_frames)[view // self.num_crops]
-        frames = read_frames(item.path, indices, info).frames
+        indices = self._indices(info.num_frames, rng, view)
+        frames = read_frames(item.path, indices, info, backend=self.backend).frames
         start_s = float((info.pts[indices[0]] - info.pts[0]) * info.time_base)
         audio = audio_window(read_audio(item.path, self.sample_rate), round(start_s * self.sample_rate), self.audio_samples)
         if self.audio_features == "mel":

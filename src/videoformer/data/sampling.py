@@ -58,21 +58,22 @@ class ClipSampler:
     def span(self) -> int:
         return (self.clip_len - 1) * self.frame_interval + 1
 
-    def _clip(self, start: int, num_frames: int) -> list[int]:
+    def clip(self, start: int, num_frames: int) -> list[int]:
+        """``clip_len`` indices from ``start``, fitted to the video by ``short``."""
         return _fit([start + k * self.frame_interval for k in range(self.clip_len)], num_frames, self.short)
 
     def train(self, num_frames: int, rng: random.Random) -> list[int]:
         """One clip at a uniformly random start."""
         start = rng.randint(0, max(num_frames - self.span, 0))
-        return self._clip(start, num_frames)
+        return self.clip(start, num_frames)
 
     def test(self, num_frames: int) -> list[list[int]]:
         """``num_clips`` clips with evenly spaced starts, each centred in its share."""
         room = num_frames - self.span + 1
         if room <= 0:
-            return [self._clip(0, num_frames) for _ in range(self.num_clips)]
+            return [self.clip(0, num_frames) for _ in range(self.num_clips)]
         share = room / self.num_clips
-        return [self._clip(int(share * k + share / 2), num_frames) for k in range(self.num_clips)]
+        return [self.clip(int(share * k + share / 2), num_frames) for k in range(self.num_clips)]
 
 
 @dataclass(frozen=True)

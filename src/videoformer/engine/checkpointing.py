@@ -62,7 +62,17 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def model_metadata(model_name: str, model: nn.Module, labels: list[str] | None, data_cfg) -> dict[str, Any]:
+PREPROCESSING_KEYS = ("mean", "std", "clip", "sampler", "size", "test_short_side")
+
+
+def data_preprocessing(data_cfg) -> dict[str, Any]:
+    """The test-time preprocessing of a ``DataConfig``, as checkpoint metadata."""
+    return {"mean": list(data_cfg.mean), "std": list(data_cfg.std), "clip": data_cfg.clip,
+            "sampler": data_cfg.sampler, "size": data_cfg.size, "test_short_side": data_cfg.test_short_side}
+
+
+def model_metadata(model_name: str, model: nn.Module, labels: list[str] | None,
+                   preprocessing: dict[str, Any]) -> dict[str, Any]:
     """What ``Predictor`` needs to rebuild the model and its test transform."""
     import dataclasses
 
@@ -71,12 +81,7 @@ def model_metadata(model_name: str, model: nn.Module, labels: list[str] | None, 
         "family": model.family,
         "model_config": json.loads(json.dumps(dataclasses.asdict(model.config), default=list)),
         "labels": labels,
-        "mean": list(data_cfg.mean),
-        "std": list(data_cfg.std),
-        "clip": data_cfg.clip,
-        "sampler": data_cfg.sampler,
-        "size": data_cfg.size,
-        "test_short_side": data_cfg.test_short_side,
+        **{k: preprocessing[k] for k in PREPROCESSING_KEYS if k in preprocessing},
     }
 
 

@@ -118,7 +118,7 @@ class Predictor:
     def _clip_indices(self, num_frames: int) -> list[list[int]]:
         if self.stride and isinstance(self.sampler, ClipSampler):
             last = max(num_frames - self.sampler.span, 0)
-            return [self.sampler._clip(start, num_frames) for start in range(0, last + 1, self.stride)]
+            return [self.sampler.clip(start, num_frames) for start in range(0, last + 1, self.stride)]
         return self.sampler.test(num_frames)
 
     def views(self, video: str | Path | Tensor) -> Tensor:

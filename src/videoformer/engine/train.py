@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from .builders import build_datasets, prepare_synthetic
 from .checkpointing import (
     CHECKPOINT,
     atomic_save,
+    data_preprocessing,
     export_safetensors,
     load_training_checkpoint,
     model_metadata,
@@ -139,7 +141,7 @@ class Trainer:
     # --- checkpoints -------------------------------------------------------------------
 
     def metadata(self) -> dict[str, Any]:
-        return model_metadata(self.cfg.model, self.model, self.labels, self.cfg.data)
+        return model_metadata(self.cfg.model, self.model, self.labels, data_preprocessing(self.cfg.data))
 
     @property
     def _sharded(self) -> bool:
@@ -272,7 +274,7 @@ class Trainer:
                 y = one_hot(y, self.num_classes)
             micro = s.batch_in_epoch % cfg.optim.accum_steps
             last_micro = micro == cfg.optim.accum_steps - 1
-            sync = self.wrapped.no_sync() if info.enabled and not last_micro and hasattr(self.wrapped, "no_sync") else _null()
+            sync = self.wrapped.no_sync() if info.enabled and not last_micro and hasattr(self.wrapped, "no_sync") else nullcontext()
             with sync:
                 with torch.autocast(info.device.type, dtype=dtype, enabled=dtype is not None):
                     loss = self._loss(self.wrapped(x), y)
@@ -351,13 +353,6 @@ class Trainer:
             write_report({**result, "train_failed_files": self.state.failed_files}, self.out, self.labels, "eval")
         export_safetensors(weights, self.metadata(), self.out / "model.safetensors")
 
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
