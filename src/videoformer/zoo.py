@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from .convert import layouts_for
+from .convert import LAYOUTS, layouts_for
 from .flops import count_flops, count_params
 from .models import get_model_entry, list_models
 from .models.registry import WeightsSpec
@@ -66,7 +66,5 @@ def model_zoo_markdown() -> str:
             f"| {w.layout if w else '—'} | {w.license if w else '—'} |"
         )
     lines += ["", "## Checkpoint layouts `load_checkpoint` detects", ""]
-    from .convert import LAYOUTS
-
     lines += [f"- `{lay.name}` ({lay.family}): {lay.description}" for lay in LAYOUTS]
     return "\n".join(lines) + "\n"

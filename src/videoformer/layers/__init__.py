@@ -4,7 +4,7 @@ from .attention import Attention, merge_heads, split_heads
 from .drop import DropPath, drop_path, drop_path_rates
 from .fourier import fourier_channels, fourier_features, grid_fourier_features, linear_positions
 from .mlp import Mlp
-from .patch_embed import PatchEmbed2d, PatchEmbedNd
+from .patch_embed import PatchEmbedNd
 from .pos_embed import resample_pos_embed, resample_time_embed
 from .rel_pos import relative_position_bias, relative_position_index
 from .windows import effective_window, padded_size, shift_mask, window_partition, window_reverse
@@ -13,7 +13,6 @@ __all__ = [
     "Attention",
     "DropPath",
     "Mlp",
-    "PatchEmbed2d",
     "PatchEmbedNd",
     "drop_path",
     "drop_path_rates",

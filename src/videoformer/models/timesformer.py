@@ -44,7 +44,7 @@ from ..layers import (
     Attention,
     DropPath,
     Mlp,
-    PatchEmbed2d,
+    PatchEmbedNd,
     drop_path_rates,
     resample_pos_embed,
     resample_time_embed,
@@ -215,7 +215,7 @@ class TimeSformer(Classifier):
         c = self.config = config
         self.num_features = c.embed_dim
         self.space_only = c.attention_type == "space_only"
-        self.patch_embed = PatchEmbed2d(c.patch_size, c.in_chans, c.embed_dim)
+        self.patch_embed = PatchEmbedNd((c.patch_size, c.patch_size), c.in_chans, c.embed_dim, norm=False)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, c.embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + c.grid**2, c.embed_dim))
         self.pos_drop = nn.Dropout(c.drop_rate)
@@ -274,7 +274,9 @@ class TimeSformer(Classifier):
         """x: (B, C, T, H, W) -> pooled cls features (B, D)."""
         self._check_input(x)
         B, _, T, _, _ = x.shape
-        x, h, w = self.patch_embed(rearrange(x, "b c t h w -> (b t) c h w"))  # (B*T, h*w, D)
+        x = self.patch_embed(rearrange(x, "b c t h w -> (b t) c h w"))  # (B*T, h, w, D), per frame
+        h, w = x.shape[1:3]
+        x = x.flatten(1, 2)  # (B*T, h*w, D), row-major over (h, w)
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
         x = self.pos_drop(x + resample_pos_embed(self.pos_embed, (h, w)))
         if self.space_only:
