@@ -29,6 +29,18 @@ def test_hf_directory_with_new_class_count_keeps_a_fresh_classifier():
     assert any(r.startswith("head.weight: checkpoint (6, 48) -> model (3, 48)") for r in model.load_report.reinitialised)
 
 
+def test_pretrained_without_num_classes_takes_the_checkpoints_head(tmp_path):
+    """A K600-style file loaded into a variant whose default head is another size keeps
+    its trained classifier instead of silently getting a random one."""
+    trained = create_model("timesformer", **TINY).eval()
+    torch.save(trained.state_dict(), tmp_path / "five.pt")
+    shape = {k: v for k, v in TINY.items() if k != "num_classes"}
+    model = create_model("timesformer", pretrained=tmp_path / "five.pt", **shape).eval()
+    assert model.head.out_features == 5 and not model.load_report.reinitialised
+    x = torch.randn(1, 3, 4, 32, 32)
+    torch.testing.assert_close(model(x), trained(x), rtol=0, atol=0)
+
+
 def test_own_safetensors_round_trip(tmp_path):
     model = create_model("timesformer", **TINY).eval()
     save_file(model.state_dict(), tmp_path / "w.safetensors")

@@ -44,6 +44,7 @@ class LoadReport:
     missing: list[str] = field(default_factory=list)  # only with strict=False
     unexpected: list[str] = field(default_factory=list)  # only with strict=False
     labels: list[str] | None = None  # class names, when the checkpoint carries them
+    checkpoint_classes: int | None = None  # rows of the checkpoint's classifier weight
 
     def __str__(self) -> str:
         parts = [f"loaded {self.loaded} tensors from {self.source} (layout {self.layout})"]
@@ -197,6 +198,8 @@ def _load_strict(
 ) -> None:
     expected = model.state_dict()
     classifier = f"{model.classifier_name}.*"
+    head_weight = sd.get(f"{model.classifier_name}.weight")
+    report.checkpoint_classes = head_weight.shape[0] if head_weight is not None and head_weight.ndim == 2 else None
     report.ignored = sorted(k for k in set(sd) | set(expected) if _matches(k, ignore))
     sd = {k: v for k, v in sd.items() if not _matches(k, ignore)}
     missing = sorted(k for k in expected if k not in sd and not _matches(k, ignore))

@@ -23,6 +23,7 @@ from ..checkpoint import load_checkpoint
 from ..data.decode import probe, read_frames
 from ..data.sampling import ClipSampler, SegmentSampler
 from ..data.transforms import video_test_transform
+from ..labels import label_set_of_size
 from ..models import create_model, get_model_entry
 
 
@@ -87,10 +88,12 @@ class Predictor:
         if isinstance(labels, (str, Path)):
             labels = [line.strip() for line in Path(labels).read_text().splitlines() if line.strip()]
         report = getattr(self.model, "load_report", None)
+        num_classes = self.model.config.num_classes
         self.labels = list(labels or meta.get("labels") or (report.labels if report else None)
-                           or [str(i) for i in range(self.model.config.num_classes)])
-        if len(self.labels) != self.model.config.num_classes:
-            raise ValueError(f"{len(self.labels)} label names for a model with {self.model.config.num_classes} classes")
+                           or label_set_of_size(meta.get("label_set", ""), num_classes)
+                           or [str(i) for i in range(num_classes)])
+        if len(self.labels) != num_classes:
+            raise ValueError(f"{len(self.labels)} label names for a model with {num_classes} classes")
         spec = ClipSampler.parse(meta["clip"])
         clips = num_clips or spec.num_clips
         self.sampler = SegmentSampler(spec.clip_len, 1) if meta.get("sampler") == "segment" else \
@@ -107,12 +110,8 @@ class Predictor:
         w = entry.weights
         clip = w.clip if w and w.clip else f"{getattr(config, 'num_frames', 8)}x4x1"
         size = getattr(config, "img_size", getattr(config, "image_size", 224))
-        from ..labels import available, label_names
-
-        labels = list(label_names(w.labels)) if w and w.labels in available() else None
-        if labels is not None and len(labels) != config.num_classes:
-            labels = None
-        return {"model_name": entry.name, "labels": labels, "mean": list(w.mean) if w else [0.45] * 3,
+        # names come from the shipped set of the loaded head's size (K400, K600...)
+        return {"model_name": entry.name, "labels": None, "label_set": w.labels if w else "", "mean": list(w.mean) if w else [0.45] * 3,
                 "std": list(w.std) if w else [0.225] * 3, "clip": clip, "size": size, "test_short_side": size}
 
     def _clip_indices(self, num_frames: int) -> list[list[int]]:

@@ -1,10 +1,10 @@
 """Label names shipped with the library, so official weights predict named classes.
 
 ``label_names("kinetics400")`` -> the 400 Kinetics class names in the index order of the
-official checkpoints (sorted names); ``label_names("ssv2")`` -> the 174 Something-Something
-v2 templates in the order of its ``labels.json``. ``ssv2_flip_map.json`` lists the SSv2
-classes a horizontal flip turns into each other (for ``data.flip_map``).
-Kinetics-600/700 are not shipped yet.
+official checkpoints (sorted names; ``kinetics600`` and ``kinetics700`` likewise);
+``label_names("ssv2")`` -> the 174 Something-Something v2 templates in the order of its
+``labels.json``. ``ssv2_flip_map.json`` lists the SSv2 classes a horizontal flip turns
+into each other (for ``data.flip_map``).
 """
 
 from __future__ import annotations
@@ -25,3 +25,15 @@ def label_names(name: str) -> tuple[str, ...]:
     if not path.is_file():
         raise ValueError(f"no shipped label set {name!r}; available: {', '.join(available())}")
     return tuple(line for line in path.read_text().splitlines() if line)
+
+
+def label_set_of_size(name: str, num_classes: int) -> tuple[str, ...] | None:
+    """The shipped set of the same dataset as ``name`` with ``num_classes`` names, if any:
+    ``("kinetics400", 600)`` -> the Kinetics-600 names (a K600 checkpoint of a K400 variant)."""
+    dataset = name.rstrip("0123456789")
+    if not dataset:
+        return None
+    for candidate in available():
+        if candidate.rstrip("0123456789") == dataset and len(label_names(candidate)) == num_classes:
+            return label_names(candidate)
+    return None

@@ -111,18 +111,24 @@ def create_model(
         name: a variant (``timesformer_base``) or family (``timesformer``) name.
         pretrained: a checkpoint in any layout ``load_checkpoint`` reads. A Hugging Face
             model directory also supplies config fields from its ``config.json``; explicit
-            ``overrides`` win. When ``num_classes`` differs from the checkpoint's, the
-            classifier keeps its fresh initialisation (the load report says so).
+            ``overrides`` win. Without a ``num_classes`` override the model takes the
+            checkpoint's classifier size (a Kinetics-600 file gives a 600-way head); with
+            one that differs, the classifier keeps its fresh initialisation (fine-tuning;
+            the load report says so).
         overrides: config fields; an unknown field raises ``ValueError``.
     """
     from ..checkpoint import config_from_checkpoint_dir, load_checkpoint
 
     entry = get_model_entry(name)
+    classes_given = "num_classes" in overrides
     if pretrained is not None and not isinstance(pretrained, dict):
         overrides = {**config_from_checkpoint_dir(pretrained, entry.family), **overrides}
     model = entry.build(**overrides)
     if pretrained is not None:
         report = load_checkpoint(model, pretrained, reinit_mismatched_classifier=True)
+        if report.reinitialised and report.checkpoint_classes and not classes_given:
+            model = entry.build(**{**overrides, "num_classes": report.checkpoint_classes})
+            report = load_checkpoint(model, pretrained)
         log.info("%s: %s", entry.name, report)
         model.load_report = report
     return model
