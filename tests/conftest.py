@@ -21,12 +21,31 @@ def _seed():
     torch.manual_seed(0)
 
 
+def _saved_bytes(model, x) -> tuple[int, torch.Tensor]:
+    """Bytes autograd keeps for backward during ``model(x)``, and the loss."""
+    saved = 0
+
+    def pack(t):
+        nonlocal saved
+        saved += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = model(x).square().sum()
+    return saved, loss
+
+
 def assert_checkpointing_keeps_gradients(model, x) -> None:
-    """Gradient checkpointing recomputes activations: the gradients must not change."""
-    model(x).square().sum().backward()
+    """Gradient checkpointing recomputes activations: the gradients must not change, and
+    the forward must keep less for backward (it really checkpoints)."""
+    model.train()
+    plain_bytes, loss = _saved_bytes(model, x)
+    loss.backward()
     plain = [p.grad.clone() for p in model.parameters()]
     model.zero_grad()
     model.set_grad_checkpointing(True)
-    model(x).square().sum().backward()
+    checkpointed_bytes, loss = _saved_bytes(model, x)
+    loss.backward()
+    assert checkpointed_bytes < plain_bytes / 2, (checkpointed_bytes, plain_bytes)
     for expected, p in zip(plain, model.parameters()):
         torch.testing.assert_close(p.grad, expected)

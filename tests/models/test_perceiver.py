@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from tests.conftest import GOLDEN, load_golden
+from tests.conftest import GOLDEN, assert_checkpointing_keeps_gradients, load_golden
 from videoformer import create_model, load_checkpoint
 from videoformer.flops import count_flops, count_params
 from videoformer.layers import fourier_features, linear_positions
@@ -189,3 +189,17 @@ def test_bad_input_raises(model_inputs, x, message):
 def test_perceiver_io_rejects_a_d_model_that_does_not_fit_the_preprocessor():
     with pytest.raises(ValueError, match="d_model 300 does not match the 'fourier' preprocessor's 261"):
         create_model("perceiver_io", d_model=300)
+
+
+@pytest.mark.parametrize("cache_cross_kv", [False, True])
+def test_gradient_checkpointing_gives_the_same_gradients(cache_cross_kv):
+    model = create_model("perceiver", inputs=(IMAGE,), **TINY, cache_cross_kv=cache_cross_kv)
+    assert_checkpointing_keeps_gradients(model, torch.randn(2, 3, 16, 16))
+
+
+def test_perceiver_io_gradient_checkpointing_gives_the_same_gradients():
+    g = load_golden("perceiver_hf_fourier")
+    cfg = dict(g["kwargs"]["config"])
+    cfg["num_classes"] = cfg.pop("num_labels")
+    model = create_model("perceiver_io", **cfg)
+    assert_checkpointing_keeps_gradients(model, g["input"])

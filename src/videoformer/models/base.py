@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import torch.utils.checkpoint
 from torch import Tensor, nn
 
 from .registry import apply_overrides
@@ -25,6 +26,7 @@ class Classifier(nn.Module):
 
     family: ClassVar[str]
     classifier_name: ClassVar[str] = "head"
+    grad_checkpointing: bool = False  # see set_grad_checkpointing
 
     def forward_features(self, x) -> Tensor:
         raise NotImplementedError
@@ -42,4 +44,14 @@ class Classifier(nn.Module):
         self.head = make_head(self.num_features, num_classes)
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
-        raise NotImplementedError(f"gradient checkpointing is not implemented for {type(self).__name__}")
+        """Recompute each block's activations during backward: less memory, one more forward."""
+        for module in self.modules():
+            if hasattr(module, "grad_checkpointing"):
+                module.grad_checkpointing = enable
+
+
+def run_block(owner: nn.Module, block: nn.Module, *args: Any, **kwargs: Any) -> Any:
+    """``block(*args, **kwargs)``, checkpointed when ``owner.grad_checkpointing`` is on in training."""
+    if owner.grad_checkpointing and owner.training:
+        return torch.utils.checkpoint.checkpoint(block, *args, use_reentrant=False, **kwargs)
+    return block(*args, **kwargs)

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..layers import Mlp, fourier_channels, grid_fourier_features, merge_heads, split_heads
-from .base import Classifier
+from .base import Classifier, run_block
 from .registry import apply_overrides, register_model
 
 
@@ -280,11 +280,11 @@ class Perceiver(Classifier):
             block = self.cross_attend(i)
             if self.config.cache_cross_kv and i >= 1 and self.config.share_cross_weights:
                 cached = cached or block.project_kv(byte_array)  # the same keys/values at every shared repeat
-                z = block(z, kv=cached)
+                z = run_block(self, block, z, kv=cached)
             else:
-                z = block(z, byte_array)
+                z = run_block(self, block, z, byte_array)
             for latent in self.latent_stacks[0 if self.config.share_latent_weights else i]:
-                z = latent(z)
+                z = run_block(self, latent, z)
         return z.mean(1)
 
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..layers import fourier_channels, grid_fourier_features
-from .base import Classifier
+from .base import Classifier, run_block
 from .perceiver import PerceiverBlock
 from .registry import WeightsSpec, apply_overrides, register_model
 
@@ -133,10 +133,10 @@ class PerceiverIO(Classifier):
         if x.ndim != 4 or x.shape[1] != self.config.in_chans:
             raise ValueError(f"Perceiver IO expects (B, {self.config.in_chans}, H, W) images, got {tuple(x.shape)}")
         byte_array = self.preprocess(x)  # (B, M, d_model)
-        z = self.encoder_cross(self.latents.expand(x.shape[0], -1, -1), byte_array)
+        z = run_block(self, self.encoder_cross, self.latents.expand(x.shape[0], -1, -1), byte_array)
         for _ in range(self.config.num_blocks):
             for block in self.self_attends:
-                z = block(z)
+                z = run_block(self, block, z)
         query = self.decoder_query.expand(x.shape[0], -1, -1)  # (B, 1, D)
         return self.decoder_cross(query, z)[:, 0]
 

@@ -23,7 +23,6 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-import torch.utils.checkpoint
 from torch import Tensor, nn
 
 from ..layers import (
@@ -39,7 +38,7 @@ from ..layers import (
     window_partition,
     window_reverse,
 )
-from .base import Classifier
+from .base import Classifier, run_block
 from .registry import WeightsSpec, apply_overrides, register_model
 
 
@@ -170,10 +169,7 @@ class SwinStage(nn.Module):
         no_shift = (0,) * len(S)
         for i, blk in enumerate(self.blocks):
             args = (window, shift, mask) if i % 2 else (window, no_shift, None)
-            if self.grad_checkpointing and self.training:
-                x = torch.utils.checkpoint.checkpoint(blk, x, *args, use_reentrant=False)
-            else:
-                x = blk(x, *args)
+            x = run_block(self, blk, x, *args)
         return x
 
 
@@ -238,10 +234,6 @@ class SwinBackbone(Classifier):
 
     def forward_head(self, features: Tensor) -> Tensor:
         return self.head(self.head_drop(features))
-
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        for layer in self.layers:
-            layer.grad_checkpointing = enable
 
     def _frozen_modules(self) -> list[nn.Module]:
         n = self.config.frozen_stages

@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
-import torch.utils.checkpoint
 from einops import rearrange
 from torch import Tensor, nn
 
@@ -49,7 +48,7 @@ from ..layers import (
     resample_pos_embed,
     resample_time_embed,
 )
-from .base import Classifier
+from .base import Classifier, run_block
 from .registry import WeightsSpec, apply_overrides, register_model
 
 ATTENTION_TYPES = (
@@ -233,7 +232,6 @@ class TimeSformer(Classifier):
         )
         self.norm = nn.LayerNorm(c.embed_dim, eps=c.layer_norm_eps)
         self.head = nn.Linear(c.embed_dim, c.num_classes) if c.num_classes else nn.Identity()
-        self.grad_checkpointing = False
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -288,16 +286,10 @@ class TimeSformer(Classifier):
             x = torch.cat([cls, rearrange(x, "(b n) t d -> b (n t) d", b=B)], dim=1)
             grid = (T, h, w)
         for blk in self.blocks:
-            if self.grad_checkpointing and self.training:
-                x = torch.utils.checkpoint.checkpoint(blk, x, grid, use_reentrant=False)
-            else:
-                x = blk(x, grid)
+            x = run_block(self, blk, x, grid)
         if self.space_only:
             x = x.view(B, T, *x.shape[1:]).mean(1)  # average frames before the final norm
         return self.norm(x)[:, 0]
-
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        self.grad_checkpointing = enable
 
 
 def _official(path: str, clip: str) -> WeightsSpec:
