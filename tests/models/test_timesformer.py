@@ -180,3 +180,16 @@ def test_block_matches_dense_masked_reference(attention_type):
             p.copy_(torch.randn_like(p) * 0.3)
         x = torch.randn(2, 1 + T * H * W, D)
         torch.testing.assert_close(blk(x, (T, H, W)), reference_block(blk, x, steps, T, H, W), atol=1e-5, rtol=1e-5)
+
+
+def test_official_init_is_blind_to_frame_order_and_time_embed_init_std_is_not():
+    """Zero time embedding + zero temporal fc (official init): reversing the frames gives
+    the same logits, the saddle a from-scratch run must leave; a random time embedding
+    (``time_embed_init_std``, used by the demo recipe) breaks it from the first step."""
+    x = torch.randn(2, 3, 4, 32, 32)
+    official = create_model("timesformer", **TINY, drop_path_rate=0.0).eval()
+    assert not official.time_embed.any()
+    torch.testing.assert_close(official(x.flip(2)), official(x), atol=1e-5, rtol=0)
+    scratch = create_model("timesformer", **TINY, drop_path_rate=0.0, time_embed_init_std=1.0).eval()
+    assert 0.8 < scratch.time_embed.std().item() < 1.2
+    assert (scratch(x.flip(2)) - scratch(x)).abs().max() > 1e-3

@@ -133,6 +133,11 @@ class TimeSformerConfig:
     attn_drop_rate: float = 0.0
     drop_path_rate: float = 0.1
     layer_norm_eps: float = field(default=1e-6, repr=False)
+    # std of the time embedding's normal init; 0 = zeros, as the official init (made for
+    # fine-tuning ImageNet ViT weights). From scratch on classes that only frame order
+    # tells apart, zeros start the model order-blind at a saddle it leaves slowly
+    # (docs/timesformer.md); the demo recipe uses 1.0.
+    time_embed_init_std: float = 0.0
 
     def __post_init__(self) -> None:
         if self.attention_type not in ATTENTION_TYPES:
@@ -235,10 +240,13 @@ class TimeSformer(Classifier):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        """Official init: trunc-normal(0.02) for Linear and embeddings, zero time embedding,
-        and zero extra-step linear layers so every block starts as its spatial (ViT) part."""
+        """Official init: trunc-normal(0.02) for Linear and embeddings, zero time embedding
+        (unless ``time_embed_init_std``), and zero extra-step linear layers so every block
+        starts as its spatial (ViT) part."""
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
+        if not self.space_only and self.config.time_embed_init_std:
+            nn.init.normal_(self.time_embed, std=self.config.time_embed_init_std)
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 nn.init.trunc_normal_(m.weight, std=0.02)
