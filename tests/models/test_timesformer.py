@@ -193,3 +193,12 @@ def test_official_init_is_blind_to_frame_order_and_time_embed_init_std_is_not():
     scratch = create_model("timesformer", **TINY, drop_path_rate=0.0, time_embed_init_std=1.0).eval()
     assert 0.8 < scratch.time_embed.std().item() < 1.2
     assert (scratch(x.flip(2)) - scratch(x)).abs().max() > 1e-3
+
+
+def test_pos_embed_init_sincos_and_bad_value():
+    from videoformer.layers import sincos_2d
+
+    model = create_model("timesformer", **TINY, pos_embed_init="sincos")
+    torch.testing.assert_close(model.pos_embed[0, 1:].detach(), sincos_2d((4, 4), 32))
+    with pytest.raises(ValueError, match="pos_embed_init 'fourier'"):
+        create_model("timesformer", **TINY, pos_embed_init="fourier")

@@ -5,7 +5,7 @@ from .drop import DropPath, drop_path, drop_path_rates
 from .fourier import fourier_channels, fourier_features, grid_fourier_features, linear_positions
 from .mlp import Mlp
 from .patch_embed import PatchEmbedNd
-from .pos_embed import resample_pos_embed, resample_time_embed
+from .pos_embed import resample_pos_embed, resample_time_embed, sincos_2d
 from .rel_pos import relative_position_bias, relative_position_index
 from .windows import effective_window, padded_size, shift_mask, window_partition, window_reverse
 
@@ -28,6 +28,7 @@ __all__ = [
     "resample_pos_embed",
     "resample_time_embed",
     "shift_mask",
+    "sincos_2d",
     "split_heads",
     "window_partition",
     "window_reverse",

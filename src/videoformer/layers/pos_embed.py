@@ -1,6 +1,7 @@
-"""Resampling learned position and time embeddings to a new grid or frame count.
+"""Position and time embeddings: a 2D sin-cos init, and resampling to a new grid or
+frame count.
 
-Both follow the official TimeSformer rule: legacy ``nearest`` interpolation
+Resampling follows the official TimeSformer rule: legacy ``nearest`` interpolation
 (source index = floor(dst * in / out)), which differs from ``nearest-exact``,
 bilinear and bicubic.
 """
@@ -12,6 +13,25 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+
+def sincos_2d(grid: tuple[int, int], dim: int, temperature: float = 10_000.0) -> Tensor:
+    """Fixed 2D sin-cos position features ``(h*w, dim)``, rows in row-major (h, w) order.
+
+    Each axis takes half the channels: ``sin(pos * w_i)`` then ``cos(pos * w_i)`` with
+    ``w_i = temperature ** (-i / (dim / 4))`` (the MAE / MoCo v3 layout); ``dim`` must be
+    a multiple of 4.
+    """
+    if dim % 4:
+        raise ValueError(f"sin-cos position features need a dim divisible by 4, got {dim}")
+    omega = temperature ** (-torch.arange(dim // 4, dtype=torch.float64) / (dim // 4))  # (dim/4,)
+    ys, xs = torch.meshgrid(torch.arange(grid[0], dtype=torch.float64), torch.arange(grid[1], dtype=torch.float64),
+                            indexing="ij")
+    parts = []
+    for pos in (ys.flatten(), xs.flatten()):
+        angle = pos[:, None] * omega[None]  # (h*w, dim/4)
+        parts += [angle.sin(), angle.cos()]
+    return torch.cat(parts, dim=1).float()
 
 
 def resample_pos_embed(pos_embed: Tensor, grid: tuple[int, int]) -> Tensor:

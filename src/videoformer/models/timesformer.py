@@ -47,6 +47,7 @@ from ..layers import (
     drop_path_rates,
     resample_pos_embed,
     resample_time_embed,
+    sincos_2d,
 )
 from .base import Classifier, run_block
 from .registry import WeightsSpec, apply_overrides, register_model
@@ -138,8 +139,13 @@ class TimeSformerConfig:
     # tells apart, zeros start the model order-blind at a saddle it leaves slowly
     # (docs/timesformer.md); the demo recipe uses 1.0.
     time_embed_init_std: float = 0.0
+    # "trunc_normal" (official: std 0.02, no geometry to start from) or "sincos" (2D sin-cos
+    # of the patch grid, still learned; the cls position stays trunc-normal)
+    pos_embed_init: str = "trunc_normal"
 
     def __post_init__(self) -> None:
+        if self.pos_embed_init not in ("trunc_normal", "sincos"):
+            raise ValueError(f"pos_embed_init {self.pos_embed_init!r} is not 'trunc_normal' or 'sincos'")
         if self.attention_type not in ATTENTION_TYPES:
             raise ValueError(
                 f"attention_type {self.attention_type!r} is not one of {', '.join(ATTENTION_TYPES)}"
@@ -240,10 +246,13 @@ class TimeSformer(Classifier):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        """Official init: trunc-normal(0.02) for Linear and embeddings, zero time embedding
-        (unless ``time_embed_init_std``), and zero extra-step linear layers so every block
-        starts as its spatial (ViT) part."""
+        """Official init: trunc-normal(0.02) for Linear and embeddings, zero time embedding,
+        and zero extra-step linear layers so every block starts as its spatial (ViT) part.
+        ``time_embed_init_std`` and ``pos_embed_init`` change the two embeddings."""
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        if self.config.pos_embed_init == "sincos":
+            with torch.no_grad():
+                self.pos_embed[0, 1:] = sincos_2d((self.config.grid, self.config.grid), self.config.embed_dim)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         if not self.space_only and self.config.time_embed_init_std:
             nn.init.normal_(self.time_embed, std=self.config.time_embed_init_std)
