@@ -7,7 +7,9 @@ the first class played backwards, so within a pair a single frame — or any ord
 summary of the frames — has the same distribution for both classes. Shapes, colours,
 positions, speeds, backgrounds and per-frame noise are random. Rotation classes use
 only shapes without rotational symmetry (no circles or squares), drawn larger and with a
-contrasting disc at their tip so that their orientation stays readable at low resolution.
+contrasting disc at their tip so that their orientation stays readable at low resolution;
+they turn 3-8 degrees per frame, so that between frames a few apart an arm stays in
+view of the same patch (docs/data.md).
 
 Files: ``videos/<class>/<class>_<i>.mp4`` (H.264 through PyAV, single-threaded, no
 creation time: the same seed gives byte-identical files), ``train.csv`` and
@@ -93,7 +95,7 @@ def _trajectory(cls: str, frames: int, size: int, rng: np.random.Generator) -> d
         scale[:] = rng.uniform(0.2, 0.28) * size  # larger shapes: their orientation stays readable at low resolution
         margin = scale[0] * 1.1
         cx[:], cy[:] = rng.uniform(margin, size - margin, 2)
-        angle = angle[0] + math.radians(rng.uniform(8, 20)) * t  # y points down: positive is clockwise
+        angle = angle[0] + math.radians(rng.uniform(3, 8)) * t  # y points down: positive is clockwise
     elif cls == "appearing":
         start = rng.integers(1, frames // 2)
         ramp = rng.integers(1, max(2, frames // 4))
