@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
@@ -18,7 +19,7 @@ from videoformer.data.datasets import (
 )
 from videoformer.data.decode import VideoDecodeError, probe
 from videoformer.data.sampling import ClipSampler, SegmentSampler
-from videoformer.data.synthetic import CLASSES, make_motion_dataset
+from videoformer.data.synthetic import CLASSES, make_motion_dataset, render_clip
 from videoformer.data.transforms import ToModelInput, video_test_transform, video_train_transform
 
 MEAN, STD = [0.45] * 3, [0.225] * 3
@@ -57,6 +58,17 @@ def test_boxes_follow_the_motion(motion_root):
             out.append(b[-1][0] - b[0][0])
         return out
     assert all(d > 0 for d in dx("moving_right")) and all(d < 0 for d in dx("moving_left"))
+
+
+def test_every_appearing_clip_shows_both_states_to_a_spread_out_clip():
+    """Hidden for the first quarter, fully shown from the middle on: any clip spanning the
+    video sees both (else appearing and disappearing clips could look static)."""
+    rng = np.random.default_rng(0)
+    for frames in (8, 16):
+        for _ in range(50):
+            _, boxes = render_clip("appearing", frames, 32, rng)
+            assert all(b is None for b in boxes[: frames // 4])
+            assert all(b is not None for b in boxes[frames // 2 + 2:])
 
 
 def test_video_dataset_samples_and_loads_in_workers(motion_root):

@@ -43,6 +43,7 @@ _ARROW = [[(-1.0, -0.25), (0.2, -0.25), (0.2, 0.25), (-1.0, 0.25)], [(0.2, -0.7)
 _CROSS = [[(-1.0, -0.3), (1.0, -0.3), (1.0, 0.3), (-1.0, 0.3)], [(-0.3, -1.0), (0.3, -1.0), (0.3, 1.0), (-0.3, 1.0)]]
 SHAPES = {"circle": None, "square": _SQUARE, "triangle": _TRIANGLE, "L": _L, "arrow": _ARROW, "cross": _CROSS}
 ROTATION_SHAPES = ("L", "arrow")  # no rotational symmetry: any speed is unambiguous
+ROTATION_DEGREES_PER_FRAME = (3.0, 8.0)
 SUPERSAMPLE = 2
 
 
@@ -95,9 +96,9 @@ def _trajectory(cls: str, frames: int, size: int, rng: np.random.Generator) -> d
         scale[:] = rng.uniform(0.2, 0.28) * size  # larger shapes: their orientation stays readable at low resolution
         margin = scale[0] * 1.1
         cx[:], cy[:] = rng.uniform(margin, size - margin, 2)
-        angle = angle[0] + math.radians(rng.uniform(3, 8)) * t  # y points down: positive is clockwise
+        angle = angle[0] + math.radians(rng.uniform(*ROTATION_DEGREES_PER_FRAME)) * t  # y points down: positive is clockwise
     elif cls == "appearing":
-        start = rng.integers(1, frames // 2)
+        start = rng.integers(frames // 4, frames // 2)  # hidden in the first quarter, shown in the second half
         ramp = rng.integers(1, max(2, frames // 4))
         alpha = np.clip((t - start + 1) / ramp, 0, 1)
     return {"cx": cx, "cy": cy, "scale": scale, "angle": angle, "alpha": alpha}
