@@ -8,7 +8,7 @@ summary of the frames — has the same distribution for both classes. Shapes, co
 positions, speeds, backgrounds and per-frame noise are random. Rotation classes use
 only shapes without rotational symmetry (no circles or squares), drawn larger and with a
 contrasting disc at their tip so that their orientation stays readable at low resolution;
-they turn 3-8 degrees per frame, so that between frames a few apart an arm stays in
+they turn 2-6 degrees per frame, so that between frames a few apart an arm stays in
 view of the same patch (docs/data.md).
 
 Files: ``videos/<class>/<class>_<i>.mp4`` (H.264 through PyAV, single-threaded, no
@@ -43,7 +43,7 @@ _ARROW = [[(-1.0, -0.25), (0.2, -0.25), (0.2, 0.25), (-1.0, 0.25)], [(0.2, -0.7)
 _CROSS = [[(-1.0, -0.3), (1.0, -0.3), (1.0, 0.3), (-1.0, 0.3)], [(-0.3, -1.0), (0.3, -1.0), (0.3, 1.0), (-0.3, 1.0)]]
 SHAPES = {"circle": None, "square": _SQUARE, "triangle": _TRIANGLE, "L": _L, "arrow": _ARROW, "cross": _CROSS}
 ROTATION_SHAPES = ("L", "arrow")  # no rotational symmetry: any speed is unambiguous
-ROTATION_DEGREES_PER_FRAME = (3.0, 8.0)
+ROTATION_DEGREES_PER_FRAME = (2.0, 6.0)
 SUPERSAMPLE = 2
 
 
