@@ -213,7 +213,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    report = run_demo(args.out)
+    report = run_demo(args.out, args.set or [])
     print(f"top-1 on held-out clips: {report['top1']:.1%} ({report['train_seconds']:.0f} s training, "
           f"{report['total_seconds']:.0f} s in all)")
     for line in report["predictions"]:
@@ -278,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the main job: synthetic motion data, train, evaluate, predict, report")
     p.add_argument("--out", default="demo_out", help="output folder (default: ./demo_out)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field of the demo recipe, e.g. seed=1")
     p.set_defaults(fn=_cmd_demo)
     return parser
 

@@ -134,3 +134,18 @@ def test_shipped_ssv2_names_and_flip_map():
     flips = json.loads((Path(labels.__file__).parent / "ssv2_flip_map.json").read_text())
     assert flips["Pushing something from left to right"] == "Pushing something from right to left"
     assert all(flips[b] == a for a, b in flips.items()) and set(flips) <= set(names)
+
+
+def test_demo_command_writes_its_report(tmp_path, capsys):
+    """The README's main job end to end, shrunk with --set (the real run is `make demo`)."""
+    out = tmp_path / "demo"
+    code = main(["demo", "--out", str(out), "--set", "data.synthetic_per_class=3", "--set", "schedule.epochs=1",
+                 "--set", "model_overrides.depth=1"])
+    assert code == 0
+    report = json.loads((out / "metrics.json").read_text())
+    assert 0.0 <= report["top1"] <= 1.0 and report["num_val_videos"] == 10 and report["views_per_video"] == 3
+    assert set(report["per_class_accuracy"]) == set(CLASSES) and len(report["predictions"]) == 5
+    for name in ("curves.png", "confusion.png", "model.safetensors", "checkpoint.pt", "dataset/train.csv"):
+        assert (out / name).is_file(), name
+    assert f"wrote {out}/" in capsys.readouterr().out
+    assert main(["demo", "--out", str(tmp_path / "x"), "--set", "optim.lr"]) == 2
