@@ -100,6 +100,30 @@ elif case == "perceiver_io_fourier":
     x = torch.randn(1, 3, 224, 224)
     run_peer = lambda: peer(inputs=x).logits
     label = "HF transformers PerceiverForImageClassificationFourier (ImageNet config)"
+elif case == "video_swin_tiny":
+    # mmaction2's package does not import here; its Video Swin backbone file loads alone
+    import importlib.util, os
+    import mmaction
+    path = os.path.join(os.path.dirname(mmaction.__file__), "models", "backbones", "swin.py")
+    spec = importlib.util.spec_from_file_location("mmaction_video_swin", path)
+    swin3d = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(swin3d)
+
+    class Recognizer(torch.nn.Module):  # mmaction's Recognizer3D + I3DHead at test time
+        def __init__(self):
+            super().__init__()
+            self.backbone = swin3d.SwinTransformer3D(arch="tiny", pretrained=None)
+            self.cls_head = torch.nn.Module()
+            self.cls_head.fc_cls = torch.nn.Linear(768, 400)
+
+        def forward(self, x):
+            return self.cls_head.fc_cls(self.backbone(x).mean((2, 3, 4)))
+
+    peer = randomise(Recognizer())
+    ours = create_model("video_swin_tiny", pretrained=peer.state_dict()).eval()
+    x = torch.randn(1, 3, 32, 224, 224)
+    run_peer = lambda: peer(x)
+    label = f"mmaction2 {mmaction.__version__} SwinTransformer3D (tiny) + mean-pool linear head"
 else:
     raise SystemExit(f"unknown case {case}")
 
@@ -118,7 +142,7 @@ print(json.dumps({"case": case, "peer": label, "params": sum(p.numel() for p in 
                   "peer_s": statistics.median(times["peer"]), "max_abs_diff": diff}))
 """
 
-CASES = ("timesformer_divided", "timesformer_joint", "swin_tiny", "perceiver_io_fourier")
+CASES = ("timesformer_divided", "timesformer_joint", "swin_tiny", "video_swin_tiny", "perceiver_io_fourier")
 
 
 def matmul_ceiling(threads: int, n: int = 2048, reps: int = 5) -> float:

@@ -20,5 +20,5 @@ $PIP pillow
 $PIP --no-deps timesformer-pytorch==0.4.1 perceiver-pytorch==0.11.0
 # mmaction2's Video Swin backbone file loads on its own with these
 $PIP --no-deps mmaction2==1.2.0 mmcv-lite==2.1.0 mmengine==0.10.7
-$PIP addict termcolor yapf opencv-python-headless
+$PIP addict termcolor yapf opencv-python-headless rich
 "$VENV/bin/python" -c "import torch, transformers; print('peers ready:', torch.__version__, transformers.__version__)"

@@ -124,6 +124,21 @@ def test_torchvision_layout():
     assert all(torch.equal(model.state_dict()[k], v) for k, v in ours.items())
 
 
+def test_mmaction2_1x_layout_names_the_final_norm_norm3():
+    """mmaction2 1.x (its model zoo, benchmarks/compare.py's peer) says backbone.norm3."""
+    ours = create_model("video_swin", **VSWIN_SMALL).state_dict()
+    mm = {}
+    for k, v in ours.items():
+        if k.startswith("head."):
+            mm["cls_head.fc_cls." + k.removeprefix("head.")] = v
+        else:
+            mm["backbone." + ("norm3." + k.removeprefix("norm.") if k.startswith("norm.") else k)] = v
+    assert "backbone.norm3.weight" in mm
+    model = create_model("video_swin", **VSWIN_SMALL)
+    assert load_checkpoint(model, mm).layout == "video_swin_official"
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in ours.items())
+
+
 def test_any_clip_size_and_other_image_sizes():
     video = create_model("video_swin", **VSWIN_SMALL).eval()
     assert _run(video, torch.randn(1, 3, 5, 37, 51)).shape == (1, 6)

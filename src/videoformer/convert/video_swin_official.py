@@ -2,7 +2,8 @@
 2D Swin checkpoints inflated to 3D as the Video Swin paper initialises from ImageNet.
 
 Official files hold ``state_dict`` with ``backbone.*`` (our names) and
-``cls_head.fc_cls.*``. torchvision numbers its modules: ``features.0`` is the patch
+``cls_head.fc_cls.*``; mmaction2 1.x names the final norm after its output stage
+(``backbone.norm3``, out_indices (3,)) where the original release says ``backbone.norm``. torchvision numbers its modules: ``features.0`` is the patch
 embedding, odd ``features.{2i+1}`` are the stages' blocks, even ``features.{2i+2}``
 the PatchMergings; MLP Linears are ``mlp.0`` and ``mlp.3``.
 """
@@ -21,7 +22,9 @@ from .swin_official import convert_timm_swin, drop_rebuilt_buffers, resize_bias_
 def convert_official_video_swin(sd: Mapping[str, Tensor], config=None) -> StateDict:
     out = {}
     for key, value in drop_rebuilt_buffers(sd).items():
-        if key.startswith("backbone."):
+        if key.startswith("backbone.norm3."):  # mmaction2 1.x
+            out["norm." + key.removeprefix("backbone.norm3.")] = value
+        elif key.startswith("backbone."):
             out[key.removeprefix("backbone.")] = value
         elif key.startswith("cls_head.fc_cls."):
             out["head." + key.removeprefix("cls_head.fc_cls.")] = value
