@@ -44,7 +44,6 @@ class LoadReport:
     missing: list[str] = field(default_factory=list)  # only with strict=False
     unexpected: list[str] = field(default_factory=list)  # only with strict=False
     labels: list[str] | None = None  # class names, when the checkpoint carries them
-    checkpoint_classes: int | None = None  # rows of the checkpoint's classifier weight
 
     def __str__(self) -> str:
         parts = [f"loaded {self.loaded} tensors from {self.source} (layout {self.layout})"]
@@ -151,7 +150,7 @@ def load_checkpoint(
     *,
     strict: bool = True,
     ignore: Sequence[str] = (),
-    reinit_mismatched_classifier: bool = False,
+    classifier: str = "strict",
 ) -> LoadReport:
     """Load weights of any supported layout into ``model``.
 
@@ -160,8 +159,10 @@ def load_checkpoint(
         strict: missing or unexpected keys are an error (otherwise reported).
         ignore: glob patterns of our keys to skip (e.g. ``("head.*",)``); they keep
             the model's initialisation.
-        reinit_mismatched_classifier: a classifier of another size keeps its fresh
-            initialisation instead of raising (fine-tuning on new classes).
+        classifier: when the checkpoint's classifier has another size than the model's,
+            ``"strict"`` raises, ``"reinit"`` keeps the model's fresh classifier
+            (fine-tuning on new classes), ``"adopt"`` resizes the model's classifier to
+            the checkpoint's (``reset_classifier``) and loads it.
 
     Raises:
         CheckpointError: unreadable file, unknown layout, or keys/shapes that do not
@@ -184,8 +185,18 @@ def load_checkpoint(
     if hf is not None and "id2label" in hf:
         id2label = hf["id2label"]
         report.labels = [id2label[str(i)] if str(i) in id2label else id2label[i] for i in range(len(id2label))]
-    _load_strict(model, converted, report, strict, ignore, reinit_mismatched_classifier)
+    if classifier not in ("strict", "reinit", "adopt"):
+        raise ValueError(f"classifier must be 'strict', 'reinit' or 'adopt', got {classifier!r}")
+    if classifier == "adopt":
+        _adopt_classifier_size(model, converted)
+    _load_strict(model, converted, report, strict, ignore, reinit_classifier=classifier != "strict")
     return report
+
+
+def _adopt_classifier_size(model: nn.Module, sd: Mapping[str, Tensor]) -> None:
+    weight = sd.get(f"{model.classifier_name}.weight")
+    if weight is not None and weight.ndim == 2 and weight.shape[0] != model.config.num_classes:
+        model.reset_classifier(weight.shape[0])
 
 
 def _load_strict(
@@ -198,8 +209,6 @@ def _load_strict(
 ) -> None:
     expected = model.state_dict()
     classifier = f"{model.classifier_name}.*"
-    head_weight = sd.get(f"{model.classifier_name}.weight")
-    report.checkpoint_classes = head_weight.shape[0] if head_weight is not None and head_weight.ndim == 2 else None
     report.ignored = sorted(k for k in set(sd) | set(expected) if _matches(k, ignore))
     sd = {k: v for k, v in sd.items() if not _matches(k, ignore)}
     missing = sorted(k for k in expected if k not in sd and not _matches(k, ignore))

@@ -125,10 +125,7 @@ def create_model(
         overrides = {**config_from_checkpoint_dir(pretrained, entry.family), **overrides}
     model = entry.build(**overrides)
     if pretrained is not None:
-        report = load_checkpoint(model, pretrained, reinit_mismatched_classifier=True)
-        if report.reinitialised and report.checkpoint_classes and not classes_given:
-            model = entry.build(**{**overrides, "num_classes": report.checkpoint_classes})
-            report = load_checkpoint(model, pretrained)
+        report = load_checkpoint(model, pretrained, classifier="reinit" if classes_given else "adopt")
         log.info("%s: %s", entry.name, report)
         model.load_report = report
     return model
