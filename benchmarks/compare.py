@@ -83,8 +83,7 @@ if case.startswith("timesformer"):
     run_peer = lambda: peer(pixel_values=x.transpose(1, 2)).logits
     label = f"HF transformers TimesformerForVideoClassification ({attention})"
 elif case == "swin_tiny":
-    exec(sys.argv[4])  # the torchvision stand-in, for timm only (transformers checks the real one)
-    import timm
+    import timm  # after the torchvision stand-in the parent puts before this script
     peer = randomise(timm.create_model("swin_tiny_patch4_window7_224", pretrained=False))
     ours = create_model("swin_tiny", pretrained=peer.state_dict()).eval()
     x = torch.randn(1, 3, 224, 224)
@@ -172,7 +171,9 @@ def main() -> None:
     rows = []
     for case in args.only:
         print(f"running {case} ...", file=sys.stderr, flush=True)
-        out = subprocess.run([sys.executable, "-c", CHILD, case, str(args.threads), str(args.reps), TORCHVISION_STAND_IN],
+        # timm gets the torchvision stand-in; transformers checks for the real one, so only timm
+        source = TORCHVISION_STAND_IN + CHILD if case == "swin_tiny" else CHILD
+        out = subprocess.run([sys.executable, "-c", source, case, str(args.threads), str(args.reps)],
                              capture_output=True, text=True)
         if out.returncode:
             print(f"{case} failed:\n{out.stderr[-2000:]}", file=sys.stderr)

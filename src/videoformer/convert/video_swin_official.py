@@ -3,9 +3,10 @@
 
 Official files hold ``state_dict`` with ``backbone.*`` (our names) and
 ``cls_head.fc_cls.*``; mmaction2 1.x names the final norm after its output stage
-(``backbone.norm3``, out_indices (3,)) where the original release says ``backbone.norm``. torchvision numbers its modules: ``features.0`` is the patch
-embedding, odd ``features.{2i+1}`` are the stages' blocks, even ``features.{2i+2}``
-the PatchMergings; MLP Linears are ``mlp.0`` and ``mlp.3``.
+(``backbone.norm3``, out_indices (3,)) where the original release says ``backbone.norm``.
+torchvision numbers its modules: ``features.0`` is the patch embedding, odd
+``features.{2i+1}`` are the stages' blocks, even ``features.{2i+2}`` the PatchMergings;
+MLP Linears are ``mlp.0`` and ``mlp.3``.
 """
 
 from __future__ import annotations

@@ -110,9 +110,10 @@ class Predictor:
         w = entry.weights
         clip = w.clip if w and w.clip else f"{getattr(config, 'num_frames', 8)}x4x1"
         size = getattr(config, "img_size", getattr(config, "image_size", 224))
-        # names come from the shipped set of the loaded head's size (K400, K600...)
-        return {"model_name": entry.name, "labels": None, "label_set": w.labels if w else "", "mean": list(w.mean) if w else [0.45] * 3,
-                "std": list(w.std) if w else [0.225] * 3, "clip": clip, "size": size, "test_short_side": size}
+        # label names come from the shipped set of the loaded head's size (K400, K600...)
+        return {"model_name": entry.name, "labels": None, "label_set": w.labels if w else "",
+                "mean": list(w.mean) if w else [0.45] * 3, "std": list(w.std) if w else [0.225] * 3,
+                "clip": clip, "size": size, "test_short_side": size}
 
     def _clip_indices(self, num_frames: int) -> list[list[int]]:
         if self.stride and isinstance(self.sampler, ClipSampler):

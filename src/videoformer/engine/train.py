@@ -135,6 +135,7 @@ class Trainer:
         if cfg.mixup_alpha or cfg.cutmix_alpha:
             self.mixer = MixupCutmix(self.num_classes, cfg.mixup_alpha, cfg.cutmix_alpha, label_smoothing=cfg.label_smoothing)
         self.state = TrainState()
+        self._tb: Any = None  # TensorBoard writer, opened at the first log row (False: not installed)
         if resume:
             self._resume()
 
@@ -222,7 +223,7 @@ class Trainer:
             return
         with open(self.out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
-        if getattr(self, "_tb", None) is None:
+        if self._tb is None:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
@@ -352,7 +353,6 @@ class Trainer:
         if result:
             write_report({**result, "train_failed_files": self.state.failed_files}, self.out, self.labels, "eval")
         export_safetensors(weights, self.metadata(), self.out / "model.safetensors")
-
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
