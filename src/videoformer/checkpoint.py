@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .convert import HF_CONFIG_READERS, RESIZERS, Layout, layouts_for
+from .convert import HF_CONFIG_READERS, RESIZERS, Layout, claiming_layouts, layouts_for
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +131,17 @@ def config_from_checkpoint_dir(source: str | PathLike, family: str) -> dict[str,
         raise CheckpointError(f"{source}: {e}") from e
 
 
-def detect_layout(sd: Mapping[str, Tensor], model: nn.Module) -> Layout:
-    for layout in layouts_for(model.family):
-        if layout.detect(sd, model.config):
-            return layout
+def detect_layout(sd: Mapping[str, Tensor], family: str) -> Layout:
+    """The one layout of ``family`` that claims ``sd``; none or several is an error."""
+    claims = claiming_layouts(sd, family)
+    if len(claims) == 1:
+        return claims[0]
     sample = ", ".join(list(sd)[:6])
-    names = ", ".join(lay.name for lay in layouts_for(model.family))
-    raise CheckpointError(f"no known {model.family} checkpoint layout ({names}) matches keys like: {sample}")
+    if claims:
+        names = " and ".join(lay.name for lay in claims)
+        raise CheckpointError(f"ambiguous {family} checkpoint: layouts {names} both claim keys like: {sample}")
+    names = ", ".join(lay.name for lay in layouts_for(family))
+    raise CheckpointError(f"no known {family} checkpoint layout ({names}) matches keys like: {sample}")
 
 
 def _matches(key: str, patterns: Sequence[str]) -> bool:
@@ -172,7 +176,7 @@ def load_checkpoint(
         name, sd, hf = "<state dict>", unwrap_state_dict(source), None
     else:
         name, sd, hf = str(source), read_checkpoint(source), read_hf_config(source)
-    layout = detect_layout(sd, model)
+    layout = detect_layout(sd, model.family)
     converted = layout.convert(sd, model.config)
     resize = RESIZERS.get(model.family)
     report = LoadReport(source=name, layout=layout.name)

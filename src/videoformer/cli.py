@@ -97,7 +97,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         model = model_from_metadata(meta)
         load_checkpoint(model, weights)
     else:
-        from .models import create_model
+        from .factory import create_model
 
         model = create_model(args.model or cfg.model, pretrained=weights, **cfg.model_overrides)
     result = evaluate(model, val, cfg.eval_batch_size, num_workers=cfg.data.num_workers,
@@ -193,7 +193,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
     from .engine.checkpointing import export_safetensors, model_metadata
     from .engine.predict import Predictor
-    from .models import create_model
+    from .factory import create_model
 
     overrides = {}
     for item in args.set or []:

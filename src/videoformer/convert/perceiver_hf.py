@@ -10,7 +10,7 @@ from typing import Any
 
 from torch import Tensor
 
-from . import HF_CONFIG_READERS, Layout, StateDict, register_layout
+from .layouts import HF_CONFIG_READERS, Layout, StateDict, register_layout
 
 # HF PerceiverLayer sub-key -> our PerceiverBlock sub-key
 BLOCK_RENAMES = {
@@ -91,16 +91,23 @@ HF_CONFIG_READERS["perceiver_io"] = perceiver_io_config_from_hf
 register_layout(Layout(
     name="perceiver_io_hf",
     family="perceiver_io",
-    detect=lambda sd, config: "perceiver.embeddings.latents" in sd,
+    detect=lambda sd: "perceiver.embeddings.latents" in sd,
     convert=convert_hf_perceiver_io,
     description="HF transformers PerceiverForImageClassification{Fourier,Learned,ConvProcessing}",
 ))
 
-for _family in ("perceiver", "perceiver_io"):
-    register_layout(Layout(
-        name=f"{_family}_videoformer",
-        family=_family,
-        detect=lambda sd, config: "latents" in sd,
-        convert=lambda sd, config: dict(sd),
-        description=f"videoformer's own {_family} keys",
-    ))
+register_layout(Layout(
+    name="perceiver_videoformer",
+    family="perceiver",
+    detect=lambda sd: "latents" in sd and "cross_attends.0.attn.q.weight" in sd,
+    convert=lambda sd, config: dict(sd),
+    description="videoformer's own Perceiver keys",
+))
+
+register_layout(Layout(
+    name="perceiver_io_videoformer",
+    family="perceiver_io",
+    detect=lambda sd: "latents" in sd and "encoder_cross.attn.q.weight" in sd,
+    convert=lambda sd, config: dict(sd),
+    description="videoformer's own Perceiver IO keys",
+))

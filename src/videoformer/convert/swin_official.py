@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import RESIZERS, Layout, StateDict, register_layout
+from .layouts import RESIZERS, Layout, StateDict, register_layout
 
 IGNORED = ("relative_position_index", "attn_mask")
 
@@ -71,11 +71,28 @@ def resize_swin_tables(sd: Mapping[str, Tensor], config) -> StateDict:
 
 RESIZERS["swin"] = resize_swin_tables
 
+def is_swin(sd: Mapping[str, Tensor], ndim: int) -> bool:
+    """A Swin state dict with our (= the official backbone) names: bias tables and an
+    ``ndim``-d patch embedding (4: 2D Swin, official, timm or ours; 5: Video Swin)."""
+    patch = sd.get("patch_embed.proj.weight")
+    return patch is not None and patch.ndim == ndim and "layers.0.blocks.0.attn.relative_position_bias_table" in sd
+
+
+def is_swin_2d(sd: Mapping[str, Tensor]) -> bool:
+    return is_swin(sd, 4)
+
+
+def is_timm_swin(sd: Mapping[str, Tensor]) -> bool:
+    """timm's arrangement: classifier ``head.fc`` or merging at the start of stage 1."""
+    return "head.fc.weight" in sd or (
+        "layers.1.downsample.reduction.weight" in sd and "layers.0.downsample.reduction.weight" not in sd
+    )
+
+
 register_layout(Layout(
     name="swin_timm",
     family="swin",
-    detect=lambda sd, config: "head.fc.weight" in sd
-    or ("layers.1.downsample.reduction.weight" in sd and "layers.0.downsample.reduction.weight" not in sd),
+    detect=lambda sd: is_swin_2d(sd) and is_timm_swin(sd),
     convert=convert_timm_swin,
     description="timm Swin (downsample at the start of the next stage, head.fc)",
 ))
@@ -83,7 +100,7 @@ register_layout(Layout(
 register_layout(Layout(
     name="swin_official",
     family="swin",
-    detect=lambda sd, config: "patch_embed.proj.weight" in sd and sd["patch_embed.proj.weight"].ndim == 4,
+    detect=lambda sd: is_swin_2d(sd) and not is_timm_swin(sd),
     convert=convert_official_swin,
     description="microsoft/Swin-Transformer checkpoint['model'] (and videoformer's Swin keys)",
 ))

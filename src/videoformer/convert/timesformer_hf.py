@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import Tensor
 
-from . import HF_CONFIG_READERS, Layout, StateDict, register_layout
+from .layouts import HF_CONFIG_READERS, Layout, StateDict, register_layout
 
 # HF key (regex) -> our key; \1 is the block index.
 RENAMES = [
@@ -82,7 +82,7 @@ HF_CONFIG_READERS["timesformer"] = timesformer_config_from_hf
 register_layout(Layout(
     name="timesformer_hf",
     family="timesformer",
-    detect=lambda sd, config: any(k.startswith("timesformer.") for k in sd),
+    detect=lambda sd: "timesformer.embeddings.cls_token" in sd,
     convert=convert_hf_timesformer,
     description="HF transformers TimesformerForVideoClassification (timesformer.*, classifier.*)",
 ))

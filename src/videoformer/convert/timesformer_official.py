@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from torch import Tensor
 
 from ..layers import resample_pos_embed, resample_time_embed
-from . import RESIZERS, Layout, StateDict, register_layout
+from .layouts import RESIZERS, Layout, StateDict, register_layout
 
 PREFIX = "model."
 
@@ -38,7 +38,7 @@ RESIZERS["timesformer"] = resize_timesformer_embeddings
 register_layout(Layout(
     name="timesformer_official",
     family="timesformer",
-    detect=lambda sd, config: "model.cls_token" in sd and "model.blocks.0.attn.qkv.weight" in sd,
+    detect=lambda sd: "model.cls_token" in sd and "model.blocks.0.attn.qkv.weight" in sd,
     convert=convert_official_timesformer,
     description="facebookresearch/TimeSformer .pyth (model_state, keys prefixed 'model.')",
 ))
@@ -46,8 +46,8 @@ register_layout(Layout(
 register_layout(Layout(
     name="timesformer_videoformer",
     family="timesformer",
-    detect=lambda sd, config: "cls_token" in sd
-    and ("time_embed" in sd or config.attention_type == "space_only"),
+    detect=lambda sd: "cls_token" in sd and "time_embed" in sd,
     convert=lambda sd, config: dict(sd),
-    description="videoformer's own TimeSformer keys (= the official names without prefix)",
+    description="videoformer's own TimeSformer keys (= the official names without prefix); "
+    "space-only ones have the ViT keys (vit_imagenet)",
 ))

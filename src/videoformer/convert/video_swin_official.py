@@ -16,8 +16,15 @@ from collections.abc import Mapping
 
 from torch import Tensor
 
-from . import Layout, StateDict, register_layout
-from .swin_official import convert_timm_swin, drop_rebuilt_buffers, resize_bias_table
+from .layouts import Layout, StateDict, register_layout
+from .swin_official import (
+    convert_timm_swin,
+    drop_rebuilt_buffers,
+    is_swin,
+    is_swin_2d,
+    is_timm_swin,
+    resize_bias_table,
+)
 
 
 def convert_official_video_swin(sd: Mapping[str, Tensor], config=None) -> StateDict:
@@ -73,14 +80,10 @@ def inflate_swin_2d_to_3d(sd: Mapping[str, Tensor], config) -> StateDict:
     return out
 
 
-def _is_2d(sd: Mapping[str, Tensor]) -> bool:
-    return "patch_embed.proj.weight" in sd and sd["patch_embed.proj.weight"].ndim == 4
-
-
 register_layout(Layout(
     name="video_swin_official",
     family="video_swin",
-    detect=lambda sd, config: any(k.startswith("backbone.") for k in sd),
+    detect=lambda sd: "backbone.patch_embed.proj.weight" in sd,
     convert=convert_official_video_swin,
     description="SwinTransformer/Video-Swin-Transformer (mmaction): backbone.*, cls_head.fc_cls.*",
 ))
@@ -88,7 +91,7 @@ register_layout(Layout(
 register_layout(Layout(
     name="video_swin_torchvision",
     family="video_swin",
-    detect=lambda sd, config: "features.0.proj.weight" in sd,
+    detect=lambda sd: "features.0.proj.weight" in sd,
     convert=convert_torchvision_video_swin,
     description="torchvision swin3d_t/s/b: features.*, norm, head",
 ))
@@ -96,17 +99,15 @@ register_layout(Layout(
 register_layout(Layout(
     name="swin2d_inflated",
     family="video_swin",
-    detect=lambda sd, config: _is_2d(sd),
-    convert=lambda sd, config: inflate_swin_2d_to_3d(
-        convert_timm_swin(sd) if "head.fc.weight" in sd else sd, config
-    ),
+    detect=is_swin_2d,
+    convert=lambda sd, config: inflate_swin_2d_to_3d(convert_timm_swin(sd) if is_timm_swin(sd) else sd, config),
     description="a 2D Swin checkpoint (official or timm) inflated to 3D (ImageNet initialisation)",
 ))
 
 register_layout(Layout(
     name="video_swin_videoformer",
     family="video_swin",
-    detect=lambda sd, config: "patch_embed.proj.weight" in sd and sd["patch_embed.proj.weight"].ndim == 5,
+    detect=lambda sd: is_swin(sd, 5),
     convert=lambda sd, config: drop_rebuilt_buffers(sd),
     description="videoformer's own Video Swin keys (= the official backbone names)",
 ))

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from ..models.timesformer import STEPS
-from . import Layout, StateDict, register_layout
+from .layouts import Layout, StateDict, register_layout
 
 
 def inflate_vit_to_timesformer(sd: Mapping[str, Tensor], config) -> StateDict:
@@ -45,9 +45,8 @@ def inflate_vit_to_timesformer(sd: Mapping[str, Tensor], config) -> StateDict:
 register_layout(Layout(
     name="vit_imagenet",
     family="timesformer",
-    detect=lambda sd, config: "blocks.0.attn.qkv.weight" in sd
-    and "time_embed" not in sd
-    and "blocks.0.temporal_attn.qkv.weight" not in sd,
+    detect=lambda sd: "cls_token" in sd and "blocks.0.attn.qkv.weight" in sd and "time_embed" not in sd,
     convert=inflate_vit_to_timesformer,
-    description="ImageNet ViT (timm / official ViT layout), inflated: attention copied to extra steps",
+    description="ImageNet ViT (timm / official ViT layout; also space-only TimeSformer, the same keys), "
+    "inflated: attention copied to extra steps",
 ))

@@ -23,8 +23,9 @@ from ..checkpoint import load_checkpoint
 from ..data.decode import probe, read_frames
 from ..data.sampling import ClipSampler, SegmentSampler
 from ..data.transforms import video_test_transform
+from ..factory import create_model
 from ..labels import label_set_of_size
-from ..models import create_model, get_model_entry
+from ..models import get_model_entry
 
 
 def read_metadata(path: str | Path) -> tuple[dict[str, Any] | None, Any]:

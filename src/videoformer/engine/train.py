@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint
 from ..data.transforms import MixupCutmix, one_hot
-from ..models import create_model
+from ..factory import create_model
 from . import distributed
 from .builders import build_datasets, prepare_synthetic
 from .checkpointing import (

@@ -4,7 +4,6 @@ from . import perceiver, perceiver_io, swin, timesformer, video_swin  # noqa: F4
 from .registry import (
     WeightsSpec,
     apply_overrides,
-    create_model,
     get_model_entry,
     list_families,
     list_models,
@@ -14,7 +13,6 @@ from .registry import (
 __all__ = [
     "WeightsSpec",
     "apply_overrides",
-    "create_model",
     "get_model_entry",
     "list_families",
     "list_models",

@@ -1,8 +1,9 @@
-"""Model registry: ``register_model``, ``create_model``, ``list_models``.
+"""Model registry: ``register_model``, ``list_models``, ``get_model_entry``.
 
 Each model file registers its variants (``timesformer_base`` ...) and names one of
 them the base of its family, so ``create_model("timesformer", **fields)`` starts
-from the official defaults and changes only the fields given.
+from the official defaults and changes only the fields given. Pure: nothing here
+reads files or loads weights (``videoformer.factory.create_model`` does, above it).
 """
 
 from __future__ import annotations
@@ -10,18 +11,14 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
-import logging
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from os import PathLike
 from typing import Any, TypeVar
 
 from torch import nn
 
 from ..fields import coerce
-
-log = logging.getLogger(__name__)
 
 C = TypeVar("C")
 
@@ -100,32 +97,3 @@ def get_model_entry(name: str) -> ModelEntry:
         hint = f"; closest: {', '.join(close)}" if close else ""
         raise ValueError(f"unknown model {name!r}{hint} (videoformer list-models shows all)")
     return _MODELS[name]
-
-
-def create_model(
-    name: str, pretrained: str | PathLike | dict | None = None, **overrides: Any
-) -> nn.Module:
-    """Build a registered variant (or a family's base variant) with config overrides.
-
-    Args:
-        name: a variant (``timesformer_base``) or family (``timesformer``) name.
-        pretrained: a checkpoint in any layout ``load_checkpoint`` reads. A Hugging Face
-            model directory also supplies config fields from its ``config.json``; explicit
-            ``overrides`` win. Without a ``num_classes`` override the model takes the
-            checkpoint's classifier size (a Kinetics-600 file gives a 600-way head); with
-            one that differs, the classifier keeps its fresh initialisation (fine-tuning;
-            the load report says so).
-        overrides: config fields; an unknown field raises ``ValueError``.
-    """
-    from ..checkpoint import config_from_checkpoint_dir, load_checkpoint
-
-    entry = get_model_entry(name)
-    classes_given = "num_classes" in overrides
-    if pretrained is not None and not isinstance(pretrained, dict):
-        overrides = {**config_from_checkpoint_dir(pretrained, entry.family), **overrides}
-    model = entry.build(**overrides)
-    if pretrained is not None:
-        report = load_checkpoint(model, pretrained, classifier="reinit" if classes_given else "adopt")
-        log.info("%s: %s", entry.name, report)
-        model.load_report = report
-    return model
