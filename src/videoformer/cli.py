@@ -46,7 +46,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"  layouts    : {', '.join(info.layouts)}")
     if info.weights:
         w = info.weights
-        print(f"  weights    : {w.url} ({w.layout}, {w.license}, clip {w.clip}, {w.labels})")
+        print(f"  weights    : {w.url} ({w.layout}, {w.license}, clip {w.data.clip}, {w.data.labels})")
     print("  config:")
     for k, v in info.config.items():
         print(f"    {k} = {v}")
@@ -192,7 +192,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     import yaml
 
     from .engine.checkpointing import export_safetensors, model_metadata
-    from .engine.predict import Predictor
+    from .engine.predict import official_preprocessing
     from .factory import create_model
 
     overrides = {}
@@ -202,8 +202,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         key, raw = item.split("=", 1)
         overrides[key] = yaml.safe_load(raw)
     model = create_model(args.model, pretrained=args.source, **overrides)
-    official = Predictor._foreign_metadata(args.model)  # the variant's official preprocessing
-    meta = model_metadata(args.model, model, model.load_report.labels, official)
+    meta = model_metadata(args.model, model, model.load_report.labels, official_preprocessing(args.model))
     export_safetensors(model, meta, args.out)
     print(model.load_report)
     print(f"wrote {args.out}")

@@ -60,7 +60,7 @@ def model_zoo_markdown() -> str:
     for name in list_models():
         info = describe_model(name)
         w = info.weights
-        weights = f"[{w.clip} {w.labels}]({w.url})" if w else "—"
+        weights = f"[{w.data.clip} {w.data.labels}]({w.url})" if w else "—"
         lines.append(
             f"| `{name}` | {info.input_shape} | {info.params:,} | {info.flops / 1e9:.1f} | {weights} "
             f"| {w.layout if w else '—'} | {w.license if w else '—'} |"

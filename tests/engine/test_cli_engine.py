@@ -99,19 +99,19 @@ def test_bad_arguments_exit_2(trained, capsys):
 def test_official_k400_weights_predict_named_classes():
     """Foreign checkpoints of a Kinetics-400 variant get the shipped class names and the
     official preprocessing."""
-    from videoformer.engine.predict import Predictor
+    from videoformer.engine.predict import official_preprocessing
     from videoformer.labels import label_names
 
     names = label_names("kinetics400")
     assert len(names) == 400 and names[0] == "abseiling" and names[-1] == "zumba" and list(names) == sorted(names)
-    meta = Predictor._foreign_metadata("timesformer_base")
+    meta = official_preprocessing("timesformer_base")
     assert meta["label_set"] == "kinetics400" and meta["clip"] == "8x32x1" and meta["mean"] == [0.45] * 3
 
 
 def test_shipped_kinetics_600_700_names():
     """Sorted, unique, the right sizes; a 600- or 700-way head of a Kinetics-400 variant
     (official K600 weights) gets the matching set."""
-    from videoformer.engine.predict import Predictor
+    from videoformer.engine.predict import official_preprocessing
     from videoformer.labels import label_names, label_set_of_size
 
     k600, k700 = label_names("kinetics600"), label_names("kinetics700")
@@ -120,7 +120,7 @@ def test_shipped_kinetics_600_700_names():
     assert "bull fighting" in k600 and "bull fighting" not in k700 and "arresting" in k700
     assert label_set_of_size("kinetics400", 600) == k600 and label_set_of_size("kinetics400", 700) == k700
     assert label_set_of_size("kinetics400", 500) is None and label_set_of_size("", 600) is None
-    assert Predictor._foreign_metadata("video_swin_base")["label_set"] == "kinetics400"
+    assert official_preprocessing("video_swin_base")["label_set"] == "kinetics400"
 
 
 def test_shipped_ssv2_names_and_flip_map():

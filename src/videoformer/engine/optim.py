@@ -3,52 +3,31 @@
 from __future__ import annotations
 
 import math
-import re
 
 import torch
 from torch import nn
 
 from .config import OptimConfig, ScheduleConfig
 
-# learned tokens and position/time embeddings (``embed_lr_mult``)
-EMBEDDING_NAMES = ("pos_embed", "time_embed", "cls_token", "absolute_pos_embed", "latents", "modality_embed",
-                   "decoder_query")
-# parameters that never get weight decay besides norms and biases (ndim <= 1)
-NO_DECAY_NAMES = (*EMBEDDING_NAMES, "relative_position_bias_table")
-
-
-def layer_index(name: str, num_layers: int) -> int:
-    """0 for embeddings, i + 1 for the i-th block (across stages), num_layers + 1 for the rest."""
-    if m := re.match(r"blocks\.(\d+)\.", name):
-        return int(m.group(1)) + 1
-    if m := re.match(r"layers\.(\d+)\.", name):  # Swin stages: a stage counts as a layer
-        return int(m.group(1)) + 1
-    if m := re.match(r"(self_attends|latent_stacks|cross_attends)\.(\d+)\.", name):
-        return int(m.group(2)) + 1
-    if name.startswith(("patch_embed", "cls_token", "pos_embed", "time_embed", "absolute_pos_embed", "preprocess", "latents")):
-        return 0
-    return num_layers + 1
-
 
 def param_groups(model: nn.Module, cfg: OptimConfig) -> list[dict]:
-    """Groups by (weight decay on/off, lr multiplier): no decay on norms, biases, position
-    and time embeddings, cls tokens, bias tables and latents; ``backbone_lr_mult`` for all
-    but the classifier; ``embed_lr_mult`` for the embeddings and learned tokens;
-    ``layer_decay`` ** (depth - layer) per block."""
-    head = getattr(model, "classifier_name", "head")
-    names = [n for n, p in model.named_parameters() if p.requires_grad]
-    ids = [layer_index(n, 0) for n in names]
-    num_layers = max([i for i in ids if i > 0] or [0])
+    """Groups by (weight decay on/off, lr multiplier), from what the model declares
+    (``videoformer.models.base``): no decay on norms, biases (single-dimension tensors)
+    and ``model.no_weight_decay()``; ``backbone_lr_mult`` for all but the classifier;
+    ``embed_lr_mult`` for ``model.learned_embeddings()``; ``layer_decay ** (L + 1 -
+    model.layer_id(name))`` with ``L = model.num_layers``."""
+    head = model.classifier_name + "."
+    no_decay, embeddings = model.no_weight_decay(), model.learned_embeddings()
     groups: dict[tuple[bool, float], dict] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        decay = p.ndim > 1 and not any(k in name for k in NO_DECAY_NAMES)
-        mult = 1.0 if name.startswith(head + ".") else cfg.backbone_lr_mult
-        if name.split(".")[-1] in EMBEDDING_NAMES or name.startswith("modality_embed."):
+        decay = p.ndim > 1 and name not in no_decay
+        mult = 1.0 if name.startswith(head) else cfg.backbone_lr_mult
+        if name in embeddings:
             mult *= cfg.embed_lr_mult
         if cfg.layer_decay != 1.0:
-            mult *= cfg.layer_decay ** (num_layers + 1 - layer_index(name, num_layers))
+            mult *= cfg.layer_decay ** (model.num_layers + 1 - model.layer_id(name))
         group = groups.setdefault((decay, mult), {"params": [], "weight_decay": cfg.weight_decay if decay else 0.0,
                                                   "lr_mult": mult, "names": []})
         group["params"].append(p)

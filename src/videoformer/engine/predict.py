@@ -53,6 +53,21 @@ def model_from_metadata(meta: dict[str, Any]):
     return create_model(meta["model_name"], **meta["model_config"])
 
 
+def official_preprocessing(model: str) -> dict[str, Any]:
+    """Checkpoint metadata for a variant's official weights: the test input of its
+    ``WeightsSpec``, else the model's ``default_data_config()``. Label names come later,
+    from the shipped set of the loaded head's size (K400, K600...)."""
+    entry = get_model_entry(model)
+    if entry.weights is not None:
+        data = entry.weights.data
+    else:
+        with torch.device("meta"):
+            data = entry.build().default_data_config()
+    return {"model_name": entry.name, "labels": None, "label_set": data.labels, "mean": list(data.mean),
+            "std": list(data.std), "clip": data.clip, "sampler": data.sampler, "size": data.size,
+            "test_short_side": data.test_short_side or data.size}
+
+
 @dataclass
 class Prediction:
     source: str
@@ -75,7 +90,7 @@ class Predictor:
         if meta is None:
             if model is None:
                 raise ValueError(f"{checkpoint} carries no videoformer metadata: name the model with --model")
-            meta = self._foreign_metadata(model)
+            meta = official_preprocessing(model)
         if model is not None and model != meta["model_name"]:
             meta = {**meta, "model_name": model}
         self.meta = meta
@@ -102,19 +117,6 @@ class Predictor:
         self.stride = stride
         self.transform = video_test_transform(meta["size"], meta["mean"], meta["std"], meta.get("test_short_side"), num_crops)
         self.num_crops = num_crops
-
-    @staticmethod
-    def _foreign_metadata(model: str) -> dict[str, Any]:
-        entry = get_model_entry(model)
-        with torch.device("meta"):
-            config = entry.build().config
-        w = entry.weights
-        clip = w.clip if w and w.clip else f"{getattr(config, 'num_frames', 8)}x4x1"
-        size = getattr(config, "img_size", getattr(config, "image_size", 224))
-        # label names come from the shipped set of the loaded head's size (K400, K600...)
-        return {"model_name": entry.name, "labels": None, "label_set": w.labels if w else "",
-                "mean": list(w.mean) if w else [0.45] * 3, "std": list(w.std) if w else [0.225] * 3,
-                "clip": clip, "size": size, "test_short_side": size}
 
     def _clip_indices(self, num_frames: int) -> list[list[int]]:
         if self.stride and isinstance(self.sampler, ClipSampler):

@@ -74,15 +74,6 @@ def build_model(cfg: TrainConfig, num_classes: int | None) -> nn.Module:
     return model
 
 
-# the blocks FSDP shards one by one (then the root takes what is left)
-def _blocks(model: nn.Module) -> list[nn.Module]:
-    from ..models.perceiver import PerceiverBlock
-    from ..models.swin import SwinBlock
-    from ..models.timesformer import TimeSformerBlock
-
-    return [m for m in model.modules() if isinstance(m, (TimeSformerBlock, SwinBlock, PerceiverBlock))]
-
-
 def _wrap(model: nn.Module, cfg: TrainConfig, info: DistInfo) -> nn.Module:
     """DDP, or FSDP2 (``fully_shard``, which also runs on CPU with gloo), when distributed."""
     if not info.enabled:
@@ -92,8 +83,8 @@ def _wrap(model: nn.Module, cfg: TrainConfig, info: DistInfo) -> nn.Module:
         from torch.distributed.fsdp import fully_shard
 
         mesh = init_device_mesh(info.device.type, (info.world_size,))
-        for block in _blocks(model):
-            fully_shard(block, mesh=mesh)
+        for block in [m for m in model.modules() if isinstance(m, model.block_types)]:
+            fully_shard(block, mesh=mesh)  # the blocks one by one, then the root takes the rest
         fully_shard(model, mesh=mesh)
         return model
     return nn.parallel.DistributedDataParallel(model, device_ids=[info.device] if info.device.type == "cuda" else None)

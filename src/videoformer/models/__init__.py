@@ -2,6 +2,7 @@
 
 from . import perceiver, perceiver_io, swin, timesformer, video_swin  # noqa: F401  (register variants)
 from .registry import (
+    DataSpec,
     WeightsSpec,
     apply_overrides,
     get_model_entry,
@@ -11,6 +12,7 @@ from .registry import (
 )
 
 __all__ = [
+    "DataSpec",
     "WeightsSpec",
     "apply_overrides",
     "get_model_entry",

@@ -1,4 +1,20 @@
-"""What every model offers around its own ``forward_features``: the classifier head."""
+"""The model contract: what every model offers around its own ``forward_features``, and
+what it declares so that the engine and the tools never guess from parameter names.
+
+A family declares, as class attributes:
+
+- ``embeddings``: learned tokens and position embeddings (parameter names, or prefixes
+  of names): no weight decay, ``embed_lr_mult`` in the optimizer;
+- ``stem`` and ``block_lists``: for layer-wise lr decay, parameters under ``stem`` are
+  layer 0, item ``i`` of a ``block_lists`` ModuleList is layer ``i + 1``, the rest
+  (final norm, head) layer ``num_layers + 1``;
+- ``block_types``: the repeated blocks, which FSDP shards one by one and ``run_block``
+  recomputes under gradient checkpointing;
+
+and implements ``forward_features``, ``input_shape`` and ``default_data_config``.
+Adding a family touches ``models/`` (and ``convert/`` for its checkpoints), never the
+engine.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +23,33 @@ from typing import Any, ClassVar
 import torch.utils.checkpoint
 from torch import Tensor, nn
 
-from .registry import apply_overrides
+from .registry import DataSpec, apply_overrides
 
 
 def make_head(num_features: int, num_classes: int) -> nn.Module:
-    """A trunc-normal(0.02) Linear classifier, or Identity for ``num_classes=0`` (features)."""
-    if not num_classes:
-        return nn.Identity()
-    head = nn.Linear(num_features, num_classes)
-    nn.init.trunc_normal_(head.weight, std=0.02)
-    nn.init.zeros_(head.bias)
-    return head
+    """A Linear classifier, or Identity for ``num_classes=0`` (the model returns features).
+    ``init_weights`` gives it its trunc-normal start."""
+    return nn.Linear(num_features, num_classes) if num_classes else nn.Identity()
+
+
+def init_weights(module: nn.Module, std: float = 0.02) -> None:
+    """The official init of all four families, in module order: trunc-normal(``std``)
+    Linear weights with zero biases, unit LayerNorms, and ``init_own_parameters()`` of
+    modules that hold parameters of their own (relative-position bias tables)."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif hasattr(m, "init_own_parameters"):
+            m.init_own_parameters(std)
+
+
+def _under(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
 class Classifier(nn.Module):
@@ -26,6 +58,10 @@ class Classifier(nn.Module):
 
     family: ClassVar[str]
     classifier_name: ClassVar[str] = "head"
+    embeddings: ClassVar[tuple[str, ...]] = ()
+    stem: ClassVar[tuple[str, ...]] = ()
+    block_lists: ClassVar[tuple[str, ...]] = ()
+    block_types: ClassVar[tuple[type[nn.Module], ...]] = ()
     grad_checkpointing: bool = False  # see set_grad_checkpointing
 
     def forward_features(self, x) -> Tensor:
@@ -38,10 +74,48 @@ class Classifier(nn.Module):
     def forward(self, x) -> Tensor:
         return self.forward_head(self.forward_features(x))
 
+    @property
+    def input_shape(self) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
+        """Default per-sample input shape (a dict of shapes for several inputs)."""
+        raise NotImplementedError
+
+    def default_data_config(self) -> DataSpec:
+        """The input this model expects when no released weights say otherwise: size and
+        frames from the config, the family's normalisation and label set."""
+        raise NotImplementedError
+
     def reset_classifier(self, num_classes: int) -> None:
         """A fresh classifier for ``num_classes`` (0: the model returns pooled features)."""
         self.config = apply_overrides(self.config, {"num_classes": num_classes})
         self.head = make_head(self.num_features, num_classes)
+        init_weights(self.head)
+
+    # --- what the optimizer reads ---------------------------------------------------
+
+    def learned_embeddings(self) -> set[str]:
+        """Names of the learned tokens and position embeddings (``embed_lr_mult``)."""
+        return {n for n, _ in self.named_parameters() if _under(n, self.embeddings)}
+
+    def no_weight_decay(self) -> set[str]:
+        """Names of parameters without weight decay besides norms and biases (which the
+        optimizer recognises by their single dimension)."""
+        return self.learned_embeddings()
+
+    @property
+    def num_layers(self) -> int:
+        """Layers for layer-wise lr decay: the longest of the ``block_lists``."""
+        return max((len(getattr(self, name)) for name in self.block_lists), default=0)
+
+    def layer_id(self, name: str) -> int:
+        """0 for the stem, ``i + 1`` for block ``i``, ``num_layers + 1`` for the rest."""
+        first, _, rest = name.partition(".")
+        if first in self.block_lists:
+            return int(rest.split(".", 1)[0]) + 1
+        if _under(name, self.stem):
+            return 0
+        return self.num_layers + 1
+
+    # --- memory ----------------------------------------------------------------------
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """Recompute each block's activations during backward: less memory, one more forward."""

@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..layers import Mlp, fourier_channels, grid_fourier_features, merge_heads, split_heads
-from .base import Classifier, run_block
-from .registry import apply_overrides, register_model
+from .base import Classifier, init_weights, make_head, run_block
+from .registry import IMAGENET_MEAN, IMAGENET_STD, DataSpec, apply_overrides, register_model
 
 
 class PerceiverAttention(nn.Module):
@@ -209,6 +209,10 @@ class Perceiver(Classifier):
     """
 
     family: ClassVar[str] = "perceiver"
+    embeddings = ("latents", "modality_embed")
+    stem = embeddings
+    block_lists = ("cross_attends", "latent_stacks")  # layer i + 1: cross-attend i and its latent blocks
+    block_types = (PerceiverBlock,)
 
     def __init__(self, config: PerceiverConfig) -> None:
         super().__init__()
@@ -230,15 +234,12 @@ class Perceiver(Classifier):
         self.cross_attends = nn.ModuleList(cross() for _ in range(n_cross))
         self.latent_stacks = nn.ModuleList(latent_stack() for _ in range(1 if c.share_latent_weights else R))
         self.num_features = D
-        self.head = nn.Linear(D, c.num_classes) if c.num_classes else nn.Identity()
+        self.head = make_head(D, c.num_classes)
         self._init_weights()
 
     def _init_weights(self) -> None:
         nn.init.trunc_normal_(self.latents, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias)
+        init_weights(self)
         if hasattr(self, "modality_embed"):
             for p in self.modality_embed.values():
                 nn.init.trunc_normal_(p, std=0.02)
@@ -250,6 +251,17 @@ class Perceiver(Classifier):
         if len(self.config.inputs) > 1:
             return {s.name: _default_shape(s) for s in self.config.inputs}
         return _default_shape(self.config.inputs[0])
+
+    def default_data_config(self) -> DataSpec:
+        """ImageNet normalisation for the first image or video input (``"BCS"``, 2 or 3
+        axes) at its default shape; video clips take consecutive frames."""
+        visual = [s for s in self.config.inputs if s.layout == "BCS" and s.num_axes in (2, 3)]
+        if not visual:
+            raise ValueError(f"this Perceiver has no image or video input: {[s.name for s in self.config.inputs]}")
+        _, *S = _default_shape(visual[0])
+        frames = S[0] if len(S) == 3 else 1
+        labels = "imagenet1k" if frames == 1 and self.config.num_classes == 1000 else ""
+        return DataSpec(S[-1], f"{frames}x1x1", IMAGENET_MEAN, IMAGENET_STD, labels=labels)
 
     def byte_array(self, x: Tensor | dict[str, Tensor]) -> Tensor:
         """Inputs -> (B, M, C) byte array."""

@@ -24,9 +24,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..layers import fourier_channels, grid_fourier_features
-from .base import Classifier, run_block
+from .base import Classifier, init_weights, make_head, run_block
 from .perceiver import PerceiverBlock
-from .registry import WeightsSpec, apply_overrides, register_model
+from .registry import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    DataSpec,
+    WeightsSpec,
+    apply_overrides,
+    register_model,
+)
 
 PREPROCESSORS = {"fourier": 261, "learned": 512, "conv": 322}  # -> the d_model each produces
 
@@ -96,6 +103,10 @@ class PerceiverIO(Classifier):
     """Perceiver IO image classifier. Input ``(B, C, H, W)``, logits ``(B, num_classes)``."""
 
     family: ClassVar[str] = "perceiver_io"
+    embeddings = ("latents", "decoder_query", "preprocess.pos_embed")
+    stem = ("preprocess", "latents", "encoder_cross")  # the encoder reads the input as a stem does
+    block_lists = ("self_attends",)
+    block_types = (PerceiverBlock,)
 
     def __init__(self, config: PerceiverIOConfig) -> None:
         super().__init__()
@@ -114,11 +125,8 @@ class PerceiverIO(Classifier):
         self.decoder_query = nn.Parameter(torch.zeros(1, D))
         self.decoder_cross = PerceiverBlock(D, 1, D, None, None, c.cross_attention_widening_factor, True)
         self.num_features = D
-        self.head = nn.Linear(D, c.num_classes) if c.num_classes else nn.Identity()
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias)
+        self.head = make_head(D, c.num_classes)
+        init_weights(self)
         for p in (self.latents, self.decoder_query):
             nn.init.trunc_normal_(p, std=0.02)
         if c.preprocessor == "learned":
@@ -127,6 +135,9 @@ class PerceiverIO(Classifier):
     @property
     def input_shape(self) -> tuple[int, int, int]:
         return (self.config.in_chans, self.config.image_size, self.config.image_size)
+
+    def default_data_config(self) -> DataSpec:
+        return DataSpec(self.config.image_size, "1x1x1", IMAGENET_MEAN, IMAGENET_STD, labels="imagenet1k")
 
     def forward_features(self, x: Tensor) -> Tensor:
         """(B, C, H, W) -> the decoder's output for its query (B, d_latents)."""
@@ -145,7 +156,7 @@ class PerceiverIO(Classifier):
 def _hf(name: str) -> WeightsSpec:
     return WeightsSpec(
         url=f"https://huggingface.co/deepmind/{name}", layout="perceiver_io_hf", license="Apache-2.0",
-        mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), clip="1x1x1", labels="imagenet1k",
+        data=DataSpec(224, "1x1x1", IMAGENET_MEAN, IMAGENET_STD, labels="imagenet1k"),
     )
 
 

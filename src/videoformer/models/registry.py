@@ -23,17 +23,38 @@ from ..fields import coerce
 C = TypeVar("C")
 
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+KINETICS_MEAN = (0.45, 0.45, 0.45)  # the official TimeSformer (PySlowFast) normalisation
+KINETICS_STD = (0.225, 0.225, 0.225)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model's input is at test time: frames, size, normalisation, label set.
+
+    ``clip`` is ``"{clip_len}x{frame_interval}x{num_clips}"`` (``"1x1x1"`` for images);
+    frames are resized to ``test_short_side`` (None: ``size``) on the short side, then
+    cropped to ``size`` squared.
+    """
+
+    size: int
+    clip: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    sampler: str = "dense"  # "dense" (clips of a frame interval) or "segment" (TSN)
+    labels: str = ""  # shipped label set, e.g. "kinetics400"; "" for none
+    test_short_side: int | None = None
+
+
 @dataclass(frozen=True)
 class WeightsSpec:
-    """Where a variant's official weights come from and how they expect their input."""
+    """Where a variant's official weights come from and the input they were tested on."""
 
     url: str
     layout: str  # the converter ``load_checkpoint`` detects for these files
     license: str
-    mean: tuple[float, float, float] = (0.45, 0.45, 0.45)
-    std: tuple[float, float, float] = (0.225, 0.225, 0.225)
-    clip: str = ""  # clip spec "{clip_len}x{frame_interval}x{num_clips}"
-    labels: str = ""  # label set, e.g. "kinetics400"
+    data: DataSpec
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,15 @@ from ..layers import (
     window_partition,
     window_reverse,
 )
-from .base import Classifier, run_block
-from .registry import WeightsSpec, apply_overrides, register_model
+from .base import Classifier, init_weights, make_head, run_block
+from .registry import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    DataSpec,
+    WeightsSpec,
+    apply_overrides,
+    register_model,
+)
 
 
 class WindowAttention(Attention):
@@ -67,6 +74,10 @@ class WindowAttention(Attention):
         bias = relative_position_bias(self.relative_position_bias_table, self.window, N)  # (nH, N, N)
         attn_mask = bias if mask is None else bias + mask[:, None]  # (nW, nH, N, N)
         return super().forward(x, attn_mask.to(x.dtype))
+
+    def init_own_parameters(self, std: float) -> None:
+        """The bias table starts trunc-normal, as the official init (see ``init_weights``)."""
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=std)
 
 
 class SwinBlock(nn.Module):
@@ -177,7 +188,17 @@ class SwinBackbone(Classifier):
     """What Swin and Video Swin share: stages, final norm, pooling, freezing, intermediates.
 
     Subclasses build ``patch_embed``, ``layers`` (SwinStage), ``norm`` and ``head``.
+    A stage counts as one layer for layer-wise lr decay.
     """
+
+    stem = ("patch_embed", "absolute_pos_embed")
+    block_lists = ("layers",)
+    block_types = (SwinBlock,)
+
+    def no_weight_decay(self) -> set[str]:
+        """Embeddings and the relative-position bias tables."""
+        tables = {n for n, _ in self.named_parameters() if n.endswith(".relative_position_bias_table")}
+        return super().no_weight_decay() | tables
 
     def _build_stages(self, c, windows: list[tuple[int, ...]], shifts: list[tuple[int, ...]]) -> None:
         rates = drop_path_rates(c.drop_path_rate, sum(c.depths))
@@ -192,19 +213,6 @@ class SwinBackbone(Classifier):
         self.num_features = c.embed_dim * 2 ** (len(c.depths) - 1)
         self.norm = nn.LayerNorm(self.num_features)
         self.pos_drop = nn.Dropout(c.drop_rate)
-
-    def _init_weights(self) -> None:
-        """Official init: trunc-normal(0.02) Linear weights and bias tables, zero biases, unit norms."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, WindowAttention):
-                nn.init.trunc_normal_(m.relative_position_bias_table, std=0.02)
 
     def embed(self, x: Tensor) -> Tensor:
         """Input -> channels-last tokens (B, *S, D)."""
@@ -279,6 +287,7 @@ class Swin(SwinBackbone):
     """Swin Transformer image classifier. Input ``(B, C, H, W)``, logits ``(B, num_classes)``."""
 
     family: ClassVar[str] = "swin"
+    embeddings = ("absolute_pos_embed",)
 
     def __init__(self, config: SwinConfig) -> None:
         super().__init__()
@@ -295,8 +304,8 @@ class Swin(SwinBackbone):
             shifts.append((0, 0) if res <= c.window_size else (w // 2, w // 2))
         self._build_stages(c, windows, shifts)
         self.head_drop = nn.Identity()
-        self.head = nn.Linear(self.num_features, c.num_classes) if c.num_classes else nn.Identity()
-        self._init_weights()
+        self.head = make_head(self.num_features, c.num_classes)
+        init_weights(self)
         if c.ape:
             nn.init.trunc_normal_(self.absolute_pos_embed, std=0.02)
         self.train()
@@ -305,6 +314,9 @@ class Swin(SwinBackbone):
     def input_shape(self) -> tuple[int, int, int]:
         c = self.config
         return (c.in_chans, c.img_size, c.img_size)
+
+    def default_data_config(self) -> DataSpec:
+        return DataSpec(self.config.img_size, "1x1x1", IMAGENET_MEAN, IMAGENET_STD, labels="imagenet1k")
 
     def embed(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.config.in_chans:
@@ -329,10 +341,7 @@ def _swin_weights(file: str) -> WeightsSpec:
         url=f"https://github.com/SwinTransformer/storage/releases/download/v1.0.0/{file}",
         layout="swin_official",
         license="MIT",
-        mean=(0.485, 0.456, 0.406),
-        std=(0.229, 0.224, 0.225),
-        clip="1x1x1",
-        labels="imagenet1k",
+        data=DataSpec(224, "1x1x1", IMAGENET_MEAN, IMAGENET_STD, labels="imagenet1k"),
     )
 
 

@@ -49,8 +49,15 @@ from ..layers import (
     resample_time_embed,
     sincos_2d,
 )
-from .base import Classifier, run_block
-from .registry import WeightsSpec, apply_overrides, register_model
+from .base import Classifier, init_weights, make_head, run_block
+from .registry import (
+    KINETICS_MEAN,
+    KINETICS_STD,
+    DataSpec,
+    WeightsSpec,
+    apply_overrides,
+    register_model,
+)
 
 ATTENTION_TYPES = (
     "divided_space_time",
@@ -219,6 +226,10 @@ class TimeSformer(Classifier):
     """
 
     family: ClassVar[str] = "timesformer"
+    embeddings = ("cls_token", "pos_embed", "time_embed")
+    stem = ("patch_embed", *embeddings)
+    block_lists = ("blocks",)
+    block_types = (TimeSformerBlock,)
 
     def __init__(self, config: TimeSformerConfig) -> None:
         super().__init__()
@@ -242,7 +253,7 @@ class TimeSformer(Classifier):
             for i in range(c.depth)
         )
         self.norm = nn.LayerNorm(c.embed_dim, eps=c.layer_norm_eps)
-        self.head = nn.Linear(c.embed_dim, c.num_classes) if c.num_classes else nn.Identity()
+        self.head = make_head(c.embed_dim, c.num_classes)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -256,13 +267,7 @@ class TimeSformer(Classifier):
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         if not self.space_only and self.config.time_embed_init_std:
             nn.init.normal_(self.time_embed, std=self.config.time_embed_init_std)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias) if m.bias is not None else None
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_weights(self)
         for blk in self.blocks:
             for name, _ in blk.pre_steps:
                 fc = getattr(blk, f"{name}_fc")
@@ -274,6 +279,13 @@ class TimeSformer(Classifier):
         """Default per-sample input ``(C, T, H, W)``."""
         c = self.config
         return (c.in_chans, c.num_frames, c.img_size, c.img_size)
+
+    def default_data_config(self) -> DataSpec:
+        """Kinetics normalisation; clips spanning 256 frames (8x32 and 16x16 as the official
+        base and HR models)."""
+        c = self.config
+        return DataSpec(c.img_size, f"{c.num_frames}x{max(1, 256 // c.num_frames)}x1", KINETICS_MEAN, KINETICS_STD,
+                        labels="kinetics400")
 
     def _check_input(self, x: Tensor) -> None:
         c = self.config
@@ -309,14 +321,13 @@ class TimeSformer(Classifier):
         return self.norm(x)[:, 0]
 
 
-def _official(path: str, clip: str) -> WeightsSpec:
+def _official(path: str, clip: str, size: int = 224) -> WeightsSpec:
     """Official K400 weights (also on the HF hub as facebook/timesformer-*-finetuned-k400)."""
     return WeightsSpec(
         url=f"https://www.dropbox.com/s/{path}",
         layout="timesformer_official",
         license="CC BY-NC 4.0",
-        clip=clip,
-        labels="kinetics400",
+        data=DataSpec(size, clip, KINETICS_MEAN, KINETICS_STD, labels="kinetics400"),
     )
 
 
@@ -335,7 +346,7 @@ def timesformer_base(**overrides) -> TimeSformer:
 
 @register_model(
     family="timesformer",
-    weights=_official("6f0x172lpqy3oxt/TimeSformer_divST_16x16_448_K400.pyth", "16x16x1"),
+    weights=_official("6f0x172lpqy3oxt/TimeSformer_divST_16x16_448_K400.pyth", "16x16x1", 448),
 )
 def timesformer_hr(**overrides) -> TimeSformer:
     """TimeSformer-HR: ViT-B/16, divided, 16 frames at 448 px."""

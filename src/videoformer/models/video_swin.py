@@ -17,7 +17,15 @@ from typing import ClassVar
 from torch import Tensor, nn
 
 from ..layers import PatchEmbedNd
-from .registry import WeightsSpec, apply_overrides, register_model
+from .base import init_weights, make_head
+from .registry import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    DataSpec,
+    WeightsSpec,
+    apply_overrides,
+    register_model,
+)
 from .swin import SwinBackbone
 
 
@@ -61,14 +69,19 @@ class VideoSwin(SwinBackbone):
         shift = tuple(w // 2 for w in window)
         self._build_stages(c, [window] * len(c.depths), [shift] * len(c.depths))
         self.head_drop = nn.Dropout(c.head_drop_rate)
-        self.head = nn.Linear(self.num_features, c.num_classes) if c.num_classes else nn.Identity()
-        self._init_weights()
+        self.head = make_head(self.num_features, c.num_classes)
+        init_weights(self)
         self.train()
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
         c = self.config
         return (c.in_chans, c.num_frames, c.img_size, c.img_size)
+
+    def default_data_config(self) -> DataSpec:
+        """The official Kinetics test: 4 clips of frame interval 2."""
+        c = self.config
+        return DataSpec(c.img_size, f"{c.num_frames}x2x4", IMAGENET_MEAN, IMAGENET_STD, labels="kinetics400")
 
     def embed(self, x: Tensor) -> Tensor:
         if x.ndim != 5 or x.shape[1] != self.config.in_chans:
@@ -80,15 +93,12 @@ def _video_swin(base: VideoSwinConfig, overrides: dict) -> VideoSwin:
     return VideoSwin(apply_overrides(base, overrides))
 
 
-def _weights(file: str, clip: str = "32x2x4") -> WeightsSpec:
+def _weights(file: str) -> WeightsSpec:
     return WeightsSpec(
         url=f"https://github.com/SwinTransformer/storage/releases/download/v1.0.4/{file}",
         layout="video_swin_official",
         license="Apache-2.0",
-        mean=(0.485, 0.456, 0.406),
-        std=(0.229, 0.224, 0.225),
-        clip=clip,
-        labels="kinetics400",
+        data=DataSpec(224, "32x2x4", IMAGENET_MEAN, IMAGENET_STD, labels="kinetics400"),
     )
 
 
