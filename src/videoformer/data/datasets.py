@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..seeding import derive_seed
 from .decode import VideoDecodeError, probe, read_frames, read_video
 from .sampling import ClipSampler, SegmentSampler
 
@@ -241,13 +242,21 @@ class VideoDataset(Dataset):
         sample = {"video": frames.permute(0, 3, 1, 2), "label": item.label, "crop": view % self.num_crops}
         return self.transform(sample, rng)
 
+    def _replacement(self, video_index: int, attempt: int) -> int:
+        """Another video, tried instead of an unreadable one at the ``attempt``-th try."""
+        others = len(self.items) - 1
+        if not others:
+            return video_index
+        pick = random.Random(derive_seed(self.seed, "retry", self.epoch, video_index, attempt)).randrange(others)
+        return pick + (pick >= video_index)
+
     def __getitem__(self, index: int) -> dict:
         video_index, view = divmod(index, self.views_per_video)
         failed = 0
         for attempt in range(self.max_retries + 1):
-            i = video_index if attempt == 0 else (video_index + attempt * 7919) % len(self.items)
+            i = video_index if attempt == 0 else self._replacement(video_index, attempt)
             item = self.items[i]
-            rng = random.Random(hash((self.seed, self.epoch, i, view)) & 0xFFFFFFFF)
+            rng = random.Random(derive_seed(self.seed, "sample", self.epoch, i, view))
             try:
                 sample = self._load(i, item, view, rng)
             except VideoDecodeError as e:
@@ -282,7 +291,7 @@ class ImageFolderDataset(Dataset):
         item = self.items[index]
         with Image.open(item.path) as img:
             frame = torch.from_numpy(np.asarray(img.convert("RGB")).copy())  # (H, W, 3)
-        rng = random.Random(hash((self.seed, self.epoch, index)) & 0xFFFFFFFF)
+        rng = random.Random(derive_seed(self.seed, "sample", self.epoch, index, 0))
         sample = self.transform({"video": frame.permute(2, 0, 1)[None], "label": item.label, "crop": 1}, rng)
         sample.pop("crop", None)
         return {**sample, "video": sample["video"].squeeze(1), "index": index, "view": 0, "failed": 0}

@@ -15,6 +15,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
+from ..seeding import derive_seed
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -91,7 +93,7 @@ class EpochSampler(Sampler[int]):
 
     def __iter__(self):
         if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            g = torch.Generator().manual_seed(derive_seed(self.seed, "order", self.epoch))
             order = torch.randperm(self.length, generator=g).tolist()
         else:
             order = list(range(self.length))

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from ..checkpoint import load_checkpoint
 from ..data.transforms import MixupCutmix, one_hot
 from ..factory import create_model
+from ..seeding import derive_seed
 from . import distributed
 from .builders import build_datasets, prepare_synthetic
 from .checkpointing import (
@@ -261,7 +262,7 @@ class Trainer:
             if self.mixer is not None:
                 if isinstance(x, dict):
                     raise ValueError("mixup/cutmix apply to video-only inputs")
-                x, y = self.mixer(x, y, random.Random(cfg.seed * 7_919 + s.step * 101 + s.batch_in_epoch))
+                x, y = self.mixer(x, y, random.Random(derive_seed(cfg.seed, "mix", s.step, s.batch_in_epoch)))
             elif cfg.multi_label and y.ndim == 1:
                 y = one_hot(y, self.num_classes)
             micro = s.batch_in_epoch % cfg.optim.accum_steps
