@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from tests.conftest import assert_checkpointing_keeps_gradients
+from tests.conftest import assert_checkpointing_keeps_gradients, load_golden
+from tests.models.test_timesformer_golden import build_from_golden
 from videoformer import create_model
 from videoformer.flops import count_flops, count_params
 from videoformer.models.timesformer import STEPS, TimeSformerBlock
@@ -44,6 +45,29 @@ def test_parameter_counts_match_paper_table_1(attention_type, paper):
 def test_flops_per_8x224_clip_match_official_count(attention_type, official_gflop):
     flops = count_flops(meta_model(attention_type=attention_type).eval(), (1, 3, 8, 224, 224))
     assert abs(flops / 1e9 - official_gflop) / official_gflop < 0.02
+
+
+BLOCK_PARAMETERS = {  # the table in models/timesformer.py; official names where official code exists
+    "divided_space_time": ["temporal_norm1", "temporal_attn", "temporal_fc", "norm1", "attn"],
+    "joint_space_time": ["norm1", "attn"],
+    "space_only": ["norm1", "attn"],
+    "sparse_local_global": ["local_norm1", "local_attn", "local_fc", "norm1", "attn"],
+    "axial": ["temporal_norm1", "temporal_attn", "temporal_fc", "width_norm1", "width_attn", "width_fc", "norm1",
+              "attn"],
+}
+
+
+@pytest.mark.parametrize("attention_type", sorted(BLOCK_PARAMETERS))
+def test_block_parameter_names(attention_type):
+    keys = meta_model(**TINY, attention_type=attention_type).blocks[0].state_dict()
+    modules = list(dict.fromkeys(k.split(".")[0] for k in keys))
+    assert modules == [*BLOCK_PARAMETERS[attention_type], "norm2", "mlp"]
+
+
+@pytest.mark.parametrize("name", ["divided", "joint", "space_only"])
+def test_state_dict_keys_are_the_official_keys(name):
+    official = {k.removeprefix("model.") for k in load_golden(f"timesformer_{name}")["state_dict"]}
+    assert set(build_from_golden(load_golden(f"timesformer_{name}")).state_dict()) == official
 
 
 def test_family_name_builds_exactly_the_overrides():

@@ -23,6 +23,19 @@ time fastest, as in the official code, so official weights load unchanged.
 | joint_space_time      | one group of all tokens (a plain ViT)           |
 | space_only            | one group per frame, one cls per frame          |
 
+Each extra step's parameters are named after the step, so a block's state-dict names
+per attention type are (besides ``norm2`` and ``mlp``; tests/models/test_timesformer.py
+checks them, and the official keys for the first three):
+
+| attention_type        | block parameters                                               |
+|-----------------------|----------------------------------------------------------------|
+| divided_space_time    | temporal_norm1, temporal_attn, temporal_fc, norm1, attn        |
+| joint_space_time      | norm1, attn                                                    |
+| space_only            | norm1, attn                                                    |
+| sparse_local_global   | local_norm1, local_attn, local_fc, norm1, attn                 |
+| axial                 | temporal_norm1, temporal_attn, temporal_fc, width_norm1,       |
+|                       | width_attn, width_fc, norm1, attn                              |
+
 The paper leaves the sparse and axial details open. We read "local" as the four
 non-overlapping F x H/2 x W/2 blocks and "global" as the eight sets of tokens with
 equal (t, h, w) mod 2 (so T and the patch grid must be even), each extra step with
