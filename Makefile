@@ -19,13 +19,14 @@ demo: $(STAMP)
 	$(BIN)/videoformer demo
 
 test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 
 docs: $(STAMP)
 	$(BIN)/python scripts/make_model_zoo.py > docs/model_zoo.md

@@ -77,8 +77,10 @@ if case.startswith("timesformer"):
     from transformers import TimesformerConfig, TimesformerForVideoClassification
     kind = case.split("_", 1)[1]
     attention = {"divided": "divided_space_time", "joint": "joint_space_time"}[kind]
-    peer = randomise(TimesformerForVideoClassification(TimesformerConfig(attention_type=attention, num_labels=400)))
-    ours = create_model("timesformer_base", pretrained=peer.state_dict(), attention_type=attention).eval()
+    config = TimesformerConfig(attention_type=attention, num_labels=400)
+    peer = randomise(TimesformerForVideoClassification(config))
+    ours = create_model("timesformer_base", pretrained=peer.state_dict(), attention_type=attention)
+    ours.eval()
     x = torch.randn(1, 3, 8, 224, 224)  # ours: (B, C, T, H, W); HF: (B, T, C, H, W)
     run_peer = lambda: peer(pixel_values=x.transpose(1, 2)).logits
     label = f"HF transformers TimesformerForVideoClassification ({attention})"
@@ -141,7 +143,13 @@ print(json.dumps({"case": case, "peer": label, "params": sum(p.numel() for p in 
                   "peer_s": statistics.median(times["peer"]), "max_abs_diff": diff}))
 """
 
-CASES = ("timesformer_divided", "timesformer_joint", "swin_tiny", "video_swin_tiny", "perceiver_io_fourier")
+CASES = (
+    "timesformer_divided",
+    "timesformer_joint",
+    "swin_tiny",
+    "video_swin_tiny",
+    "perceiver_io_fourier",
+)
 
 
 def matmul_ceiling(threads: int, n: int = 2048, reps: int = 5) -> float:
@@ -173,22 +181,35 @@ def main() -> None:
         print(f"running {case} ...", file=sys.stderr, flush=True)
         # timm gets the torchvision stand-in; transformers checks for the real one, so only timm
         source = TORCHVISION_STAND_IN + CHILD if case == "swin_tiny" else CHILD
-        out = subprocess.run([sys.executable, "-c", source, case, str(args.threads), str(args.reps)],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-c", source, case, str(args.threads), str(args.reps)],
+            capture_output=True,
+            text=True,
+        )
         if out.returncode:
             print(f"{case} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
             continue
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     after = matmul_ceiling(args.threads)
     ceiling = max(before, after)
-    print(f"float32 matmul ceiling, {args.threads} threads: {before:.0f} GFLOP/s before, {after:.0f} after\n")
-    print("| model | peer | params | GFLOP | videoformer s | peer s | peer / videoformer | videoformer GFLOP/s (of ceiling) | max abs logit diff |")
+    print(
+        f"float32 matmul ceiling, {args.threads} threads: {before:.0f} GFLOP/s before, "
+        f"{after:.0f} after\n"
+    )
+    print(
+        "| model | peer | params | GFLOP | videoformer s | peer s | peer / videoformer | "
+        "videoformer GFLOP/s (of ceiling) | max abs logit diff |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         rate = r["gflop"] / r["ours_s"]
-        print(f"| {r['case']} | {r['peer']} | {r['params'] / 1e6:.2f}M | {r['gflop']:.1f} | {r['ours_s']:.3f} | "
-              f"{r['peer_s']:.3f} | {r['peer_s'] / r['ours_s']:.2f} | {rate:.0f} ({rate / ceiling:.0%}) | "
-              f"{r['max_abs_diff']:.1e} |")
+        print(
+            f"| {r['case']} | {r['peer']} | {r['params'] / 1e6:.2f}M | {r['gflop']:.1f} | "
+            f"{r['ours_s']:.3f} | "
+            f"{r['peer_s']:.3f} | {r['peer_s'] / r['ours_s']:.2f} | {rate:.0f} "
+            f"({rate / ceiling:.0%}) | "
+            f"{r['max_abs_diff']:.1e} |"
+        )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,13 @@ def long_videos(root: Path, n: int, seconds: int) -> list[Item]:
 
 
 def clips_per_second(ds: VideoDataset, workers: int, clips: int) -> float:
-    loader = DataLoader(ds, batch_size=4, num_workers=workers, sampler=range(clips) if len(ds) >= clips else None,
-                        shuffle=False)
+    loader = DataLoader(
+        ds,
+        batch_size=4,
+        num_workers=workers,
+        sampler=range(clips) if len(ds) >= clips else None,
+        shuffle=False,
+    )
     start = time.perf_counter()
     seen = sum(len(b["label"]) for b in loader)
     return seen / (time.perf_counter() - start)
@@ -79,10 +84,17 @@ def main() -> None:
     print("| dataset | loader | workers | clips/s |\n|---|---|---|---|")
     for name, items in sets.items():
         items = (items * (args.clips // len(items) + 1))[: args.clips]
-        for cls, label in ((VideoDataset, "seek (videoformer)"), (WholeVideoDataset, "whole video")):
+        for cls, label in (
+            (VideoDataset, "seek (videoformer)"),
+            (WholeVideoDataset, "whole video"),
+        ):
             for workers in (1, 2):
                 ds = cls(items, sampler, transform)
-                print(f"| {name} | {label} | {workers} | {clips_per_second(ds, workers, args.clips):.1f} |", flush=True)
+                print(
+                    f"| {name} | {label} | {workers} | "
+                    f"{clips_per_second(ds, workers, args.clips):.1f} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -19,9 +19,10 @@ from videoformer import create_model
 from videoformer.models.perceiver import ByteArray
 side = int(sys.argv[1])
 torch.manual_seed(0)
-model = create_model("perceiver", inputs=(ByteArray("image", "BCS", 3, (1, 1), 64, (side, side)),),
-                     num_latents=256, latent_dim=256, num_cross_attends=2, latent_blocks_per_cross_attend=2,
-                     num_classes=10).eval()
+model = create_model(
+    "perceiver", inputs=(ByteArray("image", "BCS", 3, (1, 1), 64, (side, side)),), num_latents=256,
+    latent_dim=256, num_cross_attends=2, latent_blocks_per_cross_attend=2, num_classes=10,
+).eval()
 x = torch.randn(1, 3, side, side)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 with torch.no_grad():
@@ -38,7 +39,9 @@ def main() -> None:
     print("| image side | M (bytes) | M x M float32 would be | peak RSS of the forward |")
     print("|---|---|---|---|")
     for side in args.sides:
-        out = subprocess.run([sys.executable, "-c", CHILD, str(side)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, str(side)], capture_output=True, text=True, check=True
+        )
         row = json.loads(out.stdout.strip().splitlines()[-1])
         M = row["M"]
         print(f"| {side} | {M:,} | {M * M * 4 / 2**20:,.0f} MiB | {row['forward_MiB']:,.1f} MiB |")

@@ -37,14 +37,24 @@ def randomise(model: torch.nn.Module) -> None:
 def save(model, x: torch.Tensor, logits: torch.Tensor, out: Path, source: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
-    torch.save({"input": x, "output": logits, "source": f"transformers 5.23.0 {source}"}, out / "reference.pt")
+    torch.save(
+        {"input": x, "output": logits, "source": f"transformers 5.23.0 {source}"},
+        out / "reference.pt",
+    )
 
 
 def perceiver(cls, d_model: int, image_size: int, seed: int, out: Path) -> None:
     torch.manual_seed(seed)
     config = PerceiverConfig(
-        num_latents=12, d_latents=48, d_model=d_model, num_blocks=2, num_self_attends_per_block=2,
-        num_self_attention_heads=2, num_cross_attention_heads=1, image_size=image_size, num_labels=6,
+        num_latents=12,
+        d_latents=48,
+        d_model=d_model,
+        num_blocks=2,
+        num_self_attends_per_block=2,
+        num_self_attention_heads=2,
+        num_cross_attention_heads=1,
+        image_size=image_size,
+        num_labels=6,
     )
     model = cls(config)
     randomise(model)
@@ -64,16 +74,25 @@ def perceiver(cls, d_model: int, image_size: int, seed: int, out: Path) -> None:
 def main(root: Path) -> None:
     timesformer(root / "hf_timesformer")
     perceiver(PerceiverForImageClassificationLearned, 512, 16, 2102, root / "hf_perceiver_learned")
-    perceiver(PerceiverForImageClassificationConvProcessing, 322, 32, 2103, root / "hf_perceiver_conv")
+    perceiver(
+        PerceiverForImageClassificationConvProcessing, 322, 32, 2103, root / "hf_perceiver_conv"
+    )
 
 
 def timesformer(out: Path) -> None:
     torch.manual_seed(2101)
     labels = ["left", "right", "up", "down", "grow", "shrink"]
     config = TimesformerConfig(
-        image_size=32, patch_size=8, num_frames=4, hidden_size=48, num_hidden_layers=2,
-        num_attention_heads=3, intermediate_size=192, attention_type="divided_space_time",
-        id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)},
+        image_size=32,
+        patch_size=8,
+        num_frames=4,
+        hidden_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=3,
+        intermediate_size=192,
+        attention_type="divided_space_time",
+        id2label=dict(enumerate(labels)),
+        label2id={n: i for i, n in enumerate(labels)},
     )
     model = TimesformerForVideoClassification(config).eval()
     randomise(model)

@@ -1,4 +1,5 @@
-"""Print docs/model_zoo.md from the registry: ``python scripts/make_model_zoo.py > docs/model_zoo.md``."""
+"""Print docs/model_zoo.md from the registry:
+``python scripts/make_model_zoo.py > docs/model_zoo.md``."""
 
 from videoformer.zoo import model_zoo_markdown
 

@@ -28,12 +28,16 @@ def main(out: str) -> None:
                 p.copy_(torch.randn_like(p) / p[0].numel() ** 0.5)
         x = torch.randn(2, 3, 56, 56)
         out_logits = model(x)
-    torch.save({
-        "source": f"timm {timm.__version__} swin_tiny_patch4_window7_224(depths=(2,2), num_heads=(3,6), embed_dim=48, img_size=56, num_classes=6)",
-        "state_dict": {k: v.contiguous() for k, v in model.state_dict().items()},
-        "input": x,
-        "output": out_logits,
-    }, out)
+    torch.save(
+        {
+            "source": f"timm {timm.__version__} swin_tiny_patch4_window7_224(depths=(2,2), "
+            "num_heads=(3,6), embed_dim=48, img_size=56, num_classes=6)",
+            "state_dict": {k: v.contiguous() for k, v in model.state_dict().items()},
+            "input": x,
+            "output": out_logits,
+        },
+        out,
+    )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ from tests.conftest import GOLDEN, load_golden
 from tests.models.test_timesformer_golden import build_from_golden
 from videoformer import CheckpointError, create_model, load_checkpoint
 
-TINY = dict(img_size=32, patch_size=8, num_frames=4, embed_dim=32, depth=2, num_heads=2, num_classes=5)
+TINY = dict(
+    img_size=32, patch_size=8, num_frames=4, embed_dim=32, depth=2, num_heads=2, num_classes=5
+)
 
 
 def test_hf_model_directory_sets_config_labels_and_logits():
@@ -26,7 +28,10 @@ def test_hf_model_directory_sets_config_labels_and_logits():
 def test_hf_directory_with_new_class_count_keeps_a_fresh_classifier():
     model = create_model("timesformer", pretrained=GOLDEN / "hf_timesformer", num_classes=3)
     assert model.head.out_features == 3
-    assert any(r.startswith("head.weight: checkpoint (6, 48) -> model (3, 48)") for r in model.load_report.reinitialised)
+    assert any(
+        r.startswith("head.weight: checkpoint (6, 48) -> model (3, 48)")
+        for r in model.load_report.reinitialised
+    )
 
 
 def test_pretrained_without_num_classes_takes_the_checkpoints_head(tmp_path):
@@ -64,7 +69,10 @@ def test_missing_and_mismatched_keys_are_named():
     with pytest.raises(CheckpointError, match=r"missing keys: blocks\.1\.norm2\.bias"):
         load_checkpoint(create_model("timesformer", **TINY), sd)
     sd = create_model("timesformer", **TINY).state_dict()
-    with pytest.raises(CheckpointError, match=r"head\.weight checkpoint \(5, 32\) vs model \(9, 32\).*ignore=\('head\.\*',\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"head\.weight checkpoint \(5, 32\) vs model \(9, 32\).*ignore=\('head\.\*',\)",
+    ):
         load_checkpoint(create_model("timesformer", **{**TINY, "num_classes": 9}), sd)
 
 
@@ -126,5 +134,7 @@ def test_space_only_checkpoint_into_axial_copies_attention_to_every_extra_step()
     model = create_model("timesformer", **TINY, attention_type="axial")
     load_checkpoint(model, sd)
     for name in ("temporal", "width"):
-        assert torch.equal(getattr(model.blocks[0], f"{name}_attn").proj.weight, sd["blocks.0.attn.proj.weight"])
+        assert torch.equal(
+            getattr(model.blocks[0], f"{name}_attn").proj.weight, sd["blocks.0.attn.proj.weight"]
+        )
         assert not getattr(model.blocks[0], f"{name}_fc").weight.any()

@@ -7,14 +7,31 @@ import pytest
 
 from videoformer.seeding import derive_seed
 
-PARTS = [(0,), (1,), (0, 1), (1, 0), (0, 2), (0, "order", 3), (0, "mix", 3), (7, "sample", 2, 11, 0), ("1",)]
+PARTS = [
+    (0,),
+    (1,),
+    (0, 1),
+    (1, 0),
+    (0, 2),
+    (0, "order", 3),
+    (0, "mix", 3),
+    (7, "sample", 2, 11, 0),
+    ("1",),
+]
 
 
 def test_same_seed_in_another_process():
     """Python's ``hash`` of a string differs between processes; derive_seed must not."""
-    code = f"from videoformer.seeding import derive_seed; print([derive_seed(*p) for p in {PARTS!r}])"
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={"PYTHONHASHSEED": "12345", "PATH": ""})
+    code = (
+        f"from videoformer.seeding import derive_seed; print([derive_seed(*p) for p in {PARTS!r}])"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "12345", "PATH": ""},
+    )
     assert other.stdout.strip() == str([derive_seed(*p) for p in PARTS])
 
 

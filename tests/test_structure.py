@@ -36,7 +36,10 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
             else:
                 module = node.module or ""
             # ``from pkg import sub`` imports the submodule ``pkg.sub``; otherwise the module
-            targets = [f"{module}.{a.name}" if f"{module}.{a.name}" in known else module for a in node.names]
+            targets = [
+                f"{module}.{a.name}" if f"{module}.{a.name}" in known else module
+                for a in node.names
+            ]
         else:
             continue
         out |= {t for t in targets if t in known and t != name}
@@ -59,7 +62,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         path.pop()
@@ -89,14 +92,31 @@ def test_a_cycle_would_be_found():
 
 
 LOWER_LAYERS = {
-    "videoformer.layers": {"videoformer.models", "videoformer.convert", "videoformer.checkpoint",
-                           "videoformer.factory", "videoformer.engine", "videoformer.data"},
-    "videoformer.models": {"videoformer.convert", "videoformer.checkpoint", "videoformer.factory",
-                           "videoformer.engine", "videoformer.data"},
+    "videoformer.layers": {
+        "videoformer.models",
+        "videoformer.convert",
+        "videoformer.checkpoint",
+        "videoformer.factory",
+        "videoformer.engine",
+        "videoformer.data",
+    },
+    "videoformer.models": {
+        "videoformer.convert",
+        "videoformer.checkpoint",
+        "videoformer.factory",
+        "videoformer.engine",
+        "videoformer.data",
+    },
     "videoformer.convert": {"videoformer.checkpoint", "videoformer.factory", "videoformer.engine"},
     "videoformer.checkpoint": {"videoformer.factory", "videoformer.engine"},
-    "videoformer.data": {"videoformer.layers", "videoformer.models", "videoformer.convert",
-                         "videoformer.checkpoint", "videoformer.factory", "videoformer.engine"},
+    "videoformer.data": {
+        "videoformer.layers",
+        "videoformer.models",
+        "videoformer.convert",
+        "videoformer.checkpoint",
+        "videoformer.factory",
+        "videoformer.engine",
+    },
 }
 
 
@@ -105,5 +125,10 @@ def test_lower_layers_never_import_upper_ones():
     for module, deps in import_graph().items():
         for layer, forbidden in LOWER_LAYERS.items():
             if module == layer or module.startswith(layer + "."):
-                bad += [f"{module} -> {d}" for d in deps for f in forbidden if d == f or d.startswith(f + ".")]
+                bad += [
+                    f"{module} -> {d}"
+                    for d in deps
+                    for f in forbidden
+                    if d == f or d.startswith(f + ".")
+                ]
     assert not bad, bad

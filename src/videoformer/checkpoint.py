@@ -67,8 +67,13 @@ def unwrap_state_dict(obj: Any, source: str = "<mapping>") -> dict[str, Tensor]:
     """
     while not _is_state_dict(obj):
         if not isinstance(obj, Mapping):
-            raise CheckpointError(f"{source}: expected a state dict or a mapping holding one, got {type(obj).__name__}")
-        inner = next((obj[k] for k in CONTAINER_KEYS if k in obj and isinstance(obj[k], Mapping)), None)
+            raise CheckpointError(
+                f"{source}: expected a state dict or a mapping holding one, got "
+                f"{type(obj).__name__}"
+            )
+        inner = next(
+            (obj[k] for k in CONTAINER_KEYS if k in obj and isinstance(obj[k], Mapping)), None
+        )
         if inner is None:
             keys = ", ".join(map(str, list(obj)[:10]))
             raise CheckpointError(
@@ -124,7 +129,9 @@ def config_from_checkpoint_dir(source: str | PathLike, family: str) -> dict[str,
     if hf is None:
         return {}
     if family not in HF_CONFIG_READERS:
-        raise CheckpointError(f"{source}: reading config.json is not supported for family {family!r}")
+        raise CheckpointError(
+            f"{source}: reading config.json is not supported for family {family!r}"
+        )
     try:
         return HF_CONFIG_READERS[family](hf)
     except ValueError as e:
@@ -139,9 +146,13 @@ def detect_layout(sd: Mapping[str, Tensor], family: str) -> Layout:
     sample = ", ".join(list(sd)[:6])
     if claims:
         names = " and ".join(lay.name for lay in claims)
-        raise CheckpointError(f"ambiguous {family} checkpoint: layouts {names} both claim keys like: {sample}")
+        raise CheckpointError(
+            f"ambiguous {family} checkpoint: layouts {names} both claim keys like: {sample}"
+        )
     names = ", ".join(lay.name for lay in layouts_for(family))
-    raise CheckpointError(f"no known {family} checkpoint layout ({names}) matches keys like: {sample}")
+    raise CheckpointError(
+        f"no known {family} checkpoint layout ({names}) matches keys like: {sample}"
+    )
 
 
 def _matches(key: str, patterns: Sequence[str]) -> bool:
@@ -184,11 +195,15 @@ def load_checkpoint(
         before = {k: tuple(v.shape) for k, v in converted.items()}
         converted = resize(converted, model.config)
         report.resized = [
-            f"{k}: {before[k]} -> {tuple(v.shape)}" for k, v in converted.items() if tuple(v.shape) != before[k]
+            f"{k}: {before[k]} -> {tuple(v.shape)}"
+            for k, v in converted.items()
+            if tuple(v.shape) != before[k]
         ]
     if hf is not None and "id2label" in hf:
         id2label = hf["id2label"]
-        report.labels = [id2label[str(i)] if str(i) in id2label else id2label[i] for i in range(len(id2label))]
+        report.labels = [
+            id2label[str(i)] if str(i) in id2label else id2label[i] for i in range(len(id2label))
+        ]
     if classifier not in ("strict", "reinit", "adopt"):
         raise ValueError(f"classifier must be 'strict', 'reinit' or 'adopt', got {classifier!r}")
     if classifier == "adopt":
@@ -231,20 +246,27 @@ def _load_strict(
         sd = {k: v for k, v in sd.items() if k not in head}
     problems = []
     if mismatched:
-        problems.append("shape mismatch: " + ", ".join(
-            f"{k} checkpoint {tuple(sd[k].shape)} vs model {tuple(expected[k].shape)}" for k in mismatched
-        ))
+        problems.append(
+            "shape mismatch: "
+            + ", ".join(
+                f"{k} checkpoint {tuple(sd[k].shape)} vs model {tuple(expected[k].shape)}"
+                for k in mismatched
+            )
+        )
     if strict and missing:
         problems.append(f"missing keys: {', '.join(missing)}")
     if strict and unexpected:
         problems.append(f"unexpected keys: {', '.join(unexpected)}")
     if problems:
-        hint = f" (pass ignore=('{classifier}',) to keep a new classifier)" if any(
-            _matches(k, [classifier]) for k in mismatched + unexpected + missing
-        ) else ""
+        hint = (
+            f" (pass ignore=('{classifier}',) to keep a new classifier)"
+            if any(_matches(k, [classifier]) for k in mismatched + unexpected + missing)
+            else ""
+        )
         raise CheckpointError(
             f"{report.source} (layout {report.layout}) does not fit {type(model).__name__}: "
-            + "; ".join(problems) + hint
+            + "; ".join(problems)
+            + hint
         )
     report.missing, report.unexpected = missing, unexpected
     sd = {k: v for k, v in sd.items() if k in expected}

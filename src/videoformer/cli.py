@@ -39,14 +39,19 @@ def _cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"{info.name} (family {info.family})")
     print(f"  parameters : {info.params:,}")
-    print(f"  FLOPs/clip : {info.flops / 1e9:.1f} GFLOP (2 per multiply-add; {info.flops / 2e9:.1f} G multiply-adds)")
+    print(
+        f"  FLOPs/clip : {info.flops / 1e9:.1f} GFLOP (2 per multiply-add; "
+        f"{info.flops / 2e9:.1f} G multiply-adds)"
+    )
     shapes = info.input_shape if isinstance(info.input_shape, dict) else {"": info.input_shape}
     for name, shape in shapes.items():
         print(f"  input {name:<5}: (B, {', '.join(map(str, shape))})")
     print(f"  layouts    : {', '.join(info.layouts)}")
     if info.weights:
         w = info.weights
-        print(f"  weights    : {w.url} ({w.layout}, {w.license}, clip {w.data.clip}, {w.data.labels})")
+        print(
+            f"  weights    : {w.url} ({w.layout}, {w.license}, clip {w.data.clip}, {w.data.labels})"
+        )
     print("  config:")
     for k, v in info.config.items():
         print(f"    {k} = {v}")
@@ -63,7 +68,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, overrides)
     result = train(cfg, resume=args.resume)
     if result:
-        print(json.dumps({k: v for k, v in result.items() if isinstance(v, (int, float))}, indent=2))
+        print(
+            json.dumps({k: v for k, v in result.items() if isinstance(v, (int, float))}, indent=2)
+        )
     print(f"run folder: {cfg.out}")
     return 0
 
@@ -100,8 +107,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         from .factory import create_model
 
         model = create_model(args.model or cfg.model, pretrained=weights, **cfg.model_overrides)
-    result = evaluate(model, val, cfg.eval_batch_size, num_workers=cfg.data.num_workers,
-                      aggregate=args.aggregate or cfg.aggregate, multi_label=cfg.multi_label)
+    result = evaluate(
+        model,
+        val,
+        cfg.eval_batch_size,
+        num_workers=cfg.data.num_workers,
+        aggregate=args.aggregate or cfg.aggregate,
+        multi_label=cfg.multi_label,
+    )
     path = write_report(result, args.out, labels or (meta or {}).get("labels"))
     keys = ("top1", "top5", "mean_class_accuracy", "mAP", "num_videos", "views_per_video")
     print(json.dumps({k: result[k] for k in keys if k in result}, indent=2))
@@ -124,8 +137,14 @@ def _predictor(args: argparse.Namespace):
     from .engine.predict import Predictor
 
     clips, crops = _parse_views(args.views) if args.views else (None, 1)
-    return Predictor(args.checkpoint, model=args.model, labels=args.labels, num_clips=clips, num_crops=crops,
-                     stride=args.stride)
+    return Predictor(
+        args.checkpoint,
+        model=args.model,
+        labels=args.labels,
+        num_clips=clips,
+        num_crops=crops,
+        stride=args.stride,
+    )
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -140,14 +159,22 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             failed.append(str(path))
             print(f"videoformer predict: cannot read {e}", file=sys.stderr)
             continue
-        results.append({"video": str(path), "views": pred.num_views,
-                        "top": [{"label": lab, "prob": round(p, 6)} for lab, p in pred.topk]})
+        results.append(
+            {
+                "video": str(path),
+                "views": pred.num_views,
+                "top": [{"label": lab, "prob": round(p, 6)} for lab, p in pred.topk],
+            }
+        )
         if not args.json:
             print(f"{path}: " + ", ".join(f"{lab} {p:.1%}" for lab, p in pred.topk))
     if args.json:
         print(json.dumps({"predictions": results, "failed": failed}, indent=2))
     if failed:
-        print(f"{len(failed)} of {len(failed) + len(results)} videos could not be read", file=sys.stderr)
+        print(
+            f"{len(failed)} of {len(failed) + len(results)} videos could not be read",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
 
 
@@ -178,7 +205,10 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     if out.suffix == ".safetensors":
         from safetensors.torch import save_file
 
-        tensors = {"videos": videos.contiguous(), **{f"clips/{i}": c.contiguous() for i, c in enumerate(per_clip)}}
+        tensors = {
+            "videos": videos.contiguous(),
+            **{f"clips/{i}": c.contiguous() for i, c in enumerate(per_clip)},
+        }
         save_file(tensors, str(out), metadata={"paths": json.dumps(names)})
     else:
         np.save(out, videos.numpy())
@@ -202,7 +232,9 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         key, raw = item.split("=", 1)
         overrides[key] = yaml.safe_load(raw)
     model = create_model(args.model, pretrained=args.source, **overrides)
-    meta = model_metadata(args.model, model, model.load_report.labels, official_preprocessing(args.model))
+    meta = model_metadata(
+        args.model, model, model.load_report.labels, official_preprocessing(args.model)
+    )
     export_safetensors(model, meta, args.out)
     print(model.load_report)
     print(f"wrote {args.out}")
@@ -213,11 +245,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     report = run_demo(args.out, args.set or [])
-    print(f"top-1 on held-out clips: {report['top1']:.1%} ({report['train_seconds']:.0f} s training, "
-          f"{report['total_seconds']:.0f} s in all)")
+    print(
+        f"top-1 on held-out clips: {report['top1']:.1%} ({report['train_seconds']:.0f} s training, "
+        f"{report['total_seconds']:.0f} s in all)"
+    )
     for line in report["predictions"]:
         print(f"  {line}")
-    print(f"wrote {args.out}/: metrics.json, curves.png, confusion.png, model.safetensors, checkpoint.pt, dataset/")
+    print(
+        f"wrote {args.out}/: metrics.json, curves.png, confusion.png, model.safetensors, "
+        "checkpoint.pt, dataset/"
+    )
     return 0
 
 
@@ -227,22 +264,32 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list-models", help="registered variants, optionally matching a pattern")
-    p.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'timesformer*'")
+    p.add_argument(
+        "pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'timesformer*'"
+    )
     p.set_defaults(fn=_cmd_list_models)
 
-    p = sub.add_parser("info", help="parameters, FLOPs per clip, input shape and config of a variant")
+    p = sub.add_parser(
+        "info", help="parameters, FLOPs per clip, input shape and config of a variant"
+    )
     p.add_argument("model")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(fn=_cmd_info)
 
     p = sub.add_parser("train", help="train from a YAML recipe (torchrun for several processes)")
     p.add_argument("--config", help="YAML recipe, e.g. configs/demo.yaml")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field, e.g. optim.lr=0.001")
+    p.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override a field, e.g. optim.lr=0.001"
+    )
     p.add_argument("--out", help="run folder (= --set out=...)")
-    p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint.pt")
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the run folder's checkpoint.pt"
+    )
     p.set_defaults(fn=_cmd_train)
 
-    p = sub.add_parser("eval", help="multi-view evaluation of a checkpoint on a recipe's validation split")
+    p = sub.add_parser(
+        "eval", help="multi-view evaluation of a checkpoint on a recipe's validation split"
+    )
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--config", help="YAML recipe giving the data settings")
     p.add_argument("--set", action="append", metavar="KEY=VALUE")
@@ -252,13 +299,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="eval_out", help="report folder")
     p.set_defaults(fn=_cmd_eval)
 
-    for name, fn, helptext in (("predict", _cmd_predict, "top-k labels for video files or folders"),
-                               ("extract", _cmd_extract, "pooled embeddings per clip and per video")):
+    for name, fn, helptext in (
+        ("predict", _cmd_predict, "top-k labels for video files or folders"),
+        ("extract", _cmd_extract, "pooled embeddings per clip and per video"),
+    ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("videos", nargs="+", help="video files or folders of videos")
         p.add_argument("--checkpoint", required=True)
         p.add_argument("--model", help="variant name, for checkpoints without videoformer metadata")
-        p.add_argument("--views", help="CLIPSxCROPS evenly spaced clips and crops per video, e.g. 4x3")
+        p.add_argument(
+            "--views", help="CLIPSxCROPS evenly spaced clips and crops per video, e.g. 4x3"
+        )
         p.add_argument("--stride", type=int, help="sliding window: a clip every STRIDE frames")
         p.add_argument("--labels", help="label names, one per line (foreign checkpoints)")
         if name == "predict":
@@ -271,21 +322,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="any supported checkpoint layout -> videoformer safetensors")
     p.add_argument("source", help="checkpoint file or model directory")
     p.add_argument("--model", required=True, help="target variant or family")
-    p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="config field of the target")
+    p.add_argument(
+        "--set", action="append", metavar="FIELD=VALUE", help="config field of the target"
+    )
     p.add_argument("--out", required=True, help="FILE.safetensors")
     p.set_defaults(fn=_cmd_convert)
 
-    p = sub.add_parser("demo", help="the main job: synthetic motion data, train, evaluate, predict, report")
+    p = sub.add_parser(
+        "demo", help="the main job: synthetic motion data, train, evaluate, predict, report"
+    )
     p.add_argument("--out", default="demo_out", help="output folder (default: ./demo_out)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a field of the demo recipe, e.g. seed=1")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a field of the demo recipe, e.g. seed=1",
+    )
     p.set_defaults(fn=_cmd_demo)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     from .checkpoint import CheckpointError
 
     try:

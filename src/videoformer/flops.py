@@ -17,7 +17,9 @@ def _cpu_flash_attention_flops(query, key, value, *args, out_shape=None, **kwarg
     return sdpa_flop_count(query, key, value)
 
 
-CUSTOM_FLOPS = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_flash_attention_flops}
+CUSTOM_FLOPS = {
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_flash_attention_flops
+}
 
 
 def count_flops(model: nn.Module, inputs: torch.Tensor | tuple[int, ...] | dict) -> int:
@@ -27,7 +29,10 @@ def count_flops(model: nn.Module, inputs: torch.Tensor | tuple[int, ...] | dict)
     if isinstance(inputs, tuple):
         inputs = torch.zeros(inputs, device=device)
     elif isinstance(inputs, dict):
-        inputs = {k: torch.zeros(v, device=device) if isinstance(v, tuple) else v for k, v in inputs.items()}
+        inputs = {
+            k: torch.zeros(v, device=device) if isinstance(v, tuple) else v
+            for k, v in inputs.items()
+        }
     counter = FlopCounterMode(display=False, custom_mapping=CUSTOM_FLOPS)
     # The counter's module tracker fails on inputs that require grad but have no grad_fn
     # (seen with the Perceivers): count with gradients off everywhere, then restore.

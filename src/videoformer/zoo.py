@@ -62,7 +62,8 @@ def model_zoo_markdown() -> str:
         w = info.weights
         weights = f"[{w.data.clip} {w.data.labels}]({w.url})" if w else "—"
         lines.append(
-            f"| `{name}` | {info.input_shape} | {info.params:,} | {info.flops / 1e9:.1f} | {weights} "
+            f"| `{name}` | {info.input_shape} | {info.params:,} | {info.flops / 1e9:.1f} | "
+            f"{weights} "
             f"| {w.layout if w else '—'} | {w.license if w else '—'} |"
         )
     lines += ["", "## Checkpoint layouts `load_checkpoint` detects", ""]

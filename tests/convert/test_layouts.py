@@ -49,13 +49,25 @@ def test_golden_file_is_claimed_by_exactly_one_layout_of_its_family(name):
 
 
 TINY = {
-    "timesformer": dict(img_size=32, patch_size=8, num_frames=4, embed_dim=32, depth=1, num_heads=2),
+    "timesformer": dict(
+        img_size=32, patch_size=8, num_frames=4, embed_dim=32, depth=1, num_heads=2
+    ),
     "swin": dict(img_size=56, embed_dim=16, depths=(2, 2), num_heads=(2, 4)),
     "video_swin": dict(embed_dim=16, depths=(2, 2), num_heads=(2, 4), window_size=(2, 7, 7)),
-    "perceiver": dict(num_latents=8, latent_dim=32, num_cross_attends=2, latent_blocks_per_cross_attend=1,
-                      latent_heads=2),
-    "perceiver_io": dict(num_latents=8, d_latents=32, num_blocks=1, num_self_attends_per_block=1,
-                         num_self_attention_heads=2),
+    "perceiver": dict(
+        num_latents=8,
+        latent_dim=32,
+        num_cross_attends=2,
+        latent_blocks_per_cross_attend=1,
+        latent_heads=2,
+    ),
+    "perceiver_io": dict(
+        num_latents=8,
+        d_latents=32,
+        num_blocks=1,
+        num_self_attends_per_block=1,
+        num_self_attention_heads=2,
+    ),
 }
 OWN = {
     "timesformer": {"timesformer_videoformer"},
@@ -75,13 +87,23 @@ def test_our_own_state_dicts_are_claimed_once(family):
 
 def test_space_only_keys_are_the_vit_keys():
     with torch.device("meta"):
-        sd = create_model("timesformer", **TINY["timesformer"], attention_type="space_only").state_dict()
+        sd = create_model(
+            "timesformer", **TINY["timesformer"], attention_type="space_only"
+        ).state_dict()
     assert [lay.name for lay in claiming_layouts(sd)] == ["vit_imagenet"]
 
 
 def test_a_dict_two_layouts_claim_is_refused_naming_both(monkeypatch):
-    greedy = Layout("greedy_timesformer", "timesformer", lambda sd: "cls_token" in sd, lambda sd, c: dict(sd), "")
+    greedy = Layout(
+        "greedy_timesformer",
+        "timesformer",
+        lambda sd: "cls_token" in sd,
+        lambda sd, c: dict(sd),
+        "",
+    )
     monkeypatch.setattr("videoformer.convert.layouts.LAYOUTS", [*LAYOUTS, greedy])
     model = create_model("timesformer", **TINY["timesformer"])
-    with pytest.raises(CheckpointError, match="layouts timesformer_videoformer and greedy_timesformer both claim"):
+    with pytest.raises(
+        CheckpointError, match="layouts timesformer_videoformer and greedy_timesformer both claim"
+    ):
         load_checkpoint(model, model.state_dict())

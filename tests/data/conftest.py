@@ -14,13 +14,17 @@ def frame_value(i: int) -> int:
 def encode(path, pts, codec="libx264", size=32, gop=5, fmt=None):
     """Frames of uniform grey ``frame_value(i)`` at presentation times ``pts`` (ms)."""
     with av.open(str(path), "w", format=fmt) as c:
-        options = {"threads": "1", "g": str(gop), "bf": "2"} if codec == "libx264" else {"threads": "1"}
+        options = (
+            {"threads": "1", "g": str(gop), "bf": "2"} if codec == "libx264" else {"threads": "1"}
+        )
         s = c.add_stream(codec, rate=25, options=options)
         s.width = s.height = size
         s.pix_fmt = "yuv420p"
         s.time_base = s.codec_context.time_base = Fraction(1, 1000)
         for i, p in enumerate(pts):
-            f = av.VideoFrame.from_ndarray(np.full((size, size, 3), frame_value(i), np.uint8), format="rgb24")
+            f = av.VideoFrame.from_ndarray(
+                np.full((size, size, 3), frame_value(i), np.uint8), format="rgb24"
+            )
             f.pts, f.time_base = p, Fraction(1, 1000)
             c.mux(s.encode(f))
         c.mux(s.encode())
@@ -44,4 +48,6 @@ def vfr_video(tmp_path_factory):
 def motion_root(tmp_path_factory):
     from videoformer.data.synthetic import make_motion_dataset
 
-    return make_motion_dataset(tmp_path_factory.mktemp("motion"), num_per_class=3, size=32, frames=8, seed=0)
+    return make_motion_dataset(
+        tmp_path_factory.mktemp("motion"), num_per_class=3, size=32, frames=8, seed=0
+    )

@@ -24,7 +24,9 @@ def write_av(path, seconds=2.0, tone_hz=440.0, fps=16, rate=44_100, size=32):
         aus = c.add_stream("aac", rate=rate)
         aus.layout = "mono"
         for i in range(int(seconds * fps)):
-            frame = av.VideoFrame.from_ndarray(np.full((size, size, 3), (i * 9) % 250, np.uint8), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(
+                np.full((size, size, 3), (i * 9) % 250, np.uint8), format="rgb24"
+            )
             frame.pts = i
             c.mux(vs.encode(frame))
         t = np.arange(int(seconds * rate)) / rate
@@ -77,14 +79,25 @@ def test_audioset_csv_and_audiovisual_samples(tmp_path):
     root.mkdir()
     write_av(root / "abc_10_20.mp4")
     write_av(root / "xyz.mp4", tone_hz=880)
-    (tmp_path / "labels.csv").write_text("index,mid,display_name\n0,/m/a,Speech\n1,/m/b,Music\n2,/m/c,Dog\n")
+    (tmp_path / "labels.csv").write_text(
+        "index,mid,display_name\n0,/m/a,Speech\n1,/m/b,Music\n2,/m/c,Dog\n"
+    )
     (tmp_path / "segments.csv").write_text(
         "# Segments\n# YTID, start_seconds, end_seconds, positive_labels\n"
-        'abc, 10.000, 20.000, "/m/a,/m/c"\nxyz, 0.000, 10.000, "/m/b"\ngone, 0.0, 10.0, "/m/b"\n')
+        'abc, 10.000, 20.000, "/m/a,/m/c"\nxyz, 0.000, 10.000, "/m/b"\ngone, 0.0, 10.0, "/m/b"\n'
+    )
     items, names = read_audioset_csv(tmp_path / "segments.csv", tmp_path / "labels.csv", root)
     assert names == ["Speech", "Music", "Dog"] and [it.label for it in items] == [(0, 2), (1,)]
-    ds = AudioVisualDataset(items, ClipSampler(4, 2), video_test_transform(32, [0.5] * 3, [0.5] * 3), train=False,
-                            label_names=names, num_classes=3, audio_samples=4096, sample_rate=16_000)
+    ds = AudioVisualDataset(
+        items,
+        ClipSampler(4, 2),
+        video_test_transform(32, [0.5] * 3, [0.5] * 3),
+        train=False,
+        label_names=names,
+        num_classes=3,
+        audio_samples=4096,
+        sample_rate=16_000,
+    )
     s = ds[0]
     assert s["video"].shape == (3, 4, 32, 32) and s["audio"].shape == (4096,)
     assert s["label"].tolist() == [1.0, 0.0, 1.0]

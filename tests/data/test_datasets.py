@@ -27,8 +27,13 @@ MEAN, STD = [0.45] * 3, [0.225] * 3
 
 def train_set(root, **kw):
     items = read_list_file(root / "train.csv", root, read_label_names(root / "labels.txt"))
-    return VideoDataset(items, ClipSampler(4, 2), video_train_transform(24, MEAN, STD, short_side=(28, 32)),
-                        label_names=CLASSES, **kw)
+    return VideoDataset(
+        items,
+        ClipSampler(4, 2),
+        video_train_transform(24, MEAN, STD, short_side=(28, 32)),
+        label_names=CLASSES,
+        **kw,
+    )
 
 
 def test_synthetic_dataset_is_byte_identical_for_a_seed(motion_root, tmp_path):
@@ -51,12 +56,14 @@ def test_synthetic_dataset_layout(motion_root):
 def test_boxes_follow_the_motion(motion_root):
     """The per-frame boxes track the shape: rightward clips move right, leftward left."""
     boxes = json.loads((motion_root / "boxes.json").read_text())
+
     def dx(cls):
         out = []
         for i in range(3):
             b = boxes[f"videos/{cls}/{cls}_{i:04d}.mp4"]
             out.append(b[-1][0] - b[0][0])
         return out
+
     assert all(d > 0 for d in dx("moving_right")) and all(d < 0 for d in dx("moving_left"))
 
 
@@ -68,7 +75,7 @@ def test_every_appearing_clip_shows_both_states_to_a_spread_out_clip():
         for _ in range(50):
             _, boxes = render_clip("appearing", frames, 32, rng)
             assert all(b is None for b in boxes[: frames // 4])
-            assert all(b is not None for b in boxes[frames // 2 + 2:])
+            assert all(b is not None for b in boxes[frames // 2 + 2 :])
 
 
 def test_video_dataset_samples_and_loads_in_workers(motion_root):
@@ -85,8 +92,13 @@ def test_video_dataset_samples_and_loads_in_workers(motion_root):
 
 def test_test_views_multiply_the_length(motion_root):
     items = read_list_file(motion_root / "val.csv", motion_root)
-    ds = VideoDataset(items, ClipSampler(4, 1, num_clips=2), video_test_transform(24, MEAN, STD, 28, num_crops=3),
-                      train=False, num_crops=3)
+    ds = VideoDataset(
+        items,
+        ClipSampler(4, 1, num_clips=2),
+        video_test_transform(24, MEAN, STD, 28, num_crops=3),
+        train=False,
+        num_crops=3,
+    )
     assert len(ds) == 10 * 6
     views = [ds[k] for k in range(6)]
     assert {v["index"] for v in views} == {0} and [v["view"] for v in views] == list(range(6))
@@ -126,7 +138,10 @@ def test_construction_errors(motion_root, tmp_path):
 
 def test_list_file_space_separated_with_names(motion_root, tmp_path):
     lst = tmp_path / "list.txt"
-    lst.write_text("videos/growing/growing_0000.mp4 growing\n# comment\n\nvideos/shrinking/shrinking_0000.mp4 5\n")
+    lst.write_text(
+        "videos/growing/growing_0000.mp4 growing\n# "
+        "comment\n\nvideos/shrinking/shrinking_0000.mp4 5\n"
+    )
     items = read_list_file(lst, motion_root, CLASSES)
     assert [it.label for it in items] == [4, 5]
 
@@ -137,20 +152,35 @@ def test_kinetics_csv_resolves_files(tmp_path, motion_root):
     src = motion_root / "videos/growing/growing_0000.mp4"
     (root / "abseiling" / "abc_000010_000020.mp4").write_bytes(src.read_bytes())
     csv = tmp_path / "train.csv"
-    csv.write_text("label,youtube_id,time_start,time_end,split\nabseiling,abc,10,20,train\nzumba,gone,0,10,train\n")
+    csv.write_text(
+        "label,youtube_id,time_start,time_end,split\nabseiling,abc,10,20,train\nzumba,gone,0,10,train\n"
+    )
     items, names = read_kinetics_csv(csv, root)
-    assert names == ["abseiling", "zumba"] and items == [Item(root / "abseiling" / "abc_000010_000020.mp4", 0)]
+    assert names == ["abseiling", "zumba"] and items == [
+        Item(root / "abseiling" / "abc_000010_000020.mp4", 0)
+    ]
 
 
 def test_ssv2_json(tmp_path):
     (tmp_path / "videos").mkdir()
     labels = tmp_path / "labels.json"
-    labels.write_text(json.dumps({"Pushing something from left to right": "0", "Holding something": "1"}))
+    labels.write_text(
+        json.dumps({"Pushing something from left to right": "0", "Holding something": "1"})
+    )
     split = tmp_path / "train.json"
-    split.write_text(json.dumps([{"id": "17", "template": "Holding [something]"},
-                                 {"id": "4", "template": "Pushing [something] from left to right"}]))
+    split.write_text(
+        json.dumps(
+            [
+                {"id": "17", "template": "Holding [something]"},
+                {"id": "4", "template": "Pushing [something] from left to right"},
+            ]
+        )
+    )
     items, names = read_ssv2(labels, split, tmp_path / "videos")
-    assert names[1] == "Holding something" and [(it.path.name, it.label) for it in items] == [("17.webm", 1), ("4.webm", 0)]
+    assert names[1] == "Holding something" and [(it.path.name, it.label) for it in items] == [
+        ("17.webm", 1),
+        ("4.webm", 0),
+    ]
 
 
 def test_class_folders_and_image_folder(motion_root, tmp_path):
@@ -168,7 +198,9 @@ def test_class_folders_and_image_folder(motion_root, tmp_path):
 
 def test_segment_sampler_dataset(motion_root):
     items = read_list_file(motion_root / "val.csv", motion_root)
-    ds = VideoDataset(items, SegmentSampler(4), video_test_transform(24, MEAN, STD, 28), train=False)
+    ds = VideoDataset(
+        items, SegmentSampler(4), video_test_transform(24, MEAN, STD, 28), train=False
+    )
     assert ds[0]["video"].shape == (3, 4, 24, 24)
 
 

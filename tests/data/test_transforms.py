@@ -60,8 +60,18 @@ def test_three_crops_along_the_long_side():
 
 def test_flip_swaps_labels():
     flip = RandomHorizontalFlip(1.0, swap={2: 3})
-    assert flip({"video": torch.zeros(1, 3, 4, 4, dtype=torch.uint8), "label": 3}, random.Random(0))["label"] == 2
-    assert flip({"video": torch.zeros(1, 3, 4, 4, dtype=torch.uint8), "label": 5}, random.Random(0))["label"] == 5
+    assert (
+        flip({"video": torch.zeros(1, 3, 4, 4, dtype=torch.uint8), "label": 3}, random.Random(0))[
+            "label"
+        ]
+        == 2
+    )
+    assert (
+        flip({"video": torch.zeros(1, 3, 4, 4, dtype=torch.uint8), "label": 5}, random.Random(0))[
+            "label"
+        ]
+        == 5
+    )
 
 
 def test_model_input_layout_and_normalisation():
@@ -72,7 +82,8 @@ def test_model_input_layout_and_normalisation():
 
 def test_test_transform_output_size():
     out = video_test_transform(24, [0.5] * 3, [0.5] * 3, short_side=32, num_crops=3)(
-        {**static_clip(H=40, W=60), "crop": 2}, random.Random(0))
+        {**static_clip(H=40, W=60), "crop": 2}, random.Random(0)
+    )
     assert out["video"].shape == (3, 4, 24, 24)
 
 
@@ -89,7 +100,9 @@ def test_mixup_cutmix_soft_targets_sum_to_one():
 def test_cutmix_box_is_the_same_in_every_frame():
     x = torch.zeros(2, 3, 4, 16, 16)
     x[1] = 1.0
-    mixed, targets = MixupCutmix(2, mixup_alpha=0.0, cutmix_alpha=1.0, label_smoothing=0.0)(x, torch.tensor([0, 1]), random.Random(1))
+    mixed, targets = MixupCutmix(2, mixup_alpha=0.0, cutmix_alpha=1.0, label_smoothing=0.0)(
+        x, torch.tensor([0, 1]), random.Random(1)
+    )
     assert all(torch.equal(mixed[0, :, 0], mixed[0, :, t]) for t in range(4))
     pasted = mixed[0, 0, 0].mean().item()  # fraction of sample 0 covered by sample 1
     assert targets[0, 1].item() == pytest.approx(pasted)

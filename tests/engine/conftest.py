@@ -2,21 +2,37 @@ import pytest
 
 from videoformer.data.synthetic import make_motion_dataset
 
-TINY_MODEL = "{img_size: 32, patch_size: 8, num_frames: 4, embed_dim: 32, depth: 1, num_heads: 2, drop_path_rate: 0.0}"
+TINY_MODEL = (
+    "{img_size: 32, patch_size: 8, num_frames: 4, embed_dim: 32, depth: 1, num_heads: 2,"
+    " drop_path_rate: 0.0}"
+)
 
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory):
-    return make_motion_dataset(tmp_path_factory.mktemp("tiny"), num_per_class=4, size=32, frames=8, seed=1)
+    return make_motion_dataset(
+        tmp_path_factory.mktemp("tiny"), num_per_class=4, size=32, frames=8, seed=1
+    )
 
 
 def tiny_overrides(root, out, **extra) -> list[str]:
     """A tiny TimeSformer on the tiny synthetic set: seconds on the CPU."""
     base = {
-        "model": "timesformer", "model_overrides": TINY_MODEL, "data.root": str(root), "data.dataset": "synthetic",
-        "data.clip": "4x2x1", "data.size": 32, "data.short_side": "[32, 36]", "data.test_short_side": 32,
-        "data.flip_map": "flip_map.json", "data.num_workers": 0, "batch_size": 4, "eval_batch_size": 8,
-        "schedule.epochs": 2, "optim.lr": 0.001, "out": str(out),
+        "model": "timesformer",
+        "model_overrides": TINY_MODEL,
+        "data.root": str(root),
+        "data.dataset": "synthetic",
+        "data.clip": "4x2x1",
+        "data.size": 32,
+        "data.short_side": "[32, 36]",
+        "data.test_short_side": 32,
+        "data.flip_map": "flip_map.json",
+        "data.num_workers": 0,
+        "batch_size": 4,
+        "eval_batch_size": 8,
+        "schedule.epochs": 2,
+        "optim.lr": 0.001,
+        "out": str(out),
     }
     base.update(extra)
     return [f"{k}={v}" for k, v in base.items()]

@@ -15,7 +15,10 @@ from videoformer.data.synthetic import CLASSES
 @pytest.fixture(scope="module")
 def trained(tiny_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "run"
-    args = ["train", *sum((["--set", a] for a in tiny_overrides(tiny_data, out, **{"schedule.epochs": 1})), [])]
+    args = [
+        "train",
+        *sum((["--set", a] for a in tiny_overrides(tiny_data, out, **{"schedule.epochs": 1})), []),
+    ]
     assert main(args) == 0
     return out
 
@@ -28,11 +31,25 @@ def test_predict_reports_unreadable_files_and_exits_1(trained, tiny_data, tmp_pa
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video")
     good = sorted((tiny_data / "videos" / "growing").glob("*.mp4"))[0]
-    code = main(["predict", str(good), str(bad), "--checkpoint", str(trained / "model.safetensors"),
-                 "--topk", "3", "--json", "--views", "1x3"])
+    code = main(
+        [
+            "predict",
+            str(good),
+            str(bad),
+            "--checkpoint",
+            str(trained / "model.safetensors"),
+            "--topk",
+            "3",
+            "--json",
+            "--views",
+            "1x3",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1
-    assert f"cannot read {bad}" in captured.err and "1 of 2 videos could not be read" in captured.err
+    assert (
+        f"cannot read {bad}" in captured.err and "1 of 2 videos could not be read" in captured.err
+    )
     out = json.loads(captured.out)
     assert out["failed"] == [str(bad)]
     pred = out["predictions"][0]
@@ -41,14 +58,29 @@ def test_predict_reports_unreadable_files_and_exits_1(trained, tiny_data, tmp_pa
 
 
 def test_predict_a_directory(trained, tiny_data, capsys):
-    code = main(["predict", str(tiny_data / "videos" / "appearing"), "--checkpoint", str(trained / "checkpoint.pt")])
+    code = main(
+        [
+            "predict",
+            str(tiny_data / "videos" / "appearing"),
+            "--checkpoint",
+            str(trained / "checkpoint.pt"),
+        ]
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert code == 0 and len(lines) == 4 and all("%" in line for line in lines)
 
 
 def test_eval_with_views(trained, tiny_data, tmp_path, capsys):
-    args = ["eval", "--checkpoint", str(trained / "model.safetensors"), "--views", "2x3", "--out", str(tmp_path / "ev"),
-            *sum((["--set", a] for a in tiny_overrides(tiny_data, tmp_path / "unused")), [])]
+    args = [
+        "eval",
+        "--checkpoint",
+        str(trained / "model.safetensors"),
+        "--views",
+        "2x3",
+        "--out",
+        str(tmp_path / "ev"),
+        *sum((["--set", a] for a in tiny_overrides(tiny_data, tmp_path / "unused")), []),
+    ]
     assert main(args) == 0
     report = json.loads((tmp_path / "ev" / "eval.json").read_text())
     assert report["views_per_video"] == 6 and report["num_videos"] == 10
@@ -59,8 +91,18 @@ def test_eval_with_views(trained, tiny_data, tmp_path, capsys):
 @pytest.mark.parametrize("suffix", [".npy", ".safetensors"])
 def test_extract_embeddings(trained, tiny_data, tmp_path, suffix):
     out = tmp_path / f"emb{suffix}"
-    code = main(["extract", str(tiny_data / "videos" / "growing"), "--checkpoint", str(trained / "model.safetensors"),
-                 "--out", str(out), "--views", "2x1"])
+    code = main(
+        [
+            "extract",
+            str(tiny_data / "videos" / "growing"),
+            "--checkpoint",
+            str(trained / "model.safetensors"),
+            "--out",
+            str(out),
+            "--views",
+            "2x1",
+        ]
+    )
     assert code == 0
     if suffix == ".npy":
         videos = np.load(out)
@@ -78,9 +120,33 @@ def test_convert_official_checkpoint_then_predict_from_it(tmp_path, tiny_data, c
     src = tmp_path / "official.pyth"
     torch.save({"model_state": g["state_dict"]}, src)
     kw = g["kwargs"]
-    sets = [f"{k}={kw[k]}" for k in ("img_size", "patch_size", "embed_dim", "depth", "num_heads", "num_frames", "num_classes")]
+    sets = [
+        f"{k}={kw[k]}"
+        for k in (
+            "img_size",
+            "patch_size",
+            "embed_dim",
+            "depth",
+            "num_heads",
+            "num_frames",
+            "num_classes",
+        )
+    ]
     out = tmp_path / "converted.safetensors"
-    assert main(["convert", str(src), "--model", "timesformer", "--out", str(out), *sum((["--set", s] for s in sets), [])]) == 0
+    assert (
+        main(
+            [
+                "convert",
+                str(src),
+                "--model",
+                "timesformer",
+                "--out",
+                str(out),
+                *sum((["--set", s] for s in sets), []),
+            ]
+        )
+        == 0
+    )
     assert "layout timesformer_official" in capsys.readouterr().out
     from videoformer.engine.predict import Predictor
 
@@ -90,7 +156,19 @@ def test_convert_official_checkpoint_then_predict_from_it(tmp_path, tiny_data, c
 
 
 def test_bad_arguments_exit_2(trained, capsys):
-    assert main(["predict", "x.mp4", "--checkpoint", str(trained / "model.safetensors"), "--views", "2by3"]) == 2
+    assert (
+        main(
+            [
+                "predict",
+                "x.mp4",
+                "--checkpoint",
+                str(trained / "model.safetensors"),
+                "--views",
+                "2by3",
+            ]
+        )
+        == 2
+    )
     assert "--views expects CLIPSxCROPS" in capsys.readouterr().err
     assert main(["train", "--set", "optim.lr"]) == 2
     assert main(["predict", "x.mp4", "--checkpoint", "/nonexistent.pt"]) == 2
@@ -103,9 +181,18 @@ def test_official_k400_weights_predict_named_classes():
     from videoformer.labels import label_names
 
     names = label_names("kinetics400")
-    assert len(names) == 400 and names[0] == "abseiling" and names[-1] == "zumba" and list(names) == sorted(names)
+    assert (
+        len(names) == 400
+        and names[0] == "abseiling"
+        and names[-1] == "zumba"
+        and list(names) == sorted(names)
+    )
     meta = official_preprocessing("timesformer_base")
-    assert meta["label_set"] == "kinetics400" and meta["clip"] == "8x32x1" and meta["mean"] == [0.45] * 3
+    assert (
+        meta["label_set"] == "kinetics400"
+        and meta["clip"] == "8x32x1"
+        and meta["mean"] == [0.45] * 3
+    )
 
 
 def test_shipped_kinetics_600_700_names():
@@ -118,7 +205,10 @@ def test_shipped_kinetics_600_700_names():
     for names, size in ((k600, 600), (k700, 700)):
         assert len(names) == len(set(names)) == size and list(names) == sorted(names)
     assert "bull fighting" in k600 and "bull fighting" not in k700 and "arresting" in k700
-    assert label_set_of_size("kinetics400", 600) == k600 and label_set_of_size("kinetics400", 700) == k700
+    assert (
+        label_set_of_size("kinetics400", 600) == k600
+        and label_set_of_size("kinetics400", 700) == k700
+    )
     assert label_set_of_size("kinetics400", 500) is None and label_set_of_size("", 600) is None
     assert official_preprocessing("video_swin_base")["label_set"] == "kinetics400"
 
@@ -139,13 +229,34 @@ def test_shipped_ssv2_names_and_flip_map():
 def test_demo_command_writes_its_report(tmp_path, capsys):
     """The README's main job end to end, shrunk with --set (the real run is `make demo`)."""
     out = tmp_path / "demo"
-    code = main(["demo", "--out", str(out), "--set", "data.synthetic_per_class=3", "--set", "schedule.epochs=1",
-                 "--set", "model_overrides.depth=1"])
+    code = main(
+        [
+            "demo",
+            "--out",
+            str(out),
+            "--set",
+            "data.synthetic_per_class=3",
+            "--set",
+            "schedule.epochs=1",
+            "--set",
+            "model_overrides.depth=1",
+        ]
+    )
     assert code == 0
     report = json.loads((out / "metrics.json").read_text())
-    assert 0.0 <= report["top1"] <= 1.0 and report["num_val_videos"] == 10 and report["views_per_video"] == 3
+    assert (
+        0.0 <= report["top1"] <= 1.0
+        and report["num_val_videos"] == 10
+        and report["views_per_video"] == 3
+    )
     assert set(report["per_class_accuracy"]) == set(CLASSES) and len(report["predictions"]) == 5
-    for name in ("curves.png", "confusion.png", "model.safetensors", "checkpoint.pt", "dataset/train.csv"):
+    for name in (
+        "curves.png",
+        "confusion.png",
+        "model.safetensors",
+        "checkpoint.pt",
+        "dataset/train.csv",
+    ):
         assert (out / name).is_file(), name
     assert f"wrote {out}/" in capsys.readouterr().out
     assert main(["demo", "--out", str(tmp_path / "x"), "--set", "optim.lr"]) == 2

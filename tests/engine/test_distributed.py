@@ -20,8 +20,13 @@ def _free_port() -> int:
 
 
 def _worker(rank: int, world: int, port: int, overrides: list[str]) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
-                      LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+    )
     torch.set_num_threads(1)
     from videoformer.engine import distributed
 
@@ -32,18 +37,35 @@ def _worker(rank: int, world: int, port: int, overrides: list[str]) -> None:
 
 
 def _run(world: int, overrides: list[str]) -> None:
-    mp.start_processes(_worker, args=(world, _free_port(), overrides), nprocs=world, start_method="spawn")
+    mp.start_processes(
+        _worker, args=(world, _free_port(), overrides), nprocs=world, start_method="spawn"
+    )
 
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
 def test_two_processes_equal_one_process_on_the_global_batch(tiny_data, tmp_path, strategy):
-    common = {"max_steps": 2, "schedule.epochs": 1, "optim.name": "sgd", "optim.lr": 0.1, "optim.weight_decay": 0.0}
-    single = load_config(None, tiny_overrides(tiny_data, tmp_path / "single", batch_size=4, **common))
+    common = {
+        "max_steps": 2,
+        "schedule.epochs": 1,
+        "optim.name": "sgd",
+        "optim.lr": 0.1,
+        "optim.weight_decay": 0.0,
+    }
+    single = load_config(
+        None, tiny_overrides(tiny_data, tmp_path / "single", batch_size=4, **common)
+    )
     Trainer(single).fit()
-    _run(2, tiny_overrides(tiny_data, tmp_path / strategy, batch_size=2, distributed=strategy, **common))
+    _run(
+        2,
+        tiny_overrides(
+            tiny_data, tmp_path / strategy, batch_size=2, distributed=strategy, **common
+        ),
+    )
     a = load_training_checkpoint(tmp_path / "single" / "checkpoint.pt")
     b = load_training_checkpoint(tmp_path / strategy / "checkpoint.pt")
     assert b["step"] == a["step"] == 2
     for k, v in a["model"].items():
         torch.testing.assert_close(b["model"][k], v, atol=1e-6, rtol=0)
-    assert not torch.equal(a["model"]["head.weight"], Trainer(single).model.head.weight)  # training moved it
+    assert not torch.equal(
+        a["model"]["head.weight"], Trainer(single).model.head.weight
+    )  # training moved it

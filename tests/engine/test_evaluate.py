@@ -14,7 +14,9 @@ from videoformer.engine.optim import lr_factor, param_groups
 def test_mean_softmax_and_sum_logits():
     views = {7: [torch.tensor([0.0, math.log(3.0)]), torch.tensor([math.log(3.0), 0.0])]}
     torch.testing.assert_close(aggregate_views(views, "mean_softmax")[7], torch.tensor([0.5, 0.5]))
-    torch.testing.assert_close(aggregate_views(views, "sum_logits")[7], torch.tensor([math.log(3.0)] * 2))
+    torch.testing.assert_close(
+        aggregate_views(views, "sum_logits")[7], torch.tensor([math.log(3.0)] * 2)
+    )
 
 
 def test_metrics_by_hand():
@@ -36,14 +38,26 @@ def test_average_precision_by_hand():
 
 
 def test_no_weight_decay_on_norms_biases_embeddings():
-    model = create_model("timesformer", img_size=32, patch_size=8, num_frames=4, embed_dim=32, depth=2, num_heads=2)
-    groups = param_groups(model, OptimConfig(weight_decay=0.05, backbone_lr_mult=0.1, embed_lr_mult=10.0))
+    model = create_model(
+        "timesformer", img_size=32, patch_size=8, num_frames=4, embed_dim=32, depth=2, num_heads=2
+    )
+    groups = param_groups(
+        model, OptimConfig(weight_decay=0.05, backbone_lr_mult=0.1, embed_lr_mult=10.0)
+    )
     no_decay = {n for g in groups if g["weight_decay"] == 0 for n in g["names"]}
-    assert {"pos_embed", "time_embed", "cls_token", "blocks.0.norm1.weight", "head.bias"} <= no_decay
+    assert {
+        "pos_embed",
+        "time_embed",
+        "cls_token",
+        "blocks.0.norm1.weight",
+        "head.bias",
+    } <= no_decay
     assert "blocks.0.attn.qkv.weight" not in no_decay
     mult = {n: g["lr_mult"] for g in groups for n in g["names"]}
     assert mult["head.weight"] == 1.0 and mult["blocks.1.mlp.fc1.weight"] == 0.1
-    assert mult["time_embed"] == mult["pos_embed"] == mult["cls_token"] == pytest.approx(1.0)  # 0.1 x 10
+    assert (
+        mult["time_embed"] == mult["pos_embed"] == mult["cls_token"] == pytest.approx(1.0)
+    )  # 0.1 x 10
 
 
 def test_schedules():

@@ -13,8 +13,14 @@ from videoformer.engine.config import load_config
 from videoformer.engine.train import Trainer
 from videoformer.models import registry
 
-TOY = {"model": "toy_video", "model_overrides": "{}", "optim.layer_decay": 0.5, "grad_checkpointing": True,
-       "max_steps": 1, "schedule.epochs": 1}
+TOY = {
+    "model": "toy_video",
+    "model_overrides": "{}",
+    "optim.layer_decay": 0.5,
+    "grad_checkpointing": True,
+    "max_steps": 1,
+    "schedule.epochs": 1,
+}
 
 
 @pytest.fixture
@@ -59,10 +65,20 @@ def _toy_worker(rank: int, world: int, port: int, overrides: list[str]) -> None:
 def test_toy_family_under_fsdp_equals_one_process(toy_registered, tiny_data, tmp_path):
     import torch.multiprocessing as mp
 
-    common = {**TOY, "max_steps": 2, "optim.name": "sgd", "optim.lr": 0.1, "optim.weight_decay": 0.0}
-    single = load_config(None, tiny_overrides(tiny_data, tmp_path / "single", batch_size=4, **common))
+    common = {
+        **TOY,
+        "max_steps": 2,
+        "optim.name": "sgd",
+        "optim.lr": 0.1,
+        "optim.weight_decay": 0.0,
+    }
+    single = load_config(
+        None, tiny_overrides(tiny_data, tmp_path / "single", batch_size=4, **common)
+    )
     Trainer(single).fit()
-    sharded = tiny_overrides(tiny_data, tmp_path / "fsdp", batch_size=2, distributed="fsdp", **common)
+    sharded = tiny_overrides(
+        tiny_data, tmp_path / "fsdp", batch_size=2, distributed="fsdp", **common
+    )
     mp.start_processes(_toy_worker, args=(2, _free_port(), sharded), nprocs=2, start_method="spawn")
     a = load_training_checkpoint(tmp_path / "single" / "checkpoint.pt")
     b = load_training_checkpoint(tmp_path / "fsdp" / "checkpoint.pt")

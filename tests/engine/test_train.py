@@ -29,7 +29,9 @@ def test_tiny_run_writes_everything(tiny_data, tmp_path):
                  "eval_confusion.png", "model.safetensors"):
         assert (out / name).is_file(), name
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows if r["kind"] == "train"] == list(range(1, 15))  # 30 clips // 4 = 7 an epoch
+    assert [r["step"] for r in rows if r["kind"] == "train"] == list(
+        range(1, 15)
+    )  # 30 clips // 4 = 7 an epoch
     assert sum(r["kind"] == "eval" for r in rows) == 2
     ckpt = load_training_checkpoint(out / "checkpoint.pt")
     assert ckpt["epoch"] == 2 and ckpt["step"] == 14 and ckpt["meta"]["labels"][0] == "moving_left"
@@ -49,7 +51,9 @@ def test_resume_mid_epoch_is_bitwise_identical(tiny_data, tmp_path):
 
 @pytest.mark.parametrize("kill_after_step", [3])
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny_data, tmp_path, kill_after_step):
-    args = tiny_overrides(tiny_data, tmp_path / "killed", checkpoint_every=1, **{"schedule.epochs": 3})
+    args = tiny_overrides(
+        tiny_data, tmp_path / "killed", checkpoint_every=1, **{"schedule.epochs": 3}
+    )
     cmd = [sys.executable, "-m", "videoformer", "train", *sum((["--set", a] for a in args), [])]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = tmp_path / "killed" / "checkpoint.pt"
@@ -68,7 +72,9 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny_data, tmp_path, k
     assert kill_after_step <= stopped_at < 21
     resumed = subprocess.run(cmd + ["--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    whole = load_config(None, tiny_overrides(tiny_data, tmp_path / "whole", **{"schedule.epochs": 3}))
+    whole = load_config(
+        None, tiny_overrides(tiny_data, tmp_path / "whole", **{"schedule.epochs": 3})
+    )
     Trainer(whole).fit()
     a, b = weights(tmp_path / "whole"), weights(tmp_path / "killed")
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -79,12 +85,16 @@ def test_nonfinite_loss_stops_and_names_the_step(tiny_data, tmp_path):
     trainer = Trainer(cfg)
     with torch.no_grad():
         trainer.model.head.bias.fill_(float("nan"))
-    with pytest.raises(NonFiniteLossError, match="loss is nan at epoch 0, step 0.*no checkpoint was written yet"):
+    with pytest.raises(
+        NonFiniteLossError, match="loss is nan at epoch 0, step 0.*no checkpoint was written yet"
+    ):
         trainer.fit()
 
 
 def test_nonfinite_loss_can_skip_steps(tiny_data, tmp_path):
-    cfg = load_config(None, tiny_overrides(tiny_data, tmp_path / "skip", nonfinite="skip", max_steps=2))
+    cfg = load_config(
+        None, tiny_overrides(tiny_data, tmp_path / "skip", nonfinite="skip", max_steps=2)
+    )
     trainer = Trainer(cfg)
     with torch.no_grad():
         trainer.model.head.bias.fill_(float("nan"))
@@ -95,7 +105,9 @@ def test_nonfinite_loss_can_skip_steps(tiny_data, tmp_path):
 
 
 def test_config_errors_name_the_key():
-    with pytest.raises(ValueError, match=r"config.optim: unknown key\(s\) \['learning_rate'\]; valid: name, lr"):
+    with pytest.raises(
+        ValueError, match=r"config.optim: unknown key\(s\) \['learning_rate'\]; valid: name, lr"
+    ):
         load_config(None, ["optim.learning_rate=0.1"])
     with pytest.raises(ValueError, match="precision = 'half' is not one of fp32, bf16, fp16"):
         load_config(None, ["precision=half"])
@@ -104,7 +116,13 @@ def test_config_errors_name_the_key():
 
 
 def test_packaged_recipes_load():
-    for name in ("demo", "timesformer_k400", "timesformer_ssv2", "video_swin_k400", "perceiver_imagenet"):
+    for name in (
+        "demo",
+        "timesformer_k400",
+        "timesformer_ssv2",
+        "video_swin_k400",
+        "perceiver_imagenet",
+    ):
         cfg = load_config(name)
         assert cfg.source, name
     assert load_config("timesformer_k400").schedule.milestones == (11, 14)
@@ -122,16 +140,38 @@ def test_audiovisual_multilabel_training_and_map(tmp_path):
         rows.append(f'v{i}, 0, 10, "{["/m/a", "/m/b", "/m/a,/m/b"][i % 3]}"')
     (root / "labels.csv").write_text("index,mid,display_name\n0,/m/a,Speech\n1,/m/b,Music\n")
     (root / "segs.csv").write_text("\n".join(rows) + "\n")
-    inputs = ("[{name: video, layout: BCS, channels: 3, patch_size: [2, 8, 8], num_bands: 4, max_resolution: [2, 4, 4]},"
-              " {name: audio, layout: BS, channels: 1, patch_size: [64], num_bands: 4, max_resolution: [32]}]")
-    cfg = load_config(None, [
-        "model=perceiver", f"model_overrides={{inputs: {inputs}, num_latents: 8, latent_dim: 32, num_cross_attends: 2,"
-        " latent_blocks_per_cross_attend: 1, latent_heads: 2, share_cross_weights: false, share_latent_weights: false}",
-        "multi_label=true", "data.dataset=audioset", f"data.root={root}", "data.train=segs.csv", "data.val=segs.csv",
-        "data.labels=labels.csv", "data.clip=4x2x1", "data.size=32", "data.short_side=[32, 32]",
-        "data.test_short_side=32", "data.audio_samples=2048", "data.sample_rate=16000", "data.num_workers=0",
-        "batch_size=3", "schedule.epochs=1", f"out={tmp_path / 'run'}",
-    ])
+    inputs = (
+        "[{name: video, layout: BCS, channels: 3, patch_size: [2, 8, 8], num_bands: 4,"
+        " max_resolution: [2, 4, 4]},"
+        " {name: audio, layout: BS, channels: 1, patch_size: [64], num_bands: 4,"
+        " max_resolution: [32]}]"
+    )
+    cfg = load_config(
+        None,
+        [
+            "model=perceiver",
+            f"model_overrides={{inputs: {inputs}, num_latents: 8, latent_dim: 32,"
+            " num_cross_attends: 2, latent_blocks_per_cross_attend: 1, latent_heads: 2,"
+            " share_cross_weights: false, "
+            "share_latent_weights: false}",
+            "multi_label=true",
+            "data.dataset=audioset",
+            f"data.root={root}",
+            "data.train=segs.csv",
+            "data.val=segs.csv",
+            "data.labels=labels.csv",
+            "data.clip=4x2x1",
+            "data.size=32",
+            "data.short_side=[32, 32]",
+            "data.test_short_side=32",
+            "data.audio_samples=2048",
+            "data.sample_rate=16000",
+            "data.num_workers=0",
+            "batch_size=3",
+            "schedule.epochs=1",
+            f"out={tmp_path / 'run'}",
+        ],
+    )
     result = Trainer(cfg).fit()
     assert 0.0 <= result["mAP"] <= 1.0 and result["num_videos"] == 6
     assert json.loads((tmp_path / "run" / "eval.json").read_text())["aggregate"] == "mean_sigmoid"

@@ -15,7 +15,9 @@ from videoformer.layers import (
 from videoformer.models.swin import SwinBlock
 
 
-@pytest.mark.parametrize(("size", "window"), [((14, 21), (7, 7)), ((4, 6, 9), (2, 3, 3)), ((8,), (4,))])
+@pytest.mark.parametrize(
+    ("size", "window"), [((14, 21), (7, 7)), ((4, 6, 9), (2, 3, 3)), ((8,), (4,))]
+)
 def test_partition_then_reverse_is_identity(size, window):
     x = torch.randn(2, *size, 5)
     win = window_partition(x, window)
@@ -64,15 +66,26 @@ def dense_reference_block(blk: SwinBlock, x: torch.Tensor, window, shift) -> tor
     y = torch.zeros(B, *P, D)
     y[(slice(None), *(slice(0, s) for s in S))] = blk.norm1(x)
     coords = list(itertools.product(*[range(p) for p in P]))  # row-major over the padded grid
-    rolled = [tuple((c - s) % p for c, s, p in zip(co, shift, P)) for co in coords]  # position after roll
+    rolled = [
+        tuple((c - s) % p for c, s, p in zip(co, shift, P)) for co in coords
+    ]  # position after roll
 
     def region(r):  # the three-slice labelling of the rolled grid, per dim
-        return tuple(0 if r[d] < P[d] - window[d] else (1 if r[d] < P[d] - shift[d] else 2) if shift[d] else 0 for d in range(len(P)))
+        return tuple(
+            0
+            if r[d] < P[d] - window[d]
+            else (1 if r[d] < P[d] - shift[d] else 2)
+            if shift[d]
+            else 0
+            for d in range(len(P))
+        )
 
     win_id = [tuple(r[d] // window[d] for d in range(len(P))) for r in rolled]
     reg = [region(r) for r in rolled]
     N = len(coords)
-    allowed = torch.tensor([[win_id[i] == win_id[j] and reg[i] == reg[j] for j in range(N)] for i in range(N)])
+    allowed = torch.tensor(
+        [[win_id[i] == win_id[j] and reg[i] == reg[j] for j in range(N)] for i in range(N)]
+    )
     table = blk.attn.relative_position_bias_table
     bias = torch.zeros(table.shape[1], N, N)
     for i in range(N):
@@ -80,14 +93,20 @@ def dense_reference_block(blk: SwinBlock, x: torch.Tensor, window, shift) -> tor
             if allowed[i, j]:
                 idx, stride = 0, 1
                 for d in reversed(range(len(P))):
-                    idx += (rolled[i][d] % window[d] - rolled[j][d] % window[d] + window[d] - 1) * stride
+                    idx += (
+                        rolled[i][d] % window[d] - rolled[j][d] % window[d] + window[d] - 1
+                    ) * stride
                     stride *= 2 * window[d] - 1
                 bias[:, i, j] = table[idx]
     tokens = y.reshape(B, N, D)
     attn = blk.attn
     q, k, v = attn.qkv(tokens).view(B, N, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4)
     logits = (q * attn.scale) @ k.transpose(-1, -2) + bias
-    out = attn.proj((logits.masked_fill(~allowed, float("-inf")).softmax(-1) @ v).transpose(1, 2).reshape(B, N, D))
+    out = attn.proj(
+        (logits.masked_fill(~allowed, float("-inf")).softmax(-1) @ v)
+        .transpose(1, 2)
+        .reshape(B, N, D)
+    )
     out = out.view(B, *P, D)[(slice(None), *(slice(0, s) for s in S))]
     x = x + out
     return x + blk.mlp(blk.norm2(x))
@@ -110,4 +129,9 @@ def test_window_block_matches_dense_masked_reference(size, window, shift):
         x = torch.randn(2, *size, 16)
         P = padded_size(size, window)
         mask = shift_mask(P, window, shift) if any(shift) else None
-        torch.testing.assert_close(blk(x, window, shift, mask), dense_reference_block(blk, x, window, shift), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            blk(x, window, shift, mask),
+            dense_reference_block(blk, x, window, shift),
+            atol=1e-5,
+            rtol=1e-5,
+        )

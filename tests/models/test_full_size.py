@@ -7,7 +7,9 @@ from videoformer import create_model
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["timesformer_base", "video_swin_tiny", "swin_tiny", "perceiver_io_imagenet_fourier"])
+@pytest.mark.parametrize(
+    "name", ["timesformer_base", "video_swin_tiny", "swin_tiny", "perceiver_io_imagenet_fourier"]
+)
 def test_full_size_forward_is_per_sample(name):
     """Finite logits of the right size, and a clip's logits do not depend on its batch."""
     model = create_model(name).eval()

@@ -77,8 +77,13 @@ def test_fourier_features_against_the_formula():
     feats = fourier_features(pos, num_bands=3, max_resolution=(8, 4))
     fy, fx = torch.linspace(1, 4, 3), torch.linspace(1, 2, 3)
     for row, (y, x) in enumerate(pos.tolist()):
-        expected = [y, x] + [math.sin(math.pi * y * f) for f in fy] + [math.sin(math.pi * x * f) for f in fx] \
-            + [math.cos(math.pi * y * f) for f in fy] + [math.cos(math.pi * x * f) for f in fx]
+        expected = (
+            [y, x]
+            + [math.sin(math.pi * y * f) for f in fy]
+            + [math.sin(math.pi * x * f) for f in fx]
+            + [math.cos(math.pi * y * f) for f in fy]
+            + [math.cos(math.pi * x * f) for f in fx]
+        )
         torch.testing.assert_close(feats[row], torch.tensor(expected), atol=1e-6, rtol=0)
 
 
@@ -92,10 +97,22 @@ def test_fourier_shapes_for_1_2_3_axes(dims):
 
 
 def test_shared_parameter_count_is_independent_of_repeats():
-    counts = [count_params(create_model("perceiver", inputs=(IMAGE,), **{**TINY, "num_cross_attends": r})) for r in (2, 3, 6)]
+    counts = [
+        count_params(create_model("perceiver", inputs=(IMAGE,), **{**TINY, "num_cross_attends": r}))
+        for r in (2, 3, 6)
+    ]
     assert counts[0] == counts[1] == counts[2]
-    unshared = [count_params(create_model("perceiver", inputs=(IMAGE,), **{**TINY, "num_cross_attends": r},
-                                          share_cross_weights=False)) for r in (2, 3)]
+    unshared = [
+        count_params(
+            create_model(
+                "perceiver",
+                inputs=(IMAGE,),
+                **{**TINY, "num_cross_attends": r},
+                share_cross_weights=False,
+            )
+        )
+        for r in (2, 3)
+    ]
     assert unshared[1] > unshared[0]
 
 
@@ -167,19 +184,24 @@ def test_cross_attention_flops_double_with_the_byte_array():
 def test_whole_model_flops_are_linear_in_the_input_size():
     flops = []
     for side in (16, 32, 64):  # M = 256, 1024, 4096
-        model = create_model("perceiver", inputs=(ByteArray("image", "BCS", 3, (1, 1), 4, (side, side)),), **TINY).eval()
+        model = create_model(
+            "perceiver", inputs=(ByteArray("image", "BCS", 3, (1, 1), 4, (side, side)),), **TINY
+        ).eval()
         flops.append(count_flops(model, (1, 3, side, side)))
     slope1 = (flops[1] - flops[0]) / (1024 - 256)
     slope2 = (flops[2] - flops[1]) / (4096 - 1024)
     assert slope1 == pytest.approx(slope2, rel=1e-9)
 
 
-@pytest.mark.parametrize(("model_inputs", "x", "message"), [
-    ((IMAGE,), torch.randn(2, 1, 16, 16), "has 1 channels, expected 3"),
-    ((IMAGE,), torch.randn(2, 3, 16), "needs 4 dims"),
-    ((VIDEO,), torch.randn(2, 3, 3, 16, 16), "not a multiple of patch_size"),
-    ((VIDEO, SMALL_AUDIO), {"video": torch.randn(1, 3, 4, 16, 16)}, "takes a dict with keys"),
-])
+@pytest.mark.parametrize(
+    ("model_inputs", "x", "message"),
+    [
+        ((IMAGE,), torch.randn(2, 1, 16, 16), "has 1 channels, expected 3"),
+        ((IMAGE,), torch.randn(2, 3, 16), "needs 4 dims"),
+        ((VIDEO,), torch.randn(2, 3, 3, 16, 16), "not a multiple of patch_size"),
+        ((VIDEO, SMALL_AUDIO), {"video": torch.randn(1, 3, 4, 16, 16)}, "takes a dict with keys"),
+    ],
+)
 def test_bad_input_raises(model_inputs, x, message):
     model = create_model("perceiver", inputs=model_inputs, **TINY)
     with pytest.raises(ValueError, match=message):
@@ -187,7 +209,9 @@ def test_bad_input_raises(model_inputs, x, message):
 
 
 def test_perceiver_io_rejects_a_d_model_that_does_not_fit_the_preprocessor():
-    with pytest.raises(ValueError, match="d_model 300 does not match the 'fourier' preprocessor's 261"):
+    with pytest.raises(
+        ValueError, match="d_model 300 does not match the 'fourier' preprocessor's 261"
+    ):
         create_model("perceiver_io", d_model=300)
 
 

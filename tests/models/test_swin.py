@@ -9,7 +9,9 @@ from videoformer.convert import inflate_swin_2d_to_3d
 from videoformer.flops import count_flops, count_params
 
 SWIN_SMALL = dict(img_size=56, embed_dim=48, depths=(2, 2), num_heads=(3, 6), num_classes=6)
-VSWIN_SMALL = dict(embed_dim=48, depths=(2, 2), num_heads=(3, 6), window_size=(2, 7, 7), num_classes=6)
+VSWIN_SMALL = dict(
+    embed_dim=48, depths=(2, 2), num_heads=(3, 6), window_size=(2, 7, 7), num_classes=6
+)
 
 
 def _run(model, x):
@@ -17,10 +19,13 @@ def _run(model, x):
         return model.eval()(x)
 
 
-@pytest.mark.parametrize(("golden", "container", "layout"), [
-    ("swin2d", "model", "swin_official"),
-    ("timm_swin", None, "swin_timm"),
-])
+@pytest.mark.parametrize(
+    ("golden", "container", "layout"),
+    [
+        ("swin2d", "model", "swin_official"),
+        ("timm_swin", None, "swin_timm"),
+    ],
+)
 def test_swin_2d_reproduces_reference_logits(golden, container, layout, tmp_path):
     g = load_golden(golden)
     path = tmp_path / "w.pth"
@@ -48,7 +53,13 @@ def geometric_bias(table, window, n):
     eff = (Wt, Wh, n // (Wt * Wh))
     coords = torch.stack(torch.meshgrid(*[torch.arange(w) for w in eff], indexing="ij")).flatten(1)
     rel = coords[:, :, None] - coords[:, None, :]
-    idx = (rel[0] + Wt - 1) * (2 * Wh - 1) * (2 * Ww - 1) + (rel[1] + Wh - 1) * (2 * Ww - 1) + rel[2] + Ww - 1
+    idx = (
+        (rel[0] + Wt - 1) * (2 * Wh - 1) * (2 * Ww - 1)
+        + (rel[1] + Wh - 1) * (2 * Ww - 1)
+        + rel[2]
+        + Ww
+        - 1
+    )
     return table[idx.flatten()].view(n, n, -1).permute(2, 0, 1)
 
 
@@ -64,12 +75,19 @@ def test_rebuilding_the_index_for_the_clamped_window_would_be_wrong(monkeypatch)
     assert (_run(model, g["input"]) - g["output"]).abs().max() > 1e-4
 
 
-@pytest.mark.parametrize(("name", "params", "official_gmac"), [
-    ("swin_tiny", 28_288_354, 4.5), ("swin_small", 49_606_258, 8.7),
-    ("swin_base", 87_768_224, 15.4), ("swin_large", 196_532_476, 34.5),
-    ("video_swin_tiny", 28_158_070, 87.9), ("video_swin_small", 49_816_678, 165.9),
-    ("video_swin_base", 88_048_984, 281.6), ("video_swin_large", 196_953_916, 604.0),
-])
+@pytest.mark.parametrize(
+    ("name", "params", "official_gmac"),
+    [
+        ("swin_tiny", 28_288_354, 4.5),
+        ("swin_small", 49_606_258, 8.7),
+        ("swin_base", 87_768_224, 15.4),
+        ("swin_large", 196_532_476, 34.5),
+        ("video_swin_tiny", 28_158_070, 87.9),
+        ("video_swin_small", 49_816_678, 165.9),
+        ("video_swin_base", 88_048_984, 281.6),
+        ("video_swin_large", 196_953_916, 604.0),
+    ],
+)
 def test_sizes_and_flops_match_official(name, params, official_gmac):
     with torch.device("meta"):
         model = create_model(name).eval()
@@ -86,9 +104,16 @@ def test_inflated_2d_checkpoint_on_static_clip_equals_2d_model_on_one_frame():
     report = load_checkpoint(model_3d, {"model": g["state_dict"]})
     assert report.layout == "swin2d_inflated"
     frame = g["input"]
-    clip = frame[:, :, None].expand(-1, -1, 8, -1, -1)  # T'=4, a multiple of Wt=2: no temporal padding
+    clip = frame[:, :, None].expand(
+        -1, -1, 8, -1, -1
+    )  # T'=4, a multiple of Wt=2: no temporal padding
     with torch.no_grad():
-        torch.testing.assert_close(model_3d.eval().forward_features(clip), model_2d.eval().forward_features(frame), atol=1e-5, rtol=0)
+        torch.testing.assert_close(
+            model_3d.eval().forward_features(clip),
+            model_2d.eval().forward_features(frame),
+            atol=1e-5,
+            rtol=0,
+        )
 
 
 def test_inflation_shapes_and_bicubic_table_resize():
@@ -104,16 +129,24 @@ def test_inflation_shapes_and_bicubic_table_resize():
 
 def test_create_model_inflates_a_2d_file_and_keeps_a_fresh_head(tmp_path):
     path = tmp_path / "swin2d.pth"
-    torch.save({"model": create_model("swin", **{**SWIN_SMALL, "num_classes": 1000}).state_dict()}, path)
+    torch.save(
+        {"model": create_model("swin", **{**SWIN_SMALL, "num_classes": 1000}).state_dict()}, path
+    )
     model = create_model("video_swin", pretrained=path, **{**VSWIN_SMALL, "num_classes": 400})
     assert model.load_report.layout == "swin2d_inflated"
-    assert [r.split(":")[0] for r in model.load_report.reinitialised] == ["head.bias", "head.weight"]
+    assert [r.split(":")[0] for r in model.load_report.reinitialised] == [
+        "head.bias",
+        "head.weight",
+    ]
 
 
 def test_torchvision_layout():
     ours = create_model("video_swin", **VSWIN_SMALL).state_dict()
     tv = {}
-    for k, v in ours.items():  # torchvision numbering: features.0 embed, 1 stage 0, 2 merge, 3 stage 1
+    for (
+        k,
+        v,
+    ) in ours.items():  # torchvision numbering: features.0 embed, 1 stage 0, 2 merge, 3 stage 1
         k = k.replace("patch_embed.", "features.0.").replace("layers.0.downsample.", "features.2.")
         k = k.replace("layers.0.blocks.", "features.1.").replace("layers.1.blocks.", "features.3.")
         k = k.replace("mlp.fc1.", "mlp.0.").replace("mlp.fc2.", "mlp.3.")
@@ -132,7 +165,9 @@ def test_mmaction2_1x_layout_names_the_final_norm_norm3():
         if k.startswith("head."):
             mm["cls_head.fc_cls." + k.removeprefix("head.")] = v
         else:
-            mm["backbone." + ("norm3." + k.removeprefix("norm.") if k.startswith("norm.") else k)] = v
+            mm[
+                "backbone." + ("norm3." + k.removeprefix("norm.") if k.startswith("norm.") else k)
+            ] = v
     assert "backbone.norm3.weight" in mm
     model = create_model("video_swin", **VSWIN_SMALL)
     assert load_checkpoint(model, mm).layout == "video_swin_official"
@@ -169,7 +204,14 @@ def test_gradient_checkpointing_gives_the_same_gradients():
     assert_checkpointing_keeps_gradients(model, torch.randn(2, 3, 56, 56))
 
 
-@pytest.mark.parametrize(("name", "shape"), [("swin", (1, 3, 4, 56, 56)), ("video_swin", (1, 3, 56, 56)), ("video_swin", (1, 1, 4, 56, 56))])
+@pytest.mark.parametrize(
+    ("name", "shape"),
+    [
+        ("swin", (1, 3, 4, 56, 56)),
+        ("video_swin", (1, 3, 56, 56)),
+        ("video_swin", (1, 1, 4, 56, 56)),
+    ],
+)
 def test_bad_input_raises(name, shape):
     model = create_model(name, **(SWIN_SMALL if name == "swin" else VSWIN_SMALL))
     with pytest.raises(ValueError, match="expects"):

@@ -9,7 +9,9 @@ from videoformer import create_model
 from videoformer.flops import count_flops, count_params
 from videoformer.models.timesformer import STEPS, TimeSformerBlock
 
-TINY = dict(img_size=32, patch_size=8, num_frames=4, embed_dim=32, depth=2, num_heads=2, num_classes=5)
+TINY = dict(
+    img_size=32, patch_size=8, num_frames=4, embed_dim=32, depth=2, num_heads=2, num_classes=5
+)
 
 
 def meta_model(name="timesformer", **overrides):
@@ -32,7 +34,9 @@ def test_parameter_counts_match_official_code(name, overrides, expected):
     assert count_params(meta_model(name, **overrides)) == expected
 
 
-@pytest.mark.parametrize(("attention_type", "paper"), [("sparse_local_global", 121.4e6), ("axial", 156.8e6)])
+@pytest.mark.parametrize(
+    ("attention_type", "paper"), [("sparse_local_global", 121.4e6), ("axial", 156.8e6)]
+)
 def test_parameter_counts_match_paper_table_1(attention_type, paper):
     params = count_params(meta_model(attention_type=attention_type))
     assert abs(params - paper) / paper < 0.005
@@ -47,13 +51,22 @@ def test_flops_per_8x224_clip_match_official_count(attention_type, official_gflo
     assert abs(flops / 1e9 - official_gflop) / official_gflop < 0.02
 
 
-BLOCK_PARAMETERS = {  # the table in models/timesformer.py; official names where official code exists
+# the table in models/timesformer.py; official names where official code exists
+BLOCK_PARAMETERS = {
     "divided_space_time": ["temporal_norm1", "temporal_attn", "temporal_fc", "norm1", "attn"],
     "joint_space_time": ["norm1", "attn"],
     "space_only": ["norm1", "attn"],
     "sparse_local_global": ["local_norm1", "local_attn", "local_fc", "norm1", "attn"],
-    "axial": ["temporal_norm1", "temporal_attn", "temporal_fc", "width_norm1", "width_attn", "width_fc", "norm1",
-              "attn"],
+    "axial": [
+        "temporal_norm1",
+        "temporal_attn",
+        "temporal_fc",
+        "width_norm1",
+        "width_attn",
+        "width_fc",
+        "norm1",
+        "attn",
+    ],
 }
 
 
@@ -71,16 +84,27 @@ def test_state_dict_keys_are_the_official_keys(name):
 
 
 def test_family_name_builds_exactly_the_overrides():
-    model = create_model("timesformer", **{**TINY, "attention_type": "joint_space_time", "num_classes": 7})
+    model = create_model(
+        "timesformer", **{**TINY, "attention_type": "joint_space_time", "num_classes": 7}
+    )
     c = model.config
-    assert (c.img_size, c.patch_size, c.embed_dim, c.depth, c.num_heads, c.num_frames) == (32, 8, 32, 2, 2, 4)
+    assert (c.img_size, c.patch_size, c.embed_dim, c.depth, c.num_heads, c.num_frames) == (
+        32,
+        8,
+        32,
+        2,
+        2,
+        4,
+    )
     assert c.qkv_bias and c.mlp_ratio == 4.0  # official defaults kept
     assert model.head.out_features == 7 and len(model.blocks) == 2
     assert not hasattr(model.blocks[0], "temporal_attn")
 
 
 def test_unknown_override_names_the_valid_fields():
-    with pytest.raises(ValueError, match=r"unknown TimeSformerConfig field.*'embed_dims'.*valid fields: img_size"):
+    with pytest.raises(
+        ValueError, match=r"unknown TimeSformerConfig field.*'embed_dims'.*valid fields: img_size"
+    ):
         create_model("timesformer", embed_dims=64)
 
 
@@ -194,7 +218,9 @@ def reference_block(blk, x, steps, T, H, W):
     return x + blk.mlp(blk.norm2(x))
 
 
-@pytest.mark.parametrize("attention_type", ["sparse_local_global", "axial", "divided_space_time", "joint_space_time"])
+@pytest.mark.parametrize(
+    "attention_type", ["sparse_local_global", "axial", "divided_space_time", "joint_space_time"]
+)
 def test_block_matches_dense_masked_reference(attention_type):
     T, H, W, D = 4, 4, 6, 16
     steps = STEPS[attention_type]
@@ -203,7 +229,9 @@ def test_block_matches_dense_masked_reference(attention_type):
         for p in blk.parameters():  # no zero fc: every step must matter
             p.copy_(torch.randn_like(p) * 0.3)
         x = torch.randn(2, 1 + T * H * W, D)
-        torch.testing.assert_close(blk(x, (T, H, W)), reference_block(blk, x, steps, T, H, W), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            blk(x, (T, H, W)), reference_block(blk, x, steps, T, H, W), atol=1e-5, rtol=1e-5
+        )
 
 
 def test_official_init_is_blind_to_frame_order_and_time_embed_init_std_is_not():
@@ -214,7 +242,9 @@ def test_official_init_is_blind_to_frame_order_and_time_embed_init_std_is_not():
     official = create_model("timesformer", **TINY, drop_path_rate=0.0).eval()
     assert not official.time_embed.any()
     torch.testing.assert_close(official(x.flip(2)), official(x), atol=1e-5, rtol=0)
-    scratch = create_model("timesformer", **TINY, drop_path_rate=0.0, time_embed_init_std=1.0).eval()
+    scratch = create_model(
+        "timesformer", **TINY, drop_path_rate=0.0, time_embed_init_std=1.0
+    ).eval()
     assert 0.8 < scratch.time_embed.std().item() < 1.2
     assert (scratch(x.flip(2)) - scratch(x)).abs().max() > 1e-3
 

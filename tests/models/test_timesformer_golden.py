@@ -1,4 +1,5 @@
-"""Official TimeSformer reference outputs (tests/golden/timesformer_*.pt) through load_checkpoint."""
+"""Official TimeSformer reference outputs (tests/golden/timesformer_*.pt) through
+load_checkpoint."""
 
 import pytest
 import torch
@@ -7,8 +8,18 @@ from tests.conftest import load_golden
 from videoformer import create_model, load_checkpoint
 
 CONFIG_FIELDS = (
-    "img_size", "patch_size", "in_chans", "num_classes", "embed_dim", "depth", "num_heads",
-    "mlp_ratio", "qkv_bias", "num_frames", "attention_type", "drop_path_rate",
+    "img_size",
+    "patch_size",
+    "in_chans",
+    "num_classes",
+    "embed_dim",
+    "depth",
+    "num_heads",
+    "mlp_ratio",
+    "qkv_bias",
+    "num_frames",
+    "attention_type",
+    "drop_path_rate",
 )
 ATOL = 1e-5
 

@@ -48,9 +48,19 @@ ARCHITECTURES = {
     "PerceiverForImageClassificationConvProcessing": "conv",
 }
 CONFIG_FIELDS = (
-    "num_latents", "d_latents", "d_model", "num_blocks", "num_self_attends_per_block",
-    "num_self_attention_heads", "num_cross_attention_heads", "qk_channels", "v_channels",
-    "self_attention_widening_factor", "cross_attention_widening_factor", "use_query_residual", "image_size",
+    "num_latents",
+    "d_latents",
+    "d_model",
+    "num_blocks",
+    "num_self_attends_per_block",
+    "num_self_attention_heads",
+    "num_cross_attention_heads",
+    "qk_channels",
+    "v_channels",
+    "self_attention_widening_factor",
+    "cross_attention_widening_factor",
+    "use_query_residual",
+    "image_size",
 )
 
 
@@ -63,7 +73,7 @@ def rename_hf_perceiver_key(key: str) -> str:
     for pattern, repl in BLOCK_PREFIXES:
         m = re.match(pattern, key)
         if m:
-            rest = key[m.end():]
+            rest = key[m.end() :]
             for theirs, ours in BLOCK_RENAMES.items():
                 if rest.startswith(theirs):
                     return m.expand(repl) + ours + rest.removeprefix(theirs)
@@ -88,26 +98,33 @@ def perceiver_io_config_from_hf(hf: Mapping[str, Any]) -> dict[str, Any]:
 
 HF_CONFIG_READERS["perceiver_io"] = perceiver_io_config_from_hf
 
-register_layout(Layout(
-    name="perceiver_io_hf",
-    family="perceiver_io",
-    detect=lambda sd: "perceiver.embeddings.latents" in sd,
-    convert=convert_hf_perceiver_io,
-    description="HF transformers PerceiverForImageClassification{Fourier,Learned,ConvProcessing}",
-))
+register_layout(
+    Layout(
+        name="perceiver_io_hf",
+        family="perceiver_io",
+        detect=lambda sd: "perceiver.embeddings.latents" in sd,
+        convert=convert_hf_perceiver_io,
+        description="HF transformers PerceiverForImageClassification"
+        "{Fourier,Learned,ConvProcessing}",
+    )
+)
 
-register_layout(Layout(
-    name="perceiver_videoformer",
-    family="perceiver",
-    detect=lambda sd: "latents" in sd and "cross_attends.0.attn.q.weight" in sd,
-    convert=lambda sd, config: dict(sd),
-    description="videoformer's own Perceiver keys",
-))
+register_layout(
+    Layout(
+        name="perceiver_videoformer",
+        family="perceiver",
+        detect=lambda sd: "latents" in sd and "cross_attends.0.attn.q.weight" in sd,
+        convert=lambda sd, config: dict(sd),
+        description="videoformer's own Perceiver keys",
+    )
+)
 
-register_layout(Layout(
-    name="perceiver_io_videoformer",
-    family="perceiver_io",
-    detect=lambda sd: "latents" in sd and "encoder_cross.attn.q.weight" in sd,
-    convert=lambda sd, config: dict(sd),
-    description="videoformer's own Perceiver IO keys",
-))
+register_layout(
+    Layout(
+        name="perceiver_io_videoformer",
+        family="perceiver_io",
+        detect=lambda sd: "latents" in sd and "encoder_cross.attn.q.weight" in sd,
+        convert=lambda sd, config: dict(sd),
+        description="videoformer's own Perceiver IO keys",
+    )
+)

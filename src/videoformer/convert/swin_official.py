@@ -45,7 +45,9 @@ def resize_bias_table(table: Tensor, src: tuple[int, int], dst: tuple[int, int])
         return table
     nH = table.shape[1]
     grid = table.T.reshape(1, nH, 2 * src[0] - 1, 2 * src[1] - 1)
-    grid = F.interpolate(grid.float(), size=(2 * dst[0] - 1, 2 * dst[1] - 1), mode="bicubic", align_corners=False)
+    grid = F.interpolate(
+        grid.float(), size=(2 * dst[0] - 1, 2 * dst[1] - 1), mode="bicubic", align_corners=False
+    )
     return grid.reshape(nH, -1).T.to(table.dtype).contiguous()
 
 
@@ -71,11 +73,16 @@ def resize_swin_tables(sd: Mapping[str, Tensor], config) -> StateDict:
 
 RESIZERS["swin"] = resize_swin_tables
 
+
 def is_swin(sd: Mapping[str, Tensor], ndim: int) -> bool:
     """A Swin state dict with our (= the official backbone) names: bias tables and an
     ``ndim``-d patch embedding (4: 2D Swin, official, timm or ours; 5: Video Swin)."""
     patch = sd.get("patch_embed.proj.weight")
-    return patch is not None and patch.ndim == ndim and "layers.0.blocks.0.attn.relative_position_bias_table" in sd
+    return (
+        patch is not None
+        and patch.ndim == ndim
+        and "layers.0.blocks.0.attn.relative_position_bias_table" in sd
+    )
 
 
 def is_swin_2d(sd: Mapping[str, Tensor]) -> bool:
@@ -85,22 +92,27 @@ def is_swin_2d(sd: Mapping[str, Tensor]) -> bool:
 def is_timm_swin(sd: Mapping[str, Tensor]) -> bool:
     """timm's arrangement: classifier ``head.fc`` or merging at the start of stage 1."""
     return "head.fc.weight" in sd or (
-        "layers.1.downsample.reduction.weight" in sd and "layers.0.downsample.reduction.weight" not in sd
+        "layers.1.downsample.reduction.weight" in sd
+        and "layers.0.downsample.reduction.weight" not in sd
     )
 
 
-register_layout(Layout(
-    name="swin_timm",
-    family="swin",
-    detect=lambda sd: is_swin_2d(sd) and is_timm_swin(sd),
-    convert=convert_timm_swin,
-    description="timm Swin (downsample at the start of the next stage, head.fc)",
-))
+register_layout(
+    Layout(
+        name="swin_timm",
+        family="swin",
+        detect=lambda sd: is_swin_2d(sd) and is_timm_swin(sd),
+        convert=convert_timm_swin,
+        description="timm Swin (downsample at the start of the next stage, head.fc)",
+    )
+)
 
-register_layout(Layout(
-    name="swin_official",
-    family="swin",
-    detect=lambda sd: is_swin_2d(sd) and not is_timm_swin(sd),
-    convert=convert_official_swin,
-    description="microsoft/Swin-Transformer checkpoint['model'] (and videoformer's Swin keys)",
-))
+register_layout(
+    Layout(
+        name="swin_official",
+        family="swin",
+        detect=lambda sd: is_swin_2d(sd) and not is_timm_swin(sd),
+        convert=convert_official_swin,
+        description="microsoft/Swin-Transformer checkpoint['model'] (and videoformer's Swin keys)",
+    )
+)

@@ -22,8 +22,14 @@ RENAMES = [
     (r"timesformer\.embeddings\.patch_embeddings\.projection\.", "patch_embed.proj."),
     (r"timesformer\.encoder\.layer\.(\d+)\.attention\.attention\.qkv\.", r"blocks.\1.attn.qkv."),
     (r"timesformer\.encoder\.layer\.(\d+)\.attention\.output\.dense\.", r"blocks.\1.attn.proj."),
-    (r"timesformer\.encoder\.layer\.(\d+)\.temporal_attention\.attention\.qkv\.", r"blocks.\1.temporal_attn.qkv."),
-    (r"timesformer\.encoder\.layer\.(\d+)\.temporal_attention\.output\.dense\.", r"blocks.\1.temporal_attn.proj."),
+    (
+        r"timesformer\.encoder\.layer\.(\d+)\.temporal_attention\.attention\.qkv\.",
+        r"blocks.\1.temporal_attn.qkv.",
+    ),
+    (
+        r"timesformer\.encoder\.layer\.(\d+)\.temporal_attention\.output\.dense\.",
+        r"blocks.\1.temporal_attn.proj.",
+    ),
     (r"timesformer\.encoder\.layer\.(\d+)\.temporal_dense\.", r"blocks.\1.temporal_fc."),
     (r"timesformer\.encoder\.layer\.(\d+)\.temporal_layernorm\.", r"blocks.\1.temporal_norm1."),
     (r"timesformer\.encoder\.layer\.(\d+)\.layernorm_before\.", r"blocks.\1.norm1."),
@@ -57,7 +63,7 @@ def rename_hf_key(key: str) -> str:
     for pattern, repl in _COMPILED:
         m = pattern.match(key)
         if m:
-            return m.expand(repl) + key[m.end():]
+            return m.expand(repl) + key[m.end() :]
     raise KeyError(f"HF TimeSformer key {key!r} has no videoformer counterpart")
 
 
@@ -68,7 +74,9 @@ def convert_hf_timesformer(sd: Mapping[str, Tensor], config) -> StateDict:
 def timesformer_config_from_hf(hf: Mapping[str, Any]) -> dict[str, Any]:
     """Our config fields from an HF ``config.json`` (``num_classes`` from ``id2label``)."""
     if hf.get("model_type", "timesformer") != "timesformer":
-        raise ValueError(f"config.json is for model_type {hf.get('model_type')!r}, not 'timesformer'")
+        raise ValueError(
+            f"config.json is for model_type {hf.get('model_type')!r}, not 'timesformer'"
+        )
     fields = {ours: hf[theirs] for theirs, ours in CONFIG_FIELDS.items() if theirs in hf}
     if "intermediate_size" in hf and "hidden_size" in hf:
         fields["mlp_ratio"] = hf["intermediate_size"] / hf["hidden_size"]
@@ -79,10 +87,13 @@ def timesformer_config_from_hf(hf: Mapping[str, Any]) -> dict[str, Any]:
 
 HF_CONFIG_READERS["timesformer"] = timesformer_config_from_hf
 
-register_layout(Layout(
-    name="timesformer_hf",
-    family="timesformer",
-    detect=lambda sd: "timesformer.embeddings.cls_token" in sd,
-    convert=convert_hf_timesformer,
-    description="HF transformers TimesformerForVideoClassification (timesformer.*, classifier.*)",
-))
+register_layout(
+    Layout(
+        name="timesformer_hf",
+        family="timesformer",
+        detect=lambda sd: "timesformer.embeddings.cls_token" in sd,
+        convert=convert_hf_timesformer,
+        description="HF transformers TimesformerForVideoClassification "
+        "(timesformer.*, classifier.*)",
+    )
+)

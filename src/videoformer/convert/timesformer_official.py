@@ -2,7 +2,8 @@
 
 Official files hold ``{'model_state': {'model.cls_token': ..., 'model.blocks.0...': ...}}``:
 the ``VisionTransformer`` keys behind the wrapper's ``model.`` prefix. Our parameter
-names are the official ones, so conversion strips the prefix. ``resize_timesformer_embeddings`` resamples the
+names are the official ones, so conversion strips the prefix.
+``resize_timesformer_embeddings`` resamples the
 position and time embeddings when a checkpoint's grid or frame count differ.
 """
 
@@ -35,19 +36,23 @@ def convert_official_timesformer(sd: Mapping[str, Tensor], config) -> StateDict:
 
 RESIZERS["timesformer"] = resize_timesformer_embeddings
 
-register_layout(Layout(
-    name="timesformer_official",
-    family="timesformer",
-    detect=lambda sd: "model.cls_token" in sd and "model.blocks.0.attn.qkv.weight" in sd,
-    convert=convert_official_timesformer,
-    description="facebookresearch/TimeSformer .pyth (model_state, keys prefixed 'model.')",
-))
+register_layout(
+    Layout(
+        name="timesformer_official",
+        family="timesformer",
+        detect=lambda sd: "model.cls_token" in sd and "model.blocks.0.attn.qkv.weight" in sd,
+        convert=convert_official_timesformer,
+        description="facebookresearch/TimeSformer .pyth (model_state, keys prefixed 'model.')",
+    )
+)
 
-register_layout(Layout(
-    name="timesformer_videoformer",
-    family="timesformer",
-    detect=lambda sd: "cls_token" in sd and "time_embed" in sd,
-    convert=lambda sd, config: dict(sd),
-    description="videoformer's own TimeSformer keys (= the official names without prefix); "
-    "space-only ones have the ViT keys (vit_imagenet)",
-))
+register_layout(
+    Layout(
+        name="timesformer_videoformer",
+        family="timesformer",
+        detect=lambda sd: "cls_token" in sd and "time_embed" in sd,
+        convert=lambda sd, config: dict(sd),
+        description="videoformer's own TimeSformer keys (= the official names without prefix); "
+        "space-only ones have the ViT keys (vit_imagenet)",
+    )
+)

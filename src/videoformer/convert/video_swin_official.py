@@ -96,18 +96,25 @@ register_layout(Layout(
     description="torchvision swin3d_t/s/b: features.*, norm, head",
 ))
 
-register_layout(Layout(
-    name="swin2d_inflated",
-    family="video_swin",
-    detect=is_swin_2d,
-    convert=lambda sd, config: inflate_swin_2d_to_3d(convert_timm_swin(sd) if is_timm_swin(sd) else sd, config),
-    description="a 2D Swin checkpoint (official or timm) inflated to 3D (ImageNet initialisation)",
-))
+register_layout(
+    Layout(
+        name="swin2d_inflated",
+        family="video_swin",
+        detect=is_swin_2d,
+        convert=lambda sd, config: inflate_swin_2d_to_3d(
+            convert_timm_swin(sd) if is_timm_swin(sd) else sd, config
+        ),
+        description="a 2D Swin checkpoint (official or timm) inflated to 3D "
+        "(ImageNet initialisation)",
+    )
+)
 
-register_layout(Layout(
-    name="video_swin_videoformer",
-    family="video_swin",
-    detect=lambda sd: is_swin(sd, 5),
-    convert=lambda sd, config: drop_rebuilt_buffers(sd),
-    description="videoformer's own Video Swin keys (= the official backbone names)",
-))
+register_layout(
+    Layout(
+        name="video_swin_videoformer",
+        family="video_swin",
+        detect=lambda sd: is_swin(sd, 5),
+        convert=lambda sd, config: drop_rebuilt_buffers(sd),
+        description="videoformer's own Video Swin keys (= the official backbone names)",
+    )
+)

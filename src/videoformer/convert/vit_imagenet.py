@@ -42,11 +42,16 @@ def inflate_vit_to_timesformer(sd: Mapping[str, Tensor], config) -> StateDict:
     return out
 
 
-register_layout(Layout(
-    name="vit_imagenet",
-    family="timesformer",
-    detect=lambda sd: "cls_token" in sd and "blocks.0.attn.qkv.weight" in sd and "time_embed" not in sd,
-    convert=inflate_vit_to_timesformer,
-    description="ImageNet ViT (timm / official ViT layout; also space-only TimeSformer, the same keys), "
-    "inflated: attention copied to extra steps",
-))
+register_layout(
+    Layout(
+        name="vit_imagenet",
+        family="timesformer",
+        detect=lambda sd: (
+            "cls_token" in sd and "blocks.0.attn.qkv.weight" in sd and "time_embed" not in sd
+        ),
+        convert=inflate_vit_to_timesformer,
+        description="ImageNet ViT (timm / official ViT layout; also space-only TimeSformer, "
+        "the same keys), "
+        "inflated: attention copied to extra steps",
+    )
+)

@@ -49,7 +49,9 @@ def audio_window(samples: Tensor, start: int, length: int) -> Tensor:
 
 
 @lru_cache(maxsize=8)
-def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, f_min: float = 0.0, f_max: float | None = None) -> Tensor:
+def mel_filterbank(
+    n_fft: int, n_mels: int, sample_rate: int, f_min: float = 0.0, f_max: float | None = None
+) -> Tensor:
     """(n_mels, n_fft // 2 + 1) triangular filters on the HTK mel scale."""
     f_max = f_max or sample_rate / 2
 
@@ -65,9 +67,15 @@ def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, f_min: float = 0.0
     return torch.clamp(torch.minimum(rising, falling), min=0.0)
 
 
-def log_mel(samples: Tensor, sample_rate: int, n_mels: int = 64, n_fft: int = 1024, hop: int | None = None) -> Tensor:
+def log_mel(
+    samples: Tensor, sample_rate: int, n_mels: int = 64, n_fft: int = 1024, hop: int | None = None
+) -> Tensor:
     """(S,) samples -> (frames, n_mels) log(mel energy + 1e-6)."""
     hop = hop or n_fft // 4
-    spec = torch.stft(samples, n_fft, hop, window=torch.hann_window(n_fft), return_complex=True).abs().pow(2)
+    spec = (
+        torch.stft(samples, n_fft, hop, window=torch.hann_window(n_fft), return_complex=True)
+        .abs()
+        .pow(2)
+    )
     mel = mel_filterbank(n_fft, n_mels, sample_rate) @ spec  # (n_mels, frames)
     return torch.log(mel + 1e-6).T

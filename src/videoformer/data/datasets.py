@@ -69,7 +69,9 @@ def _label_index(token: str, names: Sequence[str] | None, where: str) -> int:
         raise ValueError(f"{where}: label {token!r} is not in the label map") from None
 
 
-def read_list_file(path: str | Path, root: str | Path, label_names: Sequence[str] | None = None) -> list[Item]:
+def read_list_file(
+    path: str | Path, root: str | Path, label_names: Sequence[str] | None = None
+) -> list[Item]:
     """Kinetics-style lists: ``path label`` per line, space or comma separated; labels are
     indices or names from ``label_names``. Paths are relative to ``root``."""
     root = _check_root(root)
@@ -81,11 +83,17 @@ def read_list_file(path: str | Path, root: str | Path, label_names: Sequence[str
         parts = line.rsplit(",", 1) if "," in line else line.rsplit(None, 1)
         if len(parts) != 2:
             raise ValueError(f"{path}:{n}: expected 'path label', got {line!r}")
-        items.append(Item(root / parts[0].strip(), _label_index(parts[1].strip(), label_names, f"{path}:{n}")))
+        items.append(
+            Item(
+                root / parts[0].strip(), _label_index(parts[1].strip(), label_names, f"{path}:{n}")
+            )
+        )
     return items
 
 
-def read_kinetics_csv(path: str | Path, root: str | Path, split: str | None = None) -> tuple[list[Item], list[str]]:
+def read_kinetics_csv(
+    path: str | Path, root: str | Path, split: str | None = None
+) -> tuple[list[Item], list[str]]:
     """The official Kinetics annotation CSV (``label,youtube_id,time_start,time_end,split``)
     resolved to files named ``{youtube_id}_{start:06d}_{end:06d}.<ext>``, in ``root`` or in
     ``root/<label>/``. Clips not on disk (Kinetics always has some) are counted and logged.
@@ -100,7 +108,9 @@ def read_kinetics_csv(path: str | Path, root: str | Path, split: str | None = No
             found[file.stem] = file
     items, missing = [], 0
     for r in rows:
-        stem = f"{r['youtube_id']}_{int(float(r['time_start'])):06d}_{int(float(r['time_end'])):06d}"
+        stem = (
+            f"{r['youtube_id']}_{int(float(r['time_start'])):06d}_{int(float(r['time_end'])):06d}"
+        )
         if stem in found:
             items.append(Item(found[stem], names.index(r["label"])))
         else:
@@ -110,7 +120,9 @@ def read_kinetics_csv(path: str | Path, root: str | Path, split: str | None = No
     return items, names
 
 
-def read_ssv2(labels_json: str | Path, split_json: str | Path, root: str | Path, ext: str = ".webm") -> tuple[list[Item], list[str]]:
+def read_ssv2(
+    labels_json: str | Path, split_json: str | Path, root: str | Path, ext: str = ".webm"
+) -> tuple[list[Item], list[str]]:
     """Something-Something v2: ``labels.json`` ({template: index}) and a split file
     ([{id, template, ...}]); the template's brackets are dropped to find the class."""
     root = _check_root(root)
@@ -120,12 +132,16 @@ def read_ssv2(labels_json: str | Path, split_json: str | Path, root: str | Path,
     for entry in json.loads(Path(split_json).read_text()):
         template = entry["template"].replace("[", "").replace("]", "")
         if template not in label_map:
-            raise ValueError(f"{split_json}: video {entry['id']} has template {template!r}, not in {labels_json}")
+            raise ValueError(
+                f"{split_json}: video {entry['id']} has template {template!r}, not in {labels_json}"
+            )
         items.append(Item(root / f"{entry['id']}{ext}", int(label_map[template])))
     return items, names
 
 
-def read_audioset_csv(segments_csv: str | Path, labels_csv: str | Path, root: str | Path) -> tuple[list[Item], list[str]]:
+def read_audioset_csv(
+    segments_csv: str | Path, labels_csv: str | Path, root: str | Path
+) -> tuple[list[Item], list[str]]:
     """AudioSet-style multi-label lists: ``labels_csv`` (``index,mid,display_name``) and a
     segments file (``YTID, start_seconds, end_seconds, "mid1,mid2"``, ``#`` comments), resolved
     to files ``{YTID}_{start}_{end}.*`` or ``{YTID}.*`` under ``root``. Missing clips are counted
@@ -155,13 +171,17 @@ def read_audioset_csv(segments_csv: str | Path, labels_csv: str | Path, root: st
     return items, names
 
 
-def read_class_folders(root: str | Path, extensions: Sequence[str] = VIDEO_EXTENSIONS) -> tuple[list[Item], list[str]]:
+def read_class_folders(
+    root: str | Path, extensions: Sequence[str] = VIDEO_EXTENSIONS
+) -> tuple[list[Item], list[str]]:
     """``root/<class>/<file>``: classes are the sorted folder names."""
     root = _check_root(root)
     names = sorted(d.name for d in root.iterdir() if d.is_dir())
     items = [
-        Item(f, k) for k, name in enumerate(names)
-        for f in sorted((root / name).rglob("*")) if f.suffix.lower() in extensions
+        Item(f, k)
+        for k, name in enumerate(names)
+        for f in sorted((root / name).rglob("*"))
+        if f.suffix.lower() in extensions
     ]
     return items, names
 
@@ -199,10 +219,19 @@ class VideoDataset(Dataset):
             raise ValueError("the dataset is empty: no readable entries were found")
         num_classes = len(label_names) if label_names is not None else None
         if num_classes is not None:
-            bad = [it for it in items
-                   if not all(0 <= k < num_classes for k in (it.label if isinstance(it.label, tuple) else (it.label,)))]
+            bad = [
+                it
+                for it in items
+                if not all(
+                    0 <= k < num_classes
+                    for k in (it.label if isinstance(it.label, tuple) else (it.label,))
+                )
+            ]
             if bad:
-                raise ValueError(f"{bad[0].path}: label {bad[0].label} outside the label map (0..{num_classes - 1})")
+                raise ValueError(
+                    f"{bad[0].path}: label {bad[0].label} outside the label map "
+                    f"(0..{num_classes - 1})"
+                )
         self.items = list(items)
         self.sampler, self.transform, self.train = sampler, transform, train
         self.label_names = list(label_names) if label_names is not None else None
@@ -239,7 +268,11 @@ class VideoDataset(Dataset):
 
     def _load(self, i: int, item: Item, view: int, rng: random.Random) -> dict:
         frames = self._frames(i, item, rng, view)
-        sample = {"video": frames.permute(0, 3, 1, 2), "label": item.label, "crop": view % self.num_crops}
+        sample = {
+            "video": frames.permute(0, 3, 1, 2),
+            "label": item.label,
+            "crop": view % self.num_crops,
+        }
         return self.transform(sample, rng)
 
     def _replacement(self, video_index: int, attempt: int) -> int:
@@ -247,7 +280,9 @@ class VideoDataset(Dataset):
         others = len(self.items) - 1
         if not others:
             return video_index
-        pick = random.Random(derive_seed(self.seed, "retry", self.epoch, video_index, attempt)).randrange(others)
+        pick = random.Random(
+            derive_seed(self.seed, "retry", self.epoch, video_index, attempt)
+        ).randrange(others)
         return pick + (pick >= video_index)
 
     def __getitem__(self, index: int) -> dict:
@@ -265,15 +300,22 @@ class VideoDataset(Dataset):
                 continue
             sample.pop("crop", None)
             return {**sample, "index": i, "view": view, "failed": failed}
-        raise VideoDecodeError(self.items[video_index].path, f"it and {self.max_retries} replacements failed to decode")
+        raise VideoDecodeError(
+            self.items[video_index].path, f"it and {self.max_retries} replacements failed to decode"
+        )
 
 
 class ImageFolderDataset(Dataset):
     """``root/<class>/<image>`` for the 2D models; an image is a 1-frame clip through the
     same transforms (then squeezed to ``(C, H, W)``). One view per image."""
 
-    def __init__(self, root: str | Path, transform: Callable[[dict, random.Random], dict], seed: int = 0,
-                 train: bool = True) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        transform: Callable[[dict, random.Random], dict],
+        seed: int = 0,
+        train: bool = True,
+    ) -> None:
         self.items, self.label_names = read_class_folders(root, IMAGE_EXTENSIONS)
         if not self.items:
             raise ValueError(f"no images under {root}")
@@ -292,9 +334,17 @@ class ImageFolderDataset(Dataset):
         with Image.open(item.path) as img:
             frame = torch.from_numpy(np.asarray(img.convert("RGB")).copy())  # (H, W, 3)
         rng = random.Random(derive_seed(self.seed, "sample", self.epoch, index, 0))
-        sample = self.transform({"video": frame.permute(2, 0, 1)[None], "label": item.label, "crop": 1}, rng)
+        sample = self.transform(
+            {"video": frame.permute(2, 0, 1)[None], "label": item.label, "crop": 1}, rng
+        )
         sample.pop("crop", None)
-        return {**sample, "video": sample["video"].squeeze(1), "index": index, "view": 0, "failed": 0}
+        return {
+            **sample,
+            "video": sample["video"].squeeze(1),
+            "index": index,
+            "view": 0,
+            "failed": 0,
+        }
 
 
 class AudioVisualDataset(VideoDataset):
@@ -305,12 +355,23 @@ class AudioVisualDataset(VideoDataset):
     (``audio_features="mel"``); ``label`` is a multi-hot float vector of ``num_classes``.
     """
 
-    def __init__(self, *args, num_classes: int, audio_samples: int = 61_440, sample_rate: int = 48_000,
-                 audio_features: str = "raw", **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        num_classes: int,
+        audio_samples: int = 61_440,
+        sample_rate: int = 48_000,
+        audio_features: str = "raw",
+        **kwargs,
+    ) -> None:
         if audio_features not in ("raw", "mel"):
             raise ValueError(f"audio_features {audio_features!r} is not 'raw' or 'mel'")
         super().__init__(*args, **kwargs)
-        self.num_classes, self.audio_samples, self.sample_rate = num_classes, audio_samples, sample_rate
+        self.num_classes, self.audio_samples, self.sample_rate = (
+            num_classes,
+            audio_samples,
+            sample_rate,
+        )
         self.audio_features = audio_features
 
     def _load(self, i: int, item: Item, view: int, rng: random.Random) -> dict:
@@ -320,7 +381,11 @@ class AudioVisualDataset(VideoDataset):
         indices = self._indices(info.num_frames, rng, view)
         frames = read_frames(item.path, indices, info, backend=self.backend).frames
         start_s = float((info.pts[indices[0]] - info.pts[0]) * info.time_base)
-        audio = audio_window(read_audio(item.path, self.sample_rate), round(start_s * self.sample_rate), self.audio_samples)
+        audio = audio_window(
+            read_audio(item.path, self.sample_rate),
+            round(start_s * self.sample_rate),
+            self.audio_samples,
+        )
         if self.audio_features == "mel":
             audio = log_mel(audio, self.sample_rate)
         labels = item.label if isinstance(item.label, tuple) else (item.label,)

@@ -139,11 +139,15 @@ def _read_frames_torchcodec(path: str | Path, indices, info: VideoInfo) -> Clip:
     except Exception as e:
         raise VideoDecodeError(path, f"torchcodec could not decode it ({e})") from e
     position = {i: k for k, i in enumerate(unique)}
-    return Clip(frames=data[[position[i] for i in indices]], indices=tuple(indices), info=info, decoded=len(unique))
+    frames = data[[position[i] for i in indices]]
+    return Clip(frames=frames, indices=tuple(indices), info=info, decoded=len(unique))
 
 
 def read_frames(
-    path: str | Path, indices: list[int] | tuple[int, ...], info: VideoInfo | None = None, backend: str = "pyav"
+    path: str | Path,
+    indices: list[int] | tuple[int, ...],
+    info: VideoInfo | None = None,
+    backend: str = "pyav",
 ) -> Clip:
     """Decode the frames at ``indices`` (any order, repeats allowed) -> uint8 (T, H, W, C).
 
@@ -159,7 +163,9 @@ def read_frames(
     if bad:
         raise IndexError(f"{path}: frame indices {bad[:5]} outside 0..{info.num_frames - 1}")
     if backend == "torchcodec" and torchcodec_problem():
-        raise RuntimeError(f"decode backend 'torchcodec' is not usable here ({torchcodec_problem()}); use 'pyav'")
+        raise RuntimeError(
+            f"decode backend 'torchcodec' is not usable here ({torchcodec_problem()}); use 'pyav'"
+        )
     if backend == "torchcodec" or (backend == "auto" and torchcodec_problem() is None):
         return _read_frames_torchcodec(path, indices, info)
     wanted = {info.pts[i]: i for i in sorted(set(indices))}

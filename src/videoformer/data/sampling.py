@@ -47,7 +47,9 @@ class ClipSampler:
         """``"8x32x1"`` -> ClipSampler(8, 32, 1)."""
         m = re.fullmatch(r"(\d+)x(\d+)(?:x(\d+))?", spec)
         if not m:
-            raise ValueError(f"clip spec {spec!r} is not clip_len x frame_interval x num_clips, e.g. '8x32x1'")
+            raise ValueError(
+                f"clip spec {spec!r} is not clip_len x frame_interval x num_clips, e.g. '8x32x1'"
+            )
         return cls(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1), short)
 
     @property
@@ -60,7 +62,9 @@ class ClipSampler:
 
     def clip(self, start: int, num_frames: int) -> list[int]:
         """``clip_len`` indices from ``start``, fitted to the video by ``short``."""
-        return _fit([start + k * self.frame_interval for k in range(self.clip_len)], num_frames, self.short)
+        return _fit(
+            [start + k * self.frame_interval for k in range(self.clip_len)], num_frames, self.short
+        )
 
     def train(self, num_frames: int, rng: random.Random) -> list[int]:
         """One clip at a uniformly random start."""
@@ -87,9 +91,13 @@ class SegmentSampler:
         return [num_frames * k / self.num_segments for k in range(self.num_segments + 1)]
 
     def train(self, num_frames: int, rng: random.Random) -> list[int]:
-        """A uniformly random frame of each segment (segments shorter than a frame give its frame)."""
+        """A uniformly random frame of each segment (a segment shorter than a frame gives
+        its frame)."""
         e = self._edges(num_frames)
-        return [min(int(e[k] + rng.random() * (e[k + 1] - e[k])), num_frames - 1) for k in range(self.num_segments)]
+        return [
+            min(int(e[k] + rng.random() * (e[k + 1] - e[k])), num_frames - 1)
+            for k in range(self.num_segments)
+        ]
 
     def test(self, num_frames: int) -> list[list[int]]:
         """The middle frame of each segment: int(start + length / 2)."""

@@ -38,16 +38,34 @@ FLIP_SWAPS = (("moving_left", "moving_right"), ("rotating_clockwise", "rotating_
 # shapes as unions of convex polygons in a unit box (y down)
 _SQUARE = [[(-0.8, -0.8), (0.8, -0.8), (0.8, 0.8), (-0.8, 0.8)]]
 _TRIANGLE = [[(0.0, -1.0), (0.9, 0.7), (-0.9, 0.7)]]
-_L = [[(-0.8, -1.0), (-0.3, -1.0), (-0.3, 1.0), (-0.8, 1.0)], [(-0.3, 0.5), (0.8, 0.5), (0.8, 1.0), (-0.3, 1.0)]]
-_ARROW = [[(-1.0, -0.25), (0.2, -0.25), (0.2, 0.25), (-1.0, 0.25)], [(0.2, -0.7), (1.0, 0.0), (0.2, 0.7)]]
-_CROSS = [[(-1.0, -0.3), (1.0, -0.3), (1.0, 0.3), (-1.0, 0.3)], [(-0.3, -1.0), (0.3, -1.0), (0.3, 1.0), (-0.3, 1.0)]]
-SHAPES = {"circle": None, "square": _SQUARE, "triangle": _TRIANGLE, "L": _L, "arrow": _ARROW, "cross": _CROSS}
+_L = [
+    [(-0.8, -1.0), (-0.3, -1.0), (-0.3, 1.0), (-0.8, 1.0)],
+    [(-0.3, 0.5), (0.8, 0.5), (0.8, 1.0), (-0.3, 1.0)],
+]
+_ARROW = [
+    [(-1.0, -0.25), (0.2, -0.25), (0.2, 0.25), (-1.0, 0.25)],
+    [(0.2, -0.7), (1.0, 0.0), (0.2, 0.7)],
+]
+_CROSS = [
+    [(-1.0, -0.3), (1.0, -0.3), (1.0, 0.3), (-1.0, 0.3)],
+    [(-0.3, -1.0), (0.3, -1.0), (0.3, 1.0), (-0.3, 1.0)],
+]
+SHAPES = {
+    "circle": None,
+    "square": _SQUARE,
+    "triangle": _TRIANGLE,
+    "L": _L,
+    "arrow": _ARROW,
+    "cross": _CROSS,
+}
 ROTATION_SHAPES = ("L", "arrow")  # no rotational symmetry: any speed is unambiguous
 ROTATION_DEGREES_PER_FRAME = (2.0, 6.0)
 SUPERSAMPLE = 2
 
 
-def _coverage(shape: str, size: int, cx: float, cy: float, scale: float, angle: float) -> np.ndarray:
+def _coverage(
+    shape: str, size: int, cx: float, cy: float, scale: float, angle: float
+) -> np.ndarray:
     """Fraction of each pixel inside the shape (supersampled), (size, size) float32."""
     n = size * SUPERSAMPLE
     coords = (np.arange(n) + 0.5) / SUPERSAMPLE
@@ -64,12 +82,16 @@ def _coverage(shape: str, size: int, cx: float, cy: float, scale: float, angle: 
         for poly in SHAPES[shape]:
             part = np.ones_like(inside)
             for (x0, y0), (x1, y1) in zip(poly, poly[1:] + poly[:1]):
-                part &= (x1 - x0) * (v - y0) - (y1 - y0) * (u - x0) >= 0  # left of each edge (clockwise on screen)
+                part &= (x1 - x0) * (v - y0) - (y1 - y0) * (
+                    u - x0
+                ) >= 0  # left of each edge (clockwise on screen)
             inside |= part
     return inside.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE).mean(axis=(1, 3)).astype(np.float32)
 
 
-def _trajectory(cls: str, frames: int, size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _trajectory(
+    cls: str, frames: int, size: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Per-frame centre, scale, angle and opacity of the first class of a pair."""
     t = np.arange(frames, dtype=np.float64)
     scale = np.full(frames, rng.uniform(0.12, 0.2) * size)
@@ -93,19 +115,28 @@ def _trajectory(cls: str, frames: int, size: int, rng: np.random.Generator) -> d
         margin = end * 1.1
         cx[:], cy[:] = rng.uniform(margin, size - margin, 2)
     elif cls == "rotating_clockwise":
-        scale[:] = rng.uniform(0.2, 0.28) * size  # larger shapes: their orientation stays readable at low resolution
+        scale[:] = (
+            rng.uniform(0.2, 0.28) * size
+        )  # larger shapes: their orientation stays readable at low resolution
         margin = scale[0] * 1.1
         cx[:], cy[:] = rng.uniform(margin, size - margin, 2)
-        angle = angle[0] + math.radians(rng.uniform(*ROTATION_DEGREES_PER_FRAME)) * t  # y points down: positive is clockwise
+        angle = (
+            angle[0] + math.radians(rng.uniform(*ROTATION_DEGREES_PER_FRAME)) * t
+        )  # y points down: positive is clockwise
     elif cls == "appearing":
-        start = rng.integers(frames // 4, frames // 2)  # hidden in the first quarter, shown in the second half
+        start = rng.integers(
+            frames // 4, frames // 2
+        )  # hidden in the first quarter, shown in the second half
         ramp = rng.integers(1, max(2, frames // 4))
         alpha = np.clip((t - start + 1) / ramp, 0, 1)
     return {"cx": cx, "cy": cy, "scale": scale, "angle": angle, "alpha": alpha}
 
 
-def render_clip(cls: str, frames: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, list]:
-    """One clip of ``cls``: uint8 (T, H, W, 3) frames and per-frame boxes [x0, y0, x1, y1] or None."""
+def render_clip(
+    cls: str, frames: int, size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, list]:
+    """One clip of ``cls``: uint8 (T, H, W, 3) frames and per-frame boxes
+    [x0, y0, x1, y1] or None."""
     base = REVERSED.get(cls, cls)
     pool = ROTATION_SHAPES if base == "rotating_clockwise" else tuple(SHAPES)
     shape = pool[rng.integers(len(pool))]
@@ -126,18 +157,26 @@ def render_clip(cls: str, frames: int, size: int, rng: np.random.Generator) -> t
         img += rng.normal(0, noise, img.shape)
         video[i] = np.clip(img, 0, 255).round().astype(np.uint8)
         ys, xs = np.nonzero(cover >= 0.5)
-        boxes.append([int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1] if len(xs) else None)
+        boxes.append(
+            [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+            if len(xs)
+            else None
+        )
     if cls in REVERSED:
         return video[::-1].copy(), boxes[::-1]
     return video, boxes
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: int = 16, codec: str = "libx264") -> None:
+def write_video(
+    path: str | Path, frames: np.ndarray, fps: int = 16, codec: str = "libx264"
+) -> None:
     """Encode uint8 (T, H, W, 3) frames deterministically (one thread, bit-exact muxing)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", options={"fflags": "+bitexact"}) as container:
-        options = {"threads": "1", "crf": "18", "g": "16"} if codec == "libx264" else {"threads": "1"}
+        options = (
+            {"threads": "1", "crf": "18", "g": "16"} if codec == "libx264" else {"threads": "1"}
+        )
         stream = container.add_stream(codec, rate=fps, options=options)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
@@ -150,8 +189,13 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int = 16, codec: str 
 
 
 def make_motion_dataset(
-    root: str | Path, num_per_class: int = 20, size: int = 64, frames: int = 16, seed: int = 0,
-    val_fraction: float = 0.2, fps: int = 16,
+    root: str | Path,
+    num_per_class: int = 20,
+    size: int = 64,
+    frames: int = 16,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    fps: int = 16,
 ) -> Path:
     """Write the synthetic motion dataset under ``root`` and return ``root``."""
     root = Path(root)

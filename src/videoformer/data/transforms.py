@@ -63,7 +63,9 @@ def _crop(sample: Sample, top: int, left: int, h: int, w: int) -> Sample:
 
 def _check_size(video: Tensor, size: int) -> None:
     if min(video.shape[-2:]) < size:
-        raise ValueError(f"cannot crop {size}x{size} from frames of {tuple(video.shape[-2:])}; resize first")
+        raise ValueError(
+            f"cannot crop {size}x{size} from frames of {tuple(video.shape[-2:])}; resize first"
+        )
 
 
 class RandomCrop:
@@ -73,7 +75,13 @@ class RandomCrop:
     def __call__(self, sample: Sample, rng: random.Random) -> Sample:
         _check_size(sample["video"], self.size)
         H, W = sample["video"].shape[-2:]
-        return _crop(sample, rng.randint(0, H - self.size), rng.randint(0, W - self.size), self.size, self.size)
+        return _crop(
+            sample,
+            rng.randint(0, H - self.size),
+            rng.randint(0, W - self.size),
+            self.size,
+            self.size,
+        )
 
 
 class SpatialCrop:
@@ -99,7 +107,8 @@ class SpatialCrop:
 
 
 class RandomResizedCrop:
-    """Crop a random area fraction ``scale`` and aspect ``ratio``, resize to ``size`` (Inception)."""
+    """Crop a random area fraction ``scale`` and aspect ``ratio``, resize to ``size``
+    (Inception)."""
 
     def __init__(self, size: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)) -> None:
         self.size, self.scale, self.ratio = size, scale, ratio
@@ -139,6 +148,7 @@ class RandomHorizontalFlip:
 
 # --- RandAugment ---------------------------------------------------------------------
 
+
 def _blend(a: Tensor, b: Tensor, factor: float) -> Tensor:
     return (b + (a - b) * factor).clamp(0, 255)
 
@@ -163,10 +173,14 @@ def _rand_sign(rng: random.Random) -> float:
 RAND_AUGMENT_OPS: dict[str, Callable[[Tensor, float, random.Random], Tensor]] = {
     "identity": lambda v, m, rng: v,
     "autocontrast": lambda v, m, rng: (
-        (v - v.amin((0, 2, 3), keepdim=True)) * 255 / (v.amax((0, 2, 3), keepdim=True) - v.amin((0, 2, 3), keepdim=True)).clamp(min=1)
+        (v - v.amin((0, 2, 3), keepdim=True))
+        * 255
+        / (v.amax((0, 2, 3), keepdim=True) - v.amin((0, 2, 3), keepdim=True)).clamp(min=1)
     ),
     "brightness": lambda v, m, rng: _blend(v, torch.zeros_like(v), 1 + _rand_sign(rng) * 0.9 * m),
-    "contrast": lambda v, m, rng: _blend(v, _gray(v).mean().expand_as(v), 1 + _rand_sign(rng) * 0.9 * m),
+    "contrast": lambda v, m, rng: _blend(
+        v, _gray(v).mean().expand_as(v), 1 + _rand_sign(rng) * 0.9 * m
+    ),
     "color": lambda v, m, rng: _blend(v, _gray(v).expand_as(v), 1 + _rand_sign(rng) * 0.9 * m),
     "posterize": lambda v, m, rng: (v.to(torch.uint8) & (0xFF << int(4 * m)) & 0xFF).float(),
     "solarize": lambda v, m, rng: torch.where(v >= 255 * (1 - m), 255 - v, v),
@@ -187,10 +201,14 @@ class RandAugment:
     """``num_ops`` random ops at ``magnitude`` (0..10, as timm's ``rand-m{M}-n{N}``), the same
     ops and parameters for every frame."""
 
-    def __init__(self, num_ops: int = 2, magnitude: float = 9, ops: Sequence[str] = tuple(RAND_AUGMENT_OPS)) -> None:
+    def __init__(
+        self, num_ops: int = 2, magnitude: float = 9, ops: Sequence[str] = tuple(RAND_AUGMENT_OPS)
+    ) -> None:
         unknown = set(ops) - set(RAND_AUGMENT_OPS)
         if unknown:
-            raise ValueError(f"unknown RandAugment ops {sorted(unknown)}; known: {', '.join(RAND_AUGMENT_OPS)}")
+            raise ValueError(
+                f"unknown RandAugment ops {sorted(unknown)}; known: {', '.join(RAND_AUGMENT_OPS)}"
+            )
         self.num_ops, self.magnitude, self.ops = num_ops, magnitude / 10, list(ops)
 
     def __call__(self, sample: Sample, rng: random.Random) -> Sample:
@@ -232,16 +250,21 @@ class RandomErasing:
                 top, left = rng.randint(0, H - h), rng.randint(0, W - w)
                 g = torch.Generator().manual_seed(rng.getrandbits(63))
                 v = v.clone()
-                v[..., top : top + h, left : left + w] = torch.randn(v.shape[0], 1, h, w, generator=g)
+                v[..., top : top + h, left : left + w] = torch.randn(
+                    v.shape[0], 1, h, w, generator=g
+                )
                 return {**sample, "video": v}
         return sample
 
 
 # --- batch transforms ---------------------------------------------------------------
 
+
 def one_hot(labels: Tensor, num_classes: int, smoothing: float = 0.0) -> Tensor:
     off = smoothing / num_classes
-    return torch.full((labels.shape[0], num_classes), off).scatter_(1, labels.view(-1, 1), 1.0 - smoothing + off)
+    return torch.full((labels.shape[0], num_classes), off).scatter_(
+        1, labels.view(-1, 1), 1.0 - smoothing + off
+    )
 
 
 class MixupCutmix:
@@ -249,9 +272,20 @@ class MixupCutmix:
     ``prob``, cutmix (with ``switch_prob``) or mixup; the cutmix box is the same for
     every frame and lambda is corrected to the box's true area."""
 
-    def __init__(self, num_classes: int, mixup_alpha: float = 0.8, cutmix_alpha: float = 1.0,
-                 prob: float = 1.0, switch_prob: float = 0.5, label_smoothing: float = 0.1) -> None:
-        self.num_classes, self.mixup_alpha, self.cutmix_alpha = num_classes, mixup_alpha, cutmix_alpha
+    def __init__(
+        self,
+        num_classes: int,
+        mixup_alpha: float = 0.8,
+        cutmix_alpha: float = 1.0,
+        prob: float = 1.0,
+        switch_prob: float = 0.5,
+        label_smoothing: float = 0.1,
+    ) -> None:
+        self.num_classes, self.mixup_alpha, self.cutmix_alpha = (
+            num_classes,
+            mixup_alpha,
+            cutmix_alpha,
+        )
         self.prob, self.switch_prob, self.smoothing = prob, switch_prob, label_smoothing
 
     def __call__(self, x: Tensor, y: Tensor, rng: random.Random) -> tuple[Tensor, Tensor]:
@@ -259,8 +293,14 @@ class MixupCutmix:
         targets = one_hot(y, self.num_classes, self.smoothing)
         if rng.random() >= self.prob:
             return x, targets
-        use_cutmix = self.cutmix_alpha > 0 and (self.mixup_alpha == 0 or rng.random() < self.switch_prob)
-        lam = rng.betavariate(self.cutmix_alpha, self.cutmix_alpha) if use_cutmix else rng.betavariate(self.mixup_alpha, self.mixup_alpha)
+        use_cutmix = self.cutmix_alpha > 0 and (
+            self.mixup_alpha == 0 or rng.random() < self.switch_prob
+        )
+        lam = (
+            rng.betavariate(self.cutmix_alpha, self.cutmix_alpha)
+            if use_cutmix
+            else rng.betavariate(self.mixup_alpha, self.mixup_alpha)
+        )
         flipped = x.flip(0)
         if use_cutmix:
             H, W = x.shape[-2:]
@@ -319,7 +359,14 @@ def video_train_transform(
     return Compose(steps)
 
 
-def video_test_transform(size: int, mean: Sequence[float], std: Sequence[float], short_side: int | None = None,
-                         num_crops: int = 1) -> Compose:
+def video_test_transform(
+    size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    short_side: int | None = None,
+    num_crops: int = 1,
+) -> Compose:
     """Short side to ``short_side`` (default ``size``), then centre or three crops, normalise."""
-    return Compose([ShortSideResize(short_side or size), ViewCrop(size, num_crops), ToModelInput(mean, std)])
+    return Compose(
+        [ShortSideResize(short_side or size), ViewCrop(size, num_crops), ToModelInput(mean, std)]
+    )

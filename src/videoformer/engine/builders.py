@@ -42,14 +42,18 @@ def _items(cfg: DataConfig, split: str):
 
 def _label_names(cfg: DataConfig) -> list[str] | None:
     path = Path(cfg.root) / cfg.labels
-    return read_label_names(path) if cfg.dataset in ("synthetic", "list") and path.is_file() else None
+    return (
+        read_label_names(path) if cfg.dataset in ("synthetic", "list") and path.is_file() else None
+    )
 
 
 def prepare_synthetic(cfg: DataConfig, is_main: bool = True) -> None:
     """Write the synthetic motion set under ``root`` unless it is there already."""
     if cfg.dataset == "synthetic" and not (Path(cfg.root) / cfg.val).is_file() and is_main:
         log.info("writing the synthetic motion dataset to %s", cfg.root)
-        make_motion_dataset(cfg.root, cfg.synthetic_per_class, cfg.synthetic_size, cfg.synthetic_frames)
+        make_motion_dataset(
+            cfg.root, cfg.synthetic_per_class, cfg.synthetic_size, cfg.synthetic_frames
+        )
 
 
 def sampler_for(cfg: DataConfig) -> ClipSampler | SegmentSampler:
@@ -77,10 +81,19 @@ def flip_swap(cfg: DataConfig, names: list[str] | None) -> dict[int, int]:
 def transforms_for(cfg: DataConfig, names: list[str] | None):
     """(training, test) transforms of a data config."""
     train = video_train_transform(
-        cfg.size, cfg.mean, cfg.std, short_side=tuple(cfg.short_side), random_resized_crop=cfg.random_resized_crop,
-        flip=cfg.flip, flip_swap=flip_swap(cfg, names), rand_augment=cfg.rand_augment, erase_prob=cfg.erase_prob,
+        cfg.size,
+        cfg.mean,
+        cfg.std,
+        short_side=tuple(cfg.short_side),
+        random_resized_crop=cfg.random_resized_crop,
+        flip=cfg.flip,
+        flip_swap=flip_swap(cfg, names),
+        rand_augment=cfg.rand_augment,
+        erase_prob=cfg.erase_prob,
     )
-    return train, video_test_transform(cfg.size, cfg.mean, cfg.std, cfg.test_short_side, cfg.test_crops)
+    return train, video_test_transform(
+        cfg.size, cfg.mean, cfg.std, cfg.test_short_side, cfg.test_crops
+    )
 
 
 def build_datasets(cfg: DataConfig, seed: int = 0):
@@ -99,14 +112,43 @@ def build_datasets(cfg: DataConfig, seed: int = 0):
     train_tf, test_tf = transforms_for(cfg, names)
     sampler = sampler_for(cfg)
     if cfg.dataset == "audioset":
-        audio = dict(num_classes=len(names), audio_samples=cfg.audio_samples, sample_rate=cfg.sample_rate,
-                     audio_features=cfg.audio_features)
-        train = AudioVisualDataset(train_items, sampler, train_tf, train=True, label_names=names, seed=seed, **audio)
-        val = AudioVisualDataset(val_items, sampler, test_tf, train=False, label_names=names,
-                                 num_crops=cfg.test_crops, **audio)
+        audio = dict(
+            num_classes=len(names),
+            audio_samples=cfg.audio_samples,
+            sample_rate=cfg.sample_rate,
+            audio_features=cfg.audio_features,
+        )
+        train = AudioVisualDataset(
+            train_items, sampler, train_tf, train=True, label_names=names, seed=seed, **audio
+        )
+        val = AudioVisualDataset(
+            val_items,
+            sampler,
+            test_tf,
+            train=False,
+            label_names=names,
+            num_crops=cfg.test_crops,
+            **audio,
+        )
         return train, val, names
-    train = VideoDataset(train_items, sampler, train_tf, train=True, label_names=names, seed=seed,
-                         cache_decoded=cfg.cache_decoded, backend=cfg.decode_backend)
-    val = VideoDataset(val_items, sampler, test_tf, train=False, label_names=names, num_crops=cfg.test_crops,
-                       cache_decoded=cfg.cache_decoded, backend=cfg.decode_backend)
+    train = VideoDataset(
+        train_items,
+        sampler,
+        train_tf,
+        train=True,
+        label_names=names,
+        seed=seed,
+        cache_decoded=cfg.cache_decoded,
+        backend=cfg.decode_backend,
+    )
+    val = VideoDataset(
+        val_items,
+        sampler,
+        test_tf,
+        train=False,
+        label_names=names,
+        num_crops=cfg.test_crops,
+        cache_decoded=cfg.cache_decoded,
+        backend=cfg.decode_backend,
+    )
     return train, val, names

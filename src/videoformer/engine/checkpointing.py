@@ -57,7 +57,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     py = state["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))
     n = state["numpy"]
-    np.random.set_state(("MT19937", n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    np.random.set_state(
+        ("MT19937", n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"])
+    )
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
@@ -67,12 +69,19 @@ PREPROCESSING_KEYS = ("mean", "std", "clip", "sampler", "size", "test_short_side
 
 def data_preprocessing(data_cfg) -> dict[str, Any]:
     """The test-time preprocessing of a ``DataConfig``, as checkpoint metadata."""
-    return {"mean": list(data_cfg.mean), "std": list(data_cfg.std), "clip": data_cfg.clip,
-            "sampler": data_cfg.sampler, "size": data_cfg.size, "test_short_side": data_cfg.test_short_side}
+    return {
+        "mean": list(data_cfg.mean),
+        "std": list(data_cfg.std),
+        "clip": data_cfg.clip,
+        "sampler": data_cfg.sampler,
+        "size": data_cfg.size,
+        "test_short_side": data_cfg.test_short_side,
+    }
 
 
-def model_metadata(model_name: str, model: nn.Module, labels: list[str] | None,
-                   preprocessing: dict[str, Any]) -> dict[str, Any]:
+def model_metadata(
+    model_name: str, model: nn.Module, labels: list[str] | None, preprocessing: dict[str, Any]
+) -> dict[str, Any]:
     """What ``Predictor`` needs to rebuild the model and its test transform."""
     import dataclasses
 
@@ -89,8 +98,11 @@ def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def export_safetensors(weights: nn.Module | dict[str, torch.Tensor], metadata: dict[str, Any], path: str | Path) -> None:
-    """Release weights (a model or its state dict) as safetensors, metadata as JSON in the header."""
+def export_safetensors(
+    weights: nn.Module | dict[str, torch.Tensor], metadata: dict[str, Any], path: str | Path
+) -> None:
+    """Release weights (a model or its state dict) as safetensors, metadata as JSON in the
+    header."""
     from safetensors.torch import save_file
 
     state = weights.state_dict() if isinstance(weights, nn.Module) else weights

@@ -20,7 +20,9 @@ from ..fields import from_dict
 
 @dataclass
 class DataConfig:
-    dataset: str = "synthetic"  # synthetic | list | kinetics | ssv2 | folders (videos) | images (root/{train,val}/<class>/) | audioset (video + audio, multi-label)
+    # synthetic | list | kinetics | ssv2 | folders (videos) | images (root/{train,val}/<class>/)
+    # | audioset (video + audio, multi-label)
+    dataset: str = "synthetic"
     root: str = ""
     train: str = "train.csv"  # annotation of the training split, relative to root
     val: str = "val.csv"
@@ -40,7 +42,7 @@ class DataConfig:
     std: tuple[float, float, float] = (0.225, 0.225, 0.225)
     num_workers: int = 2
     cache_decoded: bool = False  # keep decoded videos in memory (small datasets, num_workers 0)
-    decode_backend: str = "auto"  # pyav | torchcodec | auto (torchcodec when it works here, else pyav)
+    decode_backend: str = "auto"
     audio_features: str = "raw"  # audioset: raw samples or log-mel frames
     audio_samples: int = 61_440  # audioset: samples per clip (1.28 s at 48 kHz)
     sample_rate: int = 48_000
@@ -171,6 +173,7 @@ def to_dict(config: TrainConfig) -> dict[str, Any]:
         if isinstance(v, dict):
             return {k: plain(x) for k, x in v.items()}
         return v
+
     return plain(dataclasses.asdict(config))
 
 

@@ -59,7 +59,9 @@ def shutdown() -> None:
 def all_reduce_sum(values: list[float], info: DistInfo) -> list[float]:
     if not info.enabled:
         return values
-    t = torch.tensor(values, dtype=torch.float64, device=info.device if info.device.type == "cuda" else "cpu")
+    t = torch.tensor(
+        values, dtype=torch.float64, device=info.device if info.device.type == "cuda" else "cpu"
+    )
     dist.all_reduce(t)
     return t.tolist()
 
@@ -80,7 +82,9 @@ class EpochSampler(Sampler[int]):
     from r. ``skip`` leaves out the first indices of this rank (already trained on).
     """
 
-    def __init__(self, length: int, shuffle: bool, seed: int, rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self, length: int, shuffle: bool, seed: int, rank: int = 0, world_size: int = 1
+    ) -> None:
         self.length, self.shuffle, self.seed = length, shuffle, seed
         self.rank, self.world_size = rank, world_size
         self.epoch, self.skip = 0, 0

@@ -27,7 +27,9 @@ def model_inputs(batch: dict, device: torch.device):
     return batch["video"].to(device, non_blocking=True)
 
 
-def aggregate_views(logits: dict[int, list[torch.Tensor]], how: str, multi_label: bool = False) -> dict[int, torch.Tensor]:
+def aggregate_views(
+    logits: dict[int, list[torch.Tensor]], how: str, multi_label: bool = False
+) -> dict[int, torch.Tensor]:
     """Per video: mean of softmax (default), sum of logits (official TimeSformer), or mean
     sigmoid (multi-label) over its views."""
     out = {}
@@ -52,7 +54,9 @@ def average_precision(scores: torch.Tensor, targets: torch.Tensor) -> float:
     return float((precision * hits).sum() / hits.sum())
 
 
-def classification_metrics(scores: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, Any]:
+def classification_metrics(
+    scores: torch.Tensor, labels: torch.Tensor, num_classes: int
+) -> dict[str, Any]:
     """scores (N, K), labels (N,) -> top1, top5 (fractions), mean class accuracy, per-class
     accuracy, confusion matrix (rows: true class)."""
     pred = scores.argmax(1)
@@ -61,7 +65,10 @@ def classification_metrics(scores: torch.Tensor, labels: torch.Tensor, num_class
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
     confusion.index_put_((labels, pred), torch.ones_like(labels), accumulate=True)
     support = confusion.sum(1)
-    per_class = [int(confusion[c, c]) / int(support[c]) if support[c] else float("nan") for c in range(num_classes)]
+    per_class = [
+        int(confusion[c, c]) / int(support[c]) if support[c] else float("nan")
+        for c in range(num_classes)
+    ]
     present = [a for a in per_class if a == a]
     return {
         "top1": float((pred == labels).float().mean()),
@@ -88,17 +95,30 @@ def evaluate(
     """Score every view of ``dataset`` (a test-mode ``VideoDataset``) and aggregate per video."""
     info = info or DistInfo()
     model.eval()
-    sampler = EpochSampler(len(dataset), shuffle=False, seed=0, rank=info.rank, world_size=info.world_size)
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                        pin_memory=info.device.type == "cuda")
+    sampler = EpochSampler(
+        len(dataset), shuffle=False, seed=0, rank=info.rank, world_size=info.world_size
+    )
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        pin_memory=info.device.type == "cuda",
+    )
     local: list[tuple[int, int, torch.Tensor, Any]] = []
     failed = 0
-    for batch in tqdm(loader, desc="eval", unit="batch", disable=not (progress and info.is_main), mininterval=2.0):
+    for batch in tqdm(
+        loader, desc="eval", unit="batch", disable=not (progress and info.is_main), mininterval=2.0
+    ):
         x = model_inputs(batch, info.device)
-        with torch.autocast(info.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+        with torch.autocast(
+            info.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None
+        ):
             logits = model(x).float().cpu()
         failed += int(batch["failed"].sum())
-        for i, v, row, label in zip(batch["index"].tolist(), batch["view"].tolist(), logits, batch["label"]):
+        for i, v, row, label in zip(
+            batch["index"].tolist(), batch["view"].tolist(), logits, batch["label"]
+        ):
             local.append((i, v, row, label))
     views: dict[int, dict[int, torch.Tensor]] = defaultdict(dict)
     labels: dict[int, Any] = {}
@@ -107,7 +127,9 @@ def evaluate(
             views[i][v] = row  # duplicates from sampler padding collapse here
             labels[i] = label
     failed = sum(all_gather_objects(failed, info))
-    per_video = aggregate_views({i: list(v.values()) for i, v in views.items()}, aggregate, multi_label)
+    per_video = aggregate_views(
+        {i: list(v.values()) for i, v in views.items()}, aggregate, multi_label
+    )
     videos = sorted(per_video)
     scores = torch.stack([per_video[i] for i in videos])
     num_classes = scores.shape[1]
@@ -115,16 +137,23 @@ def evaluate(
         targets = torch.stack([torch.as_tensor(labels[i]) for i in videos])
         aps = [average_precision(scores[:, c], targets[:, c]) for c in range(num_classes)]
         valid = [a for a in aps if a == a]
-        result = {"mAP": sum(valid) / len(valid) if valid else float("nan"), "num_videos": len(videos)}
+        result = {
+            "mAP": sum(valid) / len(valid) if valid else float("nan"),
+            "num_videos": len(videos),
+        }
     else:
-        result = classification_metrics(scores, torch.tensor([int(labels[i]) for i in videos]), num_classes)
+        result = classification_metrics(
+            scores, torch.tensor([int(labels[i]) for i in videos]), num_classes
+        )
     result["views_per_video"] = max(len(v) for v in views.values())
     result["aggregate"] = "mean_sigmoid" if multi_label else aggregate
     result["failed_files"] = failed
     return result
 
 
-def write_report(result: dict[str, Any], out_dir: str | Path, labels: list[str] | None, name: str = "eval") -> Path:
+def write_report(
+    result: dict[str, Any], out_dir: str | Path, labels: list[str] | None, name: str = "eval"
+) -> Path:
     """``{name}.json`` (with per-class accuracy by name) and a confusion-matrix PNG."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

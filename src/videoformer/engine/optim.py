@@ -28,8 +28,15 @@ def param_groups(model: nn.Module, cfg: OptimConfig) -> list[dict]:
             mult *= cfg.embed_lr_mult
         if cfg.layer_decay != 1.0:
             mult *= cfg.layer_decay ** (model.num_layers + 1 - model.layer_id(name))
-        group = groups.setdefault((decay, mult), {"params": [], "weight_decay": cfg.weight_decay if decay else 0.0,
-                                                  "lr_mult": mult, "names": []})
+        group = groups.setdefault(
+            (decay, mult),
+            {
+                "params": [],
+                "weight_decay": cfg.weight_decay if decay else 0.0,
+                "lr_mult": mult,
+                "names": [],
+            },
+        )
         group["params"].append(p)
         group["names"].append(name)
     return list(groups.values())
@@ -39,7 +46,9 @@ class Lamb(torch.optim.Optimizer):
     """LAMB (You et al. 2020): Adam moments, update scaled per tensor by ||w|| / ||update||."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0) -> None:
-        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
+        super().__init__(
+            params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
+        )
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -57,7 +66,9 @@ class Lamb(torch.optim.Optimizer):
                 t = state["step"].item()
                 state["m"].mul_(b1).add_(p.grad, alpha=1 - b1)
                 state["v"].mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-                update = (state["m"] / (1 - b1**t)) / ((state["v"] / (1 - b2**t)).sqrt() + group["eps"])
+                update = (state["m"] / (1 - b1**t)) / (
+                    (state["v"] / (1 - b2**t)).sqrt() + group["eps"]
+                )
                 if group["weight_decay"]:
                     update.add_(p, alpha=group["weight_decay"])
                 w_norm, u_norm = p.norm(), update.norm()
@@ -91,4 +102,6 @@ def lr_factor(step: int, steps_per_epoch: int, cfg: ScheduleConfig) -> float:
 
 
 def build_scheduler(opt: torch.optim.Optimizer, steps_per_epoch: int, cfg: ScheduleConfig):
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, steps_per_epoch, cfg))
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: lr_factor(step, steps_per_epoch, cfg)
+    )

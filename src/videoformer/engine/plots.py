@@ -27,7 +27,9 @@ def plot_curves(rows: list[dict], path: str | Path) -> None:
     axes[1].set(title="learning rate", xlabel="step")
     key = "top1" if any("top1" in r for r in evals) else "mAP"
     if evals:
-        axes[2].plot([r["epoch"] for r in evals], [r.get(key, float("nan")) for r in evals], marker="o")
+        axes[2].plot(
+            [r["epoch"] for r in evals], [r.get(key, float("nan")) for r in evals], marker="o"
+        )
     axes[2].set(title=f"eval {key}", xlabel="epoch", ylim=(0, 1))
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -63,9 +63,17 @@ def official_preprocessing(model: str) -> dict[str, Any]:
     else:
         with torch.device("meta"):
             data = entry.build().default_data_config()
-    return {"model_name": entry.name, "labels": None, "label_set": data.labels, "mean": list(data.mean),
-            "std": list(data.std), "clip": data.clip, "sampler": data.sampler, "size": data.size,
-            "test_short_side": data.test_short_side or data.size}
+    return {
+        "model_name": entry.name,
+        "labels": None,
+        "label_set": data.labels,
+        "mean": list(data.mean),
+        "std": list(data.std),
+        "clip": data.clip,
+        "sampler": data.sampler,
+        "size": data.size,
+        "test_short_side": data.test_short_side or data.size,
+    }
 
 
 @dataclass
@@ -89,7 +97,9 @@ class Predictor:
         meta, weights = read_metadata(checkpoint)
         if meta is None:
             if model is None:
-                raise ValueError(f"{checkpoint} carries no videoformer metadata: name the model with --model")
+                raise ValueError(
+                    f"{checkpoint} carries no videoformer metadata: name the model with --model"
+                )
             meta = official_preprocessing(model)
         if model is not None and model != meta["model_name"]:
             meta = {**meta, "model_name": model}
@@ -102,26 +112,41 @@ class Predictor:
         self.model.eval().to(device)
         self.device = torch.device(device)
         if isinstance(labels, (str, Path)):
-            labels = [line.strip() for line in Path(labels).read_text().splitlines() if line.strip()]
+            labels = [
+                line.strip() for line in Path(labels).read_text().splitlines() if line.strip()
+            ]
         report = getattr(self.model, "load_report", None)
         num_classes = self.model.config.num_classes
-        self.labels = list(labels or meta.get("labels") or (report.labels if report else None)
-                           or label_set_of_size(meta.get("label_set", ""), num_classes)
-                           or [str(i) for i in range(num_classes)])
+        self.labels = list(
+            labels
+            or meta.get("labels")
+            or (report.labels if report else None)
+            or label_set_of_size(meta.get("label_set", ""), num_classes)
+            or [str(i) for i in range(num_classes)]
+        )
         if len(self.labels) != num_classes:
-            raise ValueError(f"{len(self.labels)} label names for a model with {num_classes} classes")
+            raise ValueError(
+                f"{len(self.labels)} label names for a model with {num_classes} classes"
+            )
         spec = ClipSampler.parse(meta["clip"])
         clips = num_clips or spec.num_clips
-        self.sampler = SegmentSampler(spec.clip_len, 1) if meta.get("sampler") == "segment" else \
-            ClipSampler(spec.clip_len, spec.frame_interval, clips)
+        self.sampler = (
+            SegmentSampler(spec.clip_len, 1)
+            if meta.get("sampler") == "segment"
+            else ClipSampler(spec.clip_len, spec.frame_interval, clips)
+        )
         self.stride = stride
-        self.transform = video_test_transform(meta["size"], meta["mean"], meta["std"], meta.get("test_short_side"), num_crops)
+        self.transform = video_test_transform(
+            meta["size"], meta["mean"], meta["std"], meta.get("test_short_side"), num_crops
+        )
         self.num_crops = num_crops
 
     def _clip_indices(self, num_frames: int) -> list[list[int]]:
         if self.stride and isinstance(self.sampler, ClipSampler):
             last = max(num_frames - self.sampler.span, 0)
-            return [self.sampler.clip(start, num_frames) for start in range(0, last + 1, self.stride)]
+            return [
+                self.sampler.clip(start, num_frames) for start in range(0, last + 1, self.stride)
+            ]
         return self.sampler.test(num_frames)
 
     def views(self, video: str | Path | Tensor) -> Tensor:
@@ -137,7 +162,11 @@ class Predictor:
         for idx in self._clip_indices(num_frames):
             frames = frames_of(idx).permute(0, 3, 1, 2)  # (T, C, H, W) uint8
             for crop in range(self.num_crops):
-                out.append(self.transform({"video": frames, "label": -1, "crop": crop}, random.Random(0))["video"])
+                out.append(
+                    self.transform({"video": frames, "label": -1, "crop": crop}, random.Random(0))[
+                        "video"
+                    ]
+                )
         return torch.stack(out)
 
     @torch.no_grad()
@@ -151,7 +180,11 @@ class Predictor:
         logits = self.logits(video)
         p, i = logits.softmax(-1).mean(0).topk(min(topk, logits.shape[1]))
         source = "<tensor>" if isinstance(video, Tensor) else str(video)
-        return Prediction(source, [(self.labels[k], float(v)) for v, k in zip(p.tolist(), i.tolist())], len(logits))
+        return Prediction(
+            source,
+            [(self.labels[k], float(v)) for v, k in zip(p.tolist(), i.tolist())],
+            len(logits),
+        )
 
     @torch.no_grad()
     def embed(self, video: str | Path | Tensor) -> tuple[Tensor, Tensor]:

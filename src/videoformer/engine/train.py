@@ -88,14 +88,18 @@ def _wrap(model: nn.Module, cfg: TrainConfig, info: DistInfo) -> nn.Module:
             fully_shard(block, mesh=mesh)  # the blocks one by one, then the root takes the rest
         fully_shard(model, mesh=mesh)
         return model
-    return nn.parallel.DistributedDataParallel(model, device_ids=[info.device] if info.device.type == "cuda" else None)
+    return nn.parallel.DistributedDataParallel(
+        model, device_ids=[info.device] if info.device.type == "cuda" else None
+    )
 
 
 class Trainer:
     """One training run in ``cfg.out``: ``Trainer(cfg).fit()``; ``resume=True`` continues
     from ``cfg.out/checkpoint.pt``."""
 
-    def __init__(self, cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None) -> None:
+    def __init__(
+        self, cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None
+    ) -> None:
         self.cfg = cfg
         self.info = info or distributed.init()
         self.out = Path(cfg.out)
@@ -110,14 +114,20 @@ class Trainer:
         num_classes = len(self.labels) if self.labels else None
         self.model = build_model(cfg, num_classes).to(self.info.device)
         self.num_classes = self.model.config.num_classes
-        self.sampler = EpochSampler(len(self.train_set), True, cfg.seed, self.info.rank, self.info.world_size)
+        self.sampler = EpochSampler(
+            len(self.train_set), True, cfg.seed, self.info.rank, self.info.world_size
+        )
         self.steps_per_epoch = max(1, len(self.sampler) // cfg.batch_size // cfg.optim.accum_steps)
         self.wrapped = _wrap(self.model, cfg, self.info)
         self.optimizer = build_optimizer(self.model, cfg.optim)
         self.scheduler = build_scheduler(self.optimizer, self.steps_per_epoch, cfg.schedule)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.precision == "fp16" and self.info.device.type == "cuda")
+        self.scaler = torch.amp.GradScaler(
+            "cuda", enabled=cfg.precision == "fp16" and self.info.device.type == "cuda"
+        )
         if cfg.precision == "fp16" and self.info.device.type != "cuda":
-            raise ValueError("precision fp16 needs a GPU (its gradient scaler is CUDA-only); use bf16 on the CPU")
+            raise ValueError(
+                "precision fp16 needs a GPU (its gradient scaler is CUDA-only); use bf16 on the CPU"
+            )
         self.ema = None
         if cfg.ema_decay:
             from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -125,16 +135,23 @@ class Trainer:
             self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
         self.mixer = None
         if cfg.mixup_alpha or cfg.cutmix_alpha:
-            self.mixer = MixupCutmix(self.num_classes, cfg.mixup_alpha, cfg.cutmix_alpha, label_smoothing=cfg.label_smoothing)
+            self.mixer = MixupCutmix(
+                self.num_classes,
+                cfg.mixup_alpha,
+                cfg.cutmix_alpha,
+                label_smoothing=cfg.label_smoothing,
+            )
         self.state = TrainState()
-        self._tb: Any = None  # TensorBoard writer, opened at the first log row (False: not installed)
+        self._tb: Any = None
         if resume:
             self._resume()
 
     # --- checkpoints -------------------------------------------------------------------
 
     def metadata(self) -> dict[str, Any]:
-        return model_metadata(self.cfg.model, self.model, self.labels, data_preprocessing(self.cfg.data))
+        return model_metadata(
+            self.cfg.model, self.model, self.labels, data_preprocessing(self.cfg.data)
+        )
 
     @property
     def _sharded(self) -> bool:
@@ -150,8 +167,10 @@ class Trainer:
             )
 
             options = StateDictOptions(full_state_dict=True, cpu_offload=True)
-            return (get_model_state_dict(self.model, options=options),
-                    get_optimizer_state_dict(self.model, self.optimizer, options=options))
+            return (
+                get_model_state_dict(self.model, options=options),
+                get_optimizer_state_dict(self.model, self.optimizer, options=options),
+            )
         return self.model.state_dict(), self.optimizer.state_dict()
 
     def save(self) -> None:
@@ -159,18 +178,25 @@ class Trainer:
         if not self.info.is_main:
             return
         s = self.state
-        atomic_save({
-            "model": model_state,
-            "optimizer": optimizer_state,
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "ema": self.ema.state_dict() if self.ema is not None else None,
-            "rng": rng_state(),
-            "epoch": s.epoch, "step": s.step, "batch_in_epoch": s.batch_in_epoch,
-            "failed_files": s.failed_files, "best_top1": s.best_top1, "history": s.history,
-            "config": to_dict(self.cfg),
-            "meta": self.metadata(),
-        }, self.out / CHECKPOINT)
+        atomic_save(
+            {
+                "model": model_state,
+                "optimizer": optimizer_state,
+                "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                "ema": self.ema.state_dict() if self.ema is not None else None,
+                "rng": rng_state(),
+                "epoch": s.epoch,
+                "step": s.step,
+                "batch_in_epoch": s.batch_in_epoch,
+                "failed_files": s.failed_files,
+                "best_top1": s.best_top1,
+                "history": s.history,
+                "config": to_dict(self.cfg),
+                "meta": self.metadata(),
+            },
+            self.out / CHECKPOINT,
+        )
 
     def _resume(self) -> None:
         path = self.out / CHECKPOINT
@@ -195,10 +221,21 @@ class Trainer:
         if self.ema is not None and ckpt["ema"] is not None:
             self.ema.load_state_dict(ckpt["ema"])
         set_rng_state(ckpt["rng"])
-        self.state = TrainState(ckpt["epoch"], ckpt["step"], ckpt["batch_in_epoch"], ckpt["failed_files"],
-                                ckpt["best_top1"], list(ckpt["history"]))
-        log.info("resumed from %s at epoch %d, step %d (batch %d of the epoch)", path, self.state.epoch,
-                 self.state.step, self.state.batch_in_epoch)
+        self.state = TrainState(
+            ckpt["epoch"],
+            ckpt["step"],
+            ckpt["batch_in_epoch"],
+            ckpt["failed_files"],
+            ckpt["best_top1"],
+            list(ckpt["history"]),
+        )
+        log.info(
+            "resumed from %s at epoch %d, step %d (batch %d of the epoch)",
+            path,
+            self.state.epoch,
+            self.state.step,
+            self.state.batch_in_epoch,
+        )
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -237,19 +274,37 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             return True
         last = self.out / CHECKPOINT
-        good = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written yet"
-        raise NonFiniteLossError(f"{where}; stopped ({good}; set nonfinite: skip to skip such steps)")
+        good = (
+            f"the last good checkpoint is {last}"
+            if last.is_file()
+            else "no checkpoint was written yet"
+        )
+        raise NonFiniteLossError(
+            f"{where}; stopped ({good}; set nonfinite: skip to skip such steps)"
+        )
 
     def train_epoch(self) -> None:
         cfg, s, info = self.cfg, self.state, self.info
         self.train_set.set_epoch(s.epoch)
         self.sampler.set_epoch(s.epoch, skip=s.batch_in_epoch * cfg.batch_size)
-        loader = DataLoader(self.train_set, batch_size=cfg.batch_size, sampler=self.sampler, drop_last=True,
-                            num_workers=cfg.data.num_workers, persistent_workers=False,
-                            pin_memory=info.device.type == "cuda")
+        loader = DataLoader(
+            self.train_set,
+            batch_size=cfg.batch_size,
+            sampler=self.sampler,
+            drop_last=True,
+            num_workers=cfg.data.num_workers,
+            persistent_workers=False,
+            pin_memory=info.device.type == "cuda",
+        )
         total = self.steps_per_epoch * cfg.optim.accum_steps
-        bar = tqdm(loader, total=total - s.batch_in_epoch, desc=f"epoch {s.epoch + 1}/{cfg.schedule.epochs}",
-                   unit="batch", disable=not info.is_main, mininterval=2.0)
+        bar = tqdm(
+            loader,
+            total=total - s.batch_in_epoch,
+            desc=f"epoch {s.epoch + 1}/{cfg.schedule.epochs}",
+            unit="batch",
+            disable=not info.is_main,
+            mininterval=2.0,
+        )
         self.wrapped.train()
         dtype = AUTOCAST[cfg.precision]
         tick, clips = time.perf_counter(), 0
@@ -262,12 +317,18 @@ class Trainer:
             if self.mixer is not None:
                 if isinstance(x, dict):
                     raise ValueError("mixup/cutmix apply to video-only inputs")
-                x, y = self.mixer(x, y, random.Random(derive_seed(cfg.seed, "mix", s.step, s.batch_in_epoch)))
+                x, y = self.mixer(
+                    x, y, random.Random(derive_seed(cfg.seed, "mix", s.step, s.batch_in_epoch))
+                )
             elif cfg.multi_label and y.ndim == 1:
                 y = one_hot(y, self.num_classes)
             micro = s.batch_in_epoch % cfg.optim.accum_steps
             last_micro = micro == cfg.optim.accum_steps - 1
-            sync = self.wrapped.no_sync() if info.enabled and not last_micro and hasattr(self.wrapped, "no_sync") else nullcontext()
+            sync = (
+                self.wrapped.no_sync()
+                if info.enabled and not last_micro and hasattr(self.wrapped, "no_sync")
+                else nullcontext()
+            )
             with sync:
                 with torch.autocast(info.device.type, dtype=dtype, enabled=dtype is not None):
                     loss = self._loss(self.wrapped(x), y)
@@ -280,11 +341,21 @@ class Trainer:
                 self._optimizer_step()
                 now = time.perf_counter()
                 global_loss = distributed.all_reduce_sum([loss.item()], info)[0] / info.world_size
-                row = {"kind": "train", "epoch": s.epoch, "step": s.step, "loss": global_loss,
-                       "lr": self.optimizer.param_groups[0]["lr"], "clips_per_s": clips / max(now - tick, 1e-9)}
+                row = {
+                    "kind": "train",
+                    "epoch": s.epoch,
+                    "step": s.step,
+                    "loss": global_loss,
+                    "lr": self.optimizer.param_groups[0]["lr"],
+                    "clips_per_s": clips / max(now - tick, 1e-9),
+                }
                 tick, clips = now, 0
                 self._log(row)
-                bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.2e}", clips_s=f"{row['clips_per_s']:.1f}")
+                bar.set_postfix(
+                    loss=f"{row['loss']:.3f}",
+                    lr=f"{row['lr']:.2e}",
+                    clips_s=f"{row['clips_per_s']:.1f}",
+                )
                 if cfg.checkpoint_every and s.step % cfg.checkpoint_every == 0:
                     self.save()
                 if cfg.max_steps and s.step >= cfg.max_steps:
@@ -306,18 +377,36 @@ class Trainer:
 
     def run_eval(self) -> dict[str, Any]:
         model = self.ema.module if self.ema is not None else self.wrapped
-        result = evaluate(model, self.val_set, self.cfg.eval_batch_size, self.info, self.cfg.data.num_workers,
-                          self.cfg.aggregate, self.cfg.multi_label, AUTOCAST[self.cfg.precision])
-        row = {"kind": "eval", "epoch": self.state.epoch, "step": self.state.step,
-               **{k: v for k, v in result.items() if isinstance(v, (int, float))}}
+        result = evaluate(
+            model,
+            self.val_set,
+            self.cfg.eval_batch_size,
+            self.info,
+            self.cfg.data.num_workers,
+            self.cfg.aggregate,
+            self.cfg.multi_label,
+            AUTOCAST[self.cfg.precision],
+        )
+        row = {
+            "kind": "eval",
+            "epoch": self.state.epoch,
+            "step": self.state.step,
+            **{k: v for k, v in result.items() if isinstance(v, (int, float))},
+        }
         self._log(row)
         return result
 
     def fit(self) -> dict[str, Any]:
         cfg, s = self.cfg, self.state
-        log.info("training %s: %d clips/epoch, batch %d x %d processes x %d accumulation = %d effective",
-                 cfg.model, len(self.train_set), cfg.batch_size, self.info.world_size, cfg.optim.accum_steps,
-                 cfg.batch_size * self.info.world_size * cfg.optim.accum_steps)
+        log.info(
+            "training %s: %d clips/epoch, batch %d x %d processes x %d accumulation = %d effective",
+            cfg.model,
+            len(self.train_set),
+            cfg.batch_size,
+            self.info.world_size,
+            cfg.optim.accum_steps,
+            cfg.batch_size * self.info.world_size * cfg.optim.accum_steps,
+        )
         result: dict[str, Any] = {}
         while s.epoch < cfg.schedule.epochs:
             self.train_epoch()
@@ -343,7 +432,12 @@ class Trainer:
             return
         plot_curves(self.state.history, self.out / "curves.png")
         if result:
-            write_report({**result, "train_failed_files": self.state.failed_files}, self.out, self.labels, "eval")
+            write_report(
+                {**result, "train_failed_files": self.state.failed_files},
+                self.out,
+                self.labels,
+                "eval",
+            )
         export_safetensors(weights, self.metadata(), self.out / "model.safetensors")
 
 

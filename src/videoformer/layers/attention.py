@@ -49,9 +49,13 @@ class Attention(nn.Module):
     def forward(self, x: Tensor, attn_mask: Tensor | None = None) -> Tensor:
         """x: (*B, N, D) with any leading batch dims; attn_mask: additive, broadcastable to
         (*B, nH, N, N). Returns (*B, N, D)."""
-        q, k, v = (split_heads(t, self.num_heads) for t in self.qkv(x).chunk(3, dim=-1))  # (*B, nH, N, hd)
+        q, k, v = (
+            split_heads(t, self.num_heads) for t in self.qkv(x).chunk(3, dim=-1)
+        )  # (*B, nH, N, hd)
         x = F.scaled_dot_product_attention(
-            q, k, v,
+            q,
+            k,
+            v,
             attn_mask=attn_mask,
             dropout_p=self.attn_drop if self.training else 0.0,
             scale=self.scale,

@@ -31,20 +31,33 @@ def fourier_features(
     concat_pos: bool = True,
     sine_only: bool = False,
 ) -> Tensor:
-    """positions: (M, d) in [-1, 1] -> features (M, d * (2 * num_bands + concat_pos)) (cos dropped if sine_only)."""
+    """positions: (M, d) in [-1, 1] -> features (M, d * (2 * num_bands + concat_pos))
+    (cos dropped if sine_only)."""
     if positions.shape[-1] != len(max_resolution):
-        raise ValueError(f"positions have {positions.shape[-1]} axes but max_resolution {max_resolution} has {len(max_resolution)}")
-    freqs = torch.stack([
-        torch.linspace(1.0, res / 2, num_bands, dtype=torch.float32, device=positions.device) for res in max_resolution
-    ])  # (d, K)
+        raise ValueError(
+            f"positions have {positions.shape[-1]} axes but max_resolution {max_resolution} has "
+            f"{len(max_resolution)}"
+        )
+    freqs = torch.stack(
+        [
+            torch.linspace(1.0, res / 2, num_bands, dtype=torch.float32, device=positions.device)
+            for res in max_resolution
+        ]
+    )  # (d, K)
     per_axis = (positions[:, :, None] * freqs[None]).flatten(1)  # (M, d*K), axis-major
-    parts = [torch.sin(math.pi * per_axis)] if sine_only else [torch.sin(math.pi * per_axis), torch.cos(math.pi * per_axis)]
+    parts = (
+        [torch.sin(math.pi * per_axis)]
+        if sine_only
+        else [torch.sin(math.pi * per_axis), torch.cos(math.pi * per_axis)]
+    )
     if concat_pos:
         parts.insert(0, positions)
     return torch.cat(parts, dim=-1)
 
 
-def fourier_channels(num_axes: int, num_bands: int, concat_pos: bool = True, sine_only: bool = False) -> int:
+def fourier_channels(
+    num_axes: int, num_bands: int, concat_pos: bool = True, sine_only: bool = False
+) -> int:
     return num_axes * ((1 if sine_only else 2) * num_bands + int(concat_pos))
 
 
@@ -57,4 +70,6 @@ def grid_fourier_features(
     concat_pos: bool = True,
 ) -> Tensor:
     """Fourier features of a regular grid, (prod(index_dims), C); built once per arguments."""
-    return fourier_features(linear_positions(index_dims, device), num_bands, max_resolution, concat_pos)
+    return fourier_features(
+        linear_positions(index_dims, device), num_bands, max_resolution, concat_pos
+    )

@@ -8,7 +8,9 @@ from torch import Tensor, nn
 class Mlp(nn.Module):
     """Linear -> GELU (exact erf form) -> dropout -> Linear -> dropout; names ``fc1``/``fc2``."""
 
-    def __init__(self, dim: int, hidden_dim: int, out_dim: int | None = None, drop: float = 0.0) -> None:
+    def __init__(
+        self, dim: int, hidden_dim: int, out_dim: int | None = None, drop: float = 0.0
+    ) -> None:
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden_dim)
         self.act = nn.GELU()

@@ -14,7 +14,9 @@ class PatchEmbedNd(nn.Module):
     LayerNorm over channels (``patch_norm``). Official names ``proj`` and ``norm``.
     """
 
-    def __init__(self, patch_size: tuple[int, ...], in_chans: int, embed_dim: int, norm: bool = True) -> None:
+    def __init__(
+        self, patch_size: tuple[int, ...], in_chans: int, embed_dim: int, norm: bool = True
+    ) -> None:
         super().__init__()
         conv = {2: nn.Conv2d, 3: nn.Conv3d}[len(patch_size)]
         self.patch_size = tuple(patch_size)

@@ -25,8 +25,11 @@ def sincos_2d(grid: tuple[int, int], dim: int, temperature: float = 10_000.0) ->
     if dim % 4:
         raise ValueError(f"sin-cos position features need a dim divisible by 4, got {dim}")
     omega = temperature ** (-torch.arange(dim // 4, dtype=torch.float64) / (dim // 4))  # (dim/4,)
-    ys, xs = torch.meshgrid(torch.arange(grid[0], dtype=torch.float64), torch.arange(grid[1], dtype=torch.float64),
-                            indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(grid[0], dtype=torch.float64),
+        torch.arange(grid[1], dtype=torch.float64),
+        indexing="ij",
+    )
     parts = []
     for pos in (ys.flatten(), xs.flatten()):
         angle = pos[:, None] * omega[None]  # (h*w, dim/4)
@@ -55,4 +58,6 @@ def resample_time_embed(time_embed: Tensor, num_frames: int) -> Tensor:
     """Resize a ``(1, T, D)`` embedding to ``(1, num_frames, D)`` with legacy nearest."""
     if time_embed.shape[1] == num_frames:
         return time_embed
-    return F.interpolate(time_embed.transpose(1, 2), size=num_frames, mode="nearest").transpose(1, 2)
+    return F.interpolate(time_embed.transpose(1, 2), size=num_frames, mode="nearest").transpose(
+        1, 2
+    )

@@ -16,7 +16,9 @@ def relative_position_index(window: tuple[int, ...]) -> Tensor:
     Offsets are query minus key coordinates, shifted to be non-negative, combined
     row-major: for 3D (dd+Wd-1)(2Wh-1)(2Ww-1) + (dh+Wh-1)(2Ww-1) + (dw+Ww-1).
     """
-    coords = torch.stack(torch.meshgrid(*[torch.arange(w) for w in window], indexing="ij")).flatten(1)
+    coords = torch.stack(torch.meshgrid(*[torch.arange(w) for w in window], indexing="ij")).flatten(
+        1
+    )
     rel = coords[:, :, None] - coords[:, None, :]  # (ndim, N, N)
     index = torch.zeros(rel.shape[1:], dtype=torch.long)
     for d, w in enumerate(window):

@@ -56,7 +56,9 @@ def padded_size(size: tuple[int, ...], window: tuple[int, ...]) -> tuple[int, ..
 
 
 @lru_cache(maxsize=64)
-def _shift_mask_cpu(size: tuple[int, ...], window: tuple[int, ...], shift: tuple[int, ...]) -> Tensor:
+def _shift_mask_cpu(
+    size: tuple[int, ...], window: tuple[int, ...], shift: tuple[int, ...]
+) -> Tensor:
     labels = torch.zeros(size, dtype=torch.long)
     region = 0
     # three regions per dim: [:-w], [-w:-s], [-s:]; with s = 0 they collapse into one
@@ -70,7 +72,10 @@ def _shift_mask_cpu(size: tuple[int, ...], window: tuple[int, ...], shift: tuple
 
 
 def shift_mask(
-    size: tuple[int, ...], window: tuple[int, ...], shift: tuple[int, ...], device: torch.device | None = None
+    size: tuple[int, ...],
+    window: tuple[int, ...],
+    shift: tuple[int, ...],
+    device: torch.device | None = None,
 ) -> Tensor:
     """Additive mask (nW, N, N) for shifted windows on a (padded) grid ``size``: 0 within a
     region, -100.0 across regions (as official). Built once per arguments and cached."""

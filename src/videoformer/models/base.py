@@ -125,7 +125,8 @@ class Classifier(nn.Module):
 
 
 def run_block(owner: nn.Module, block: nn.Module, *args: Any, **kwargs: Any) -> Any:
-    """``block(*args, **kwargs)``, checkpointed when ``owner.grad_checkpointing`` is on in training."""
+    """``block(*args, **kwargs)``, checkpointed when ``owner.grad_checkpointing`` is on in
+    training."""
     if owner.grad_checkpointing and owner.training:
         return torch.utils.checkpoint.checkpoint(block, *args, use_reentrant=False, **kwargs)
     return block(*args, **kwargs)

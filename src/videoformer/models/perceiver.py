@@ -40,7 +40,15 @@ class PerceiverAttention(nn.Module):
         out_dim: width of the output projection ``proj``.
     """
 
-    def __init__(self, q_dim: int, kv_dim: int, qk_channels: int, v_channels: int, out_dim: int, num_heads: int) -> None:
+    def __init__(
+        self,
+        q_dim: int,
+        kv_dim: int,
+        qk_channels: int,
+        v_channels: int,
+        out_dim: int,
+        num_heads: int,
+    ) -> None:
         super().__init__()
         for name, width in (("qk_channels", qk_channels), ("v_channels", v_channels)):
             if width % num_heads:
@@ -58,7 +66,9 @@ class PerceiverAttention(nn.Module):
     def forward(self, q: Tensor, kv: tuple[Tensor, Tensor]) -> Tensor:
         """q: (B, N, q_dim); kv: projected keys/values -> (B, N, out_dim)."""
         k, v = kv
-        out = F.scaled_dot_product_attention(split_heads(self.q(q), self.num_heads), k, v)  # (B, nH, N, hd_v)
+        out = F.scaled_dot_product_attention(
+            split_heads(self.q(q), self.num_heads), k, v
+        )  # (B, nH, N, hd_v)
         return self.proj(merge_heads(out))
 
 
@@ -86,7 +96,9 @@ class PerceiverBlock(nn.Module):
         self.query_residual = query_residual
         self.norm_q = nn.LayerNorm(q_dim)
         self.norm_kv = nn.LayerNorm(kv_dim) if cross else None
-        self.attn = PerceiverAttention(q_dim, kv_dim or q_dim, qk_channels, v_channels, q_dim, num_heads)
+        self.attn = PerceiverAttention(
+            q_dim, kv_dim or q_dim, qk_channels, v_channels, q_dim, num_heads
+        )
         self.norm_mlp = nn.LayerNorm(q_dim)
         self.mlp = Mlp(q_dim, int(q_dim * mlp_ratio))
 
@@ -94,11 +106,15 @@ class PerceiverBlock(nn.Module):
         """Normalised, projected keys and values of a byte array (reusable across calls)."""
         return self.attn.project_kv(self.norm_kv(byte_array))
 
-    def forward(self, x: Tensor, byte_array: Tensor | None = None, kv: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, byte_array: Tensor | None = None, kv: tuple[Tensor, Tensor] | None = None
+    ) -> Tensor:
         """x: (B, N, q_dim); byte_array: (B, M, kv_dim) for cross-attention, or its ``kv``."""
         q = self.norm_q(x)
         if kv is None:
-            kv = self.project_kv(byte_array) if self.norm_kv is not None else self.attn.project_kv(q)
+            kv = (
+                self.project_kv(byte_array) if self.norm_kv is not None else self.attn.project_kv(q)
+            )
         out = self.attn(q, kv)
         if self.query_residual:
             out = out + x
@@ -134,7 +150,10 @@ class ByteArray:
         if self.layout not in LAYOUTS:
             raise ValueError(f"layout {self.layout!r} is not one of {LAYOUTS}")
         if len(self.max_resolution) != len(self.patch_size):
-            raise ValueError(f"{self.name}: patch_size {self.patch_size} and max_resolution {self.max_resolution} differ in length")
+            raise ValueError(
+                f"{self.name}: patch_size {self.patch_size} and max_resolution "
+                f"{self.max_resolution} differ in length"
+            )
 
     @property
     def num_axes(self) -> int:
@@ -143,29 +162,46 @@ class ByteArray:
     @property
     def width(self) -> int:
         """Channels of the byte array: patch values plus Fourier features."""
-        return self.channels * math.prod(self.patch_size) + fourier_channels(self.num_axes, self.num_bands)
+        return self.channels * math.prod(self.patch_size) + fourier_channels(
+            self.num_axes, self.num_bands
+        )
 
     def to_bytes(self, x: Tensor) -> Tensor:
         """This input -> (B, M, width): patches flattened row-major, then Fourier features."""
-        expected = {"BCS": 2 + self.num_axes, "BSC": 2 + self.num_axes, "BS": 1 + self.num_axes}[self.layout]
+        expected = {"BCS": 2 + self.num_axes, "BSC": 2 + self.num_axes, "BS": 1 + self.num_axes}[
+            self.layout
+        ]
         if x.ndim != expected:
-            raise ValueError(f"input {self.name!r} ({self.layout}, {self.num_axes} positional axes) needs {expected} dims, got {tuple(x.shape)}")
+            raise ValueError(
+                f"input {self.name!r} ({self.layout}, {self.num_axes} positional axes) needs "
+                f"{expected} dims, got {tuple(x.shape)}"
+            )
         if self.layout == "BS":
             x = x.unsqueeze(1)
         elif self.layout == "BSC":
             x = x.movedim(-1, 1)
         B, C, *S = x.shape
         if C != self.channels:
-            raise ValueError(f"input {self.name!r} has {C} channels, expected {self.channels} (shape {tuple(x.shape)})")
+            raise ValueError(
+                f"input {self.name!r} has {C} channels, expected {self.channels} (shape "
+                f"{tuple(x.shape)})"
+            )
         for s, p in zip(S, self.patch_size):
             if s % p:
-                raise ValueError(f"input {self.name!r} size {tuple(S)} is not a multiple of patch_size {self.patch_size}")
+                raise ValueError(
+                    f"input {self.name!r} size {tuple(S)} is not a multiple of patch_size "
+                    f"{self.patch_size}"
+                )
         grid = tuple(s // p for s, p in zip(S, self.patch_size))
         n = self.num_axes
         x = x.reshape(B, C, *[v for g, p in zip(grid, self.patch_size) for v in (g, p)])
         # (B, C, g1, p1, g2, p2, ...) -> (B, g1, g2, ..., p1, p2, ..., C)
-        x = x.permute(0, *range(2, 2 + 2 * n, 2), *range(3, 3 + 2 * n, 2), 1).reshape(B, math.prod(grid), -1)
-        pos = grid_fourier_features(grid, self.num_bands, tuple(self.max_resolution), x.device).to(x.dtype)
+        x = x.permute(0, *range(2, 2 + 2 * n, 2), *range(3, 3 + 2 * n, 2), 1).reshape(
+            B, math.prod(grid), -1
+        )
+        pos = grid_fourier_features(grid, self.num_bands, tuple(self.max_resolution), x.device).to(
+            x.dtype
+        )
         return torch.cat([x, pos.expand(B, -1, -1)], dim=-1)
 
 
@@ -211,7 +247,10 @@ class Perceiver(Classifier):
     family: ClassVar[str] = "perceiver"
     embeddings = ("latents", "modality_embed")
     stem = embeddings
-    block_lists = ("cross_attends", "latent_stacks")  # layer i + 1: cross-attend i and its latent blocks
+    block_lists = (
+        "cross_attends",
+        "latent_stacks",
+    )  # layer i + 1: cross-attend i and its latent blocks
     block_types = (PerceiverBlock,)
 
     def __init__(self, config: PerceiverConfig) -> None:
@@ -225,14 +264,21 @@ class Perceiver(Classifier):
         self.latents = nn.Parameter(torch.zeros(c.num_latents, D))
 
         def cross() -> PerceiverBlock:
-            return PerceiverBlock(D, c.cross_heads, C, c.cross_qk_channels, c.cross_v_channels, c.mlp_ratio)
+            return PerceiverBlock(
+                D, c.cross_heads, C, c.cross_qk_channels, c.cross_v_channels, c.mlp_ratio
+            )
 
         def latent_stack() -> nn.ModuleList:
-            return nn.ModuleList(PerceiverBlock(D, c.latent_heads, mlp_ratio=c.mlp_ratio) for _ in range(c.latent_blocks_per_cross_attend))
+            return nn.ModuleList(
+                PerceiverBlock(D, c.latent_heads, mlp_ratio=c.mlp_ratio)
+                for _ in range(c.latent_blocks_per_cross_attend)
+            )
 
         n_cross = min(R, 2) if c.share_cross_weights else R
         self.cross_attends = nn.ModuleList(cross() for _ in range(n_cross))
-        self.latent_stacks = nn.ModuleList(latent_stack() for _ in range(1 if c.share_latent_weights else R))
+        self.latent_stacks = nn.ModuleList(
+            latent_stack() for _ in range(1 if c.share_latent_weights else R)
+        )
         self.num_features = D
         self.head = make_head(D, c.num_classes)
         self._init_weights()
@@ -257,7 +303,10 @@ class Perceiver(Classifier):
         axes) at its default shape; video clips take consecutive frames."""
         visual = [s for s in self.config.inputs if s.layout == "BCS" and s.num_axes in (2, 3)]
         if not visual:
-            raise ValueError(f"this Perceiver has no image or video input: {[s.name for s in self.config.inputs]}")
+            raise ValueError(
+                "this Perceiver has no image or video input: "
+                f"{[s.name for s in self.config.inputs]}"
+            )
         _, *S = _default_shape(visual[0])
         frames = S[0] if len(S) == 3 else 1
         labels = "imagenet1k" if frames == 1 and self.config.num_classes == 1000 else ""
@@ -272,7 +321,9 @@ class Perceiver(Classifier):
             return specs[0].to_bytes(x)
         if not isinstance(x, dict) or set(x) != {s.name for s in specs}:
             got = sorted(x) if isinstance(x, dict) else type(x).__name__
-            raise ValueError(f"this Perceiver takes a dict with keys {[s.name for s in specs]}, got {got}")
+            raise ValueError(
+                f"this Perceiver takes a dict with keys {[s.name for s in specs]}, got {got}"
+            )
         parts = []
         for spec in specs:
             b = spec.to_bytes(x[spec.name])
@@ -291,14 +342,15 @@ class Perceiver(Classifier):
         for i in range(self.config.num_cross_attends):
             block = self.cross_attend(i)
             if self.config.cache_cross_kv and i >= 1 and self.config.share_cross_weights:
-                cached = cached or block.project_kv(byte_array)  # the same keys/values at every shared repeat
+                cached = cached or block.project_kv(
+                    byte_array
+                )  # the same keys/values at every shared repeat
                 z = run_block(self, block, z, kv=cached)
             else:
                 z = run_block(self, block, z, byte_array)
             for latent in self.latent_stacks[0 if self.config.share_latent_weights else i]:
                 z = run_block(self, latent, z)
         return z.mean(1)
-
 
 
 def _default_shape(spec: ByteArray) -> tuple[int, ...]:
@@ -310,7 +362,9 @@ def _perceiver(base: PerceiverConfig, overrides: dict) -> Perceiver:
     return Perceiver(apply_overrides(base, overrides))
 
 
-VIDEO = ByteArray("video", "BCS", 3, patch_size=(2, 8, 8), num_bands=32, max_resolution=(16, 28, 28))
+VIDEO = ByteArray(
+    "video", "BCS", 3, patch_size=(2, 8, 8), num_bands=32, max_resolution=(16, 28, 28)
+)
 AUDIO = ByteArray("audio", "BS", 1, patch_size=(128,), num_bands=64, max_resolution=(480,))
 
 
@@ -326,10 +380,19 @@ def perceiver_video(**overrides) -> Perceiver:
     """AudioSet-style video: 32 x 224 x 224 clips in 2x8x8 patches (16 x 28 x 28 = 12,544),
     32 Fourier bands over (t, h, w); 2 cross-attends of 8 latent blocks, no sharing;
     527 multi-label classes."""
-    return _perceiver(PerceiverConfig(
-        inputs=(VIDEO,), num_cross_attends=2, latent_blocks_per_cross_attend=8,
-        share_cross_weights=False, share_latent_weights=False, num_classes=527, multi_label=True, num_frames=32,
-    ), overrides)
+    return _perceiver(
+        PerceiverConfig(
+            inputs=(VIDEO,),
+            num_cross_attends=2,
+            latent_blocks_per_cross_attend=8,
+            share_cross_weights=False,
+            share_latent_weights=False,
+            num_classes=527,
+            multi_label=True,
+            num_frames=32,
+        ),
+        overrides,
+    )
 
 
 @register_model(family="perceiver")
@@ -337,7 +400,16 @@ def perceiver_audiovisual(**overrides) -> Perceiver:
     """AudioSet audio + video: the video input above and 61,440 raw samples (1.28 s at 48 kHz)
     in 480 patches of 128 with 64 Fourier bands, padded to one width by learned modality
     embeddings and concatenated; 2 cross-attends of 8 latent blocks, no sharing; 527 labels."""
-    return _perceiver(PerceiverConfig(
-        inputs=(VIDEO, AUDIO), num_cross_attends=2, latent_blocks_per_cross_attend=8,
-        share_cross_weights=False, share_latent_weights=False, num_classes=527, multi_label=True, num_frames=32,
-    ), overrides)
+    return _perceiver(
+        PerceiverConfig(
+            inputs=(VIDEO, AUDIO),
+            num_cross_attends=2,
+            latent_blocks_per_cross_attend=8,
+            share_cross_weights=False,
+            share_latent_weights=False,
+            num_classes=527,
+            multi_label=True,
+            num_frames=32,
+        ),
+        overrides,
+    )

@@ -55,14 +55,19 @@ class ImagePreprocessor(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         B = x.shape[0]
         if self.kind == "conv":
-            x = F.max_pool2d(F.relu(self.bn(self.conv(F.pad(x, (3, 3, 3, 3))))), kernel_size=3, stride=2)
+            x = F.max_pool2d(
+                F.relu(self.bn(self.conv(F.pad(x, (3, 3, 3, 3))))), kernel_size=3, stride=2
+            )
         elif self.kind == "learned":
             x = self.conv1x1(x)
         grid = tuple(x.shape[2:])
         x = x.flatten(2).transpose(1, 2)  # (B, H*W, C), row-major
         if self.kind == "learned":
             if self.pos_embed.shape[0] != x.shape[1]:
-                raise ValueError(f"the learned position embedding covers {self.pos_embed.shape[0]} pixels, got {grid}")
+                raise ValueError(
+                    f"the learned position embedding covers {self.pos_embed.shape[0]} pixels, "
+                    f"got {grid}"
+                )
             pos = self.pos_proj(self.pos_embed)
         else:
             max_res = (56, 56) if self.kind == "conv" else (224, 224)
@@ -91,12 +96,17 @@ class PerceiverIOConfig:
 
     def __post_init__(self) -> None:
         if self.preprocessor not in PREPROCESSORS:
-            raise ValueError(f"preprocessor {self.preprocessor!r} is not one of {', '.join(PREPROCESSORS)}")
+            raise ValueError(
+                f"preprocessor {self.preprocessor!r} is not one of {', '.join(PREPROCESSORS)}"
+            )
         expected = PREPROCESSORS[self.preprocessor]
         if self.preprocessor == "fourier":
             expected = self.in_chans + fourier_channels(2, 64)
         if self.d_model != expected:
-            raise ValueError(f"d_model {self.d_model} does not match the {self.preprocessor!r} preprocessor's {expected} channels")
+            raise ValueError(
+                f"d_model {self.d_model} does not match the {self.preprocessor!r} preprocessor's "
+                f"{expected} channels"
+            )
 
 
 class PerceiverIO(Classifier):
@@ -115,15 +125,29 @@ class PerceiverIO(Classifier):
         self.preprocess = ImagePreprocessor(c.preprocessor, c.in_chans, c.image_size)
         self.latents = nn.Parameter(torch.zeros(c.num_latents, D))
         self.encoder_cross = PerceiverBlock(
-            D, c.num_cross_attention_heads, c.d_model, c.qk_channels, c.v_channels,
-            c.cross_attention_widening_factor, c.use_query_residual,
+            D,
+            c.num_cross_attention_heads,
+            c.d_model,
+            c.qk_channels,
+            c.v_channels,
+            c.cross_attention_widening_factor,
+            c.use_query_residual,
         )
         self.self_attends = nn.ModuleList(
-            PerceiverBlock(D, c.num_self_attention_heads, None, c.qk_channels, c.v_channels, c.self_attention_widening_factor)
+            PerceiverBlock(
+                D,
+                c.num_self_attention_heads,
+                None,
+                c.qk_channels,
+                c.v_channels,
+                c.self_attention_widening_factor,
+            )
             for _ in range(c.num_self_attends_per_block)
         )
         self.decoder_query = nn.Parameter(torch.zeros(1, D))
-        self.decoder_cross = PerceiverBlock(D, 1, D, None, None, c.cross_attention_widening_factor, True)
+        self.decoder_cross = PerceiverBlock(
+            D, 1, D, None, None, c.cross_attention_widening_factor, True
+        )
         self.num_features = D
         self.head = make_head(D, c.num_classes)
         init_weights(self)
@@ -137,12 +161,17 @@ class PerceiverIO(Classifier):
         return (self.config.in_chans, self.config.image_size, self.config.image_size)
 
     def default_data_config(self) -> DataSpec:
-        return DataSpec(self.config.image_size, "1x1x1", IMAGENET_MEAN, IMAGENET_STD, labels="imagenet1k")
+        return DataSpec(
+            self.config.image_size, "1x1x1", IMAGENET_MEAN, IMAGENET_STD, labels="imagenet1k"
+        )
 
     def forward_features(self, x: Tensor) -> Tensor:
         """(B, C, H, W) -> the decoder's output for its query (B, d_latents)."""
         if x.ndim != 4 or x.shape[1] != self.config.in_chans:
-            raise ValueError(f"Perceiver IO expects (B, {self.config.in_chans}, H, W) images, got {tuple(x.shape)}")
+            raise ValueError(
+                f"Perceiver IO expects (B, {self.config.in_chans}, H, W) images, got "
+                f"{tuple(x.shape)}"
+            )
         byte_array = self.preprocess(x)  # (B, M, d_model)
         z = run_block(self, self.encoder_cross, self.latents.expand(x.shape[0], -1, -1), byte_array)
         for _ in range(self.config.num_blocks):
@@ -152,10 +181,11 @@ class PerceiverIO(Classifier):
         return self.decoder_cross(query, z)[:, 0]
 
 
-
 def _hf(name: str) -> WeightsSpec:
     return WeightsSpec(
-        url=f"https://huggingface.co/deepmind/{name}", layout="perceiver_io_hf", license="Apache-2.0",
+        url=f"https://huggingface.co/deepmind/{name}",
+        layout="perceiver_io_hf",
+        license="Apache-2.0",
         data=DataSpec(224, "1x1x1", IMAGENET_MEAN, IMAGENET_STD, labels="imagenet1k"),
     )
 

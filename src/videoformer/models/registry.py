@@ -96,7 +96,9 @@ def apply_overrides(config: C, overrides: dict[str, Any]) -> C:
         )
     hints = typing.get_type_hints(type(config))
     name = type(config).__name__
-    return dataclasses.replace(config, **{k: coerce(v, hints[k], f"{name}.{k}") for k, v in overrides.items()})
+    return dataclasses.replace(
+        config, **{k: coerce(v, hints[k], f"{name}.{k}") for k, v in overrides.items()}
+    )
 
 
 def list_models(pattern: str = "*") -> list[str]:

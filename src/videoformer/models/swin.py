@@ -71,7 +71,9 @@ class WindowAttention(Attention):
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         """x: (B, nW, N, D); mask: additive (nW, N, N) or None. Returns (B, nW, N, D)."""
         N = x.shape[-2]
-        bias = relative_position_bias(self.relative_position_bias_table, self.window, N)  # (nH, N, N)
+        bias = relative_position_bias(
+            self.relative_position_bias_table, self.window, N
+        )  # (nH, N, N)
         attn_mask = bias if mask is None else bias + mask[:, None]  # (nW, nH, N, N)
         return super().forward(x, attn_mask.to(x.dtype))
 
@@ -101,7 +103,9 @@ class SwinBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=proj_drop)
 
-    def forward(self, x: Tensor, window: tuple[int, ...], shift: tuple[int, ...], mask: Tensor | None) -> Tensor:
+    def forward(
+        self, x: Tensor, window: tuple[int, ...], shift: tuple[int, ...], mask: Tensor | None
+    ) -> Tensor:
         """x: (B, *S, D); window/shift: effective for S; mask: (nW, N, N) when shifted."""
         B, *S, D = x.shape
         dims = tuple(range(1, 1 + len(S)))
@@ -141,7 +145,13 @@ class PatchMerging(nn.Module):
         if H % 2 or W % 2:
             x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
         x = torch.cat(
-            [x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]], dim=-1
+            [
+                x[..., 0::2, 0::2, :],
+                x[..., 1::2, 0::2, :],
+                x[..., 0::2, 1::2, :],
+                x[..., 1::2, 1::2, :],
+            ],
+            dim=-1,
         )
         return self.reduction(self.norm(x))
 
@@ -166,7 +176,9 @@ class SwinStage(nn.Module):
         super().__init__()
         self.window, self.shift = tuple(window), tuple(shift)
         self.blocks = nn.ModuleList(
-            SwinBlock(dim, num_heads, self.window, mlp_ratio, qkv_bias, proj_drop, attn_drop, drop_path[i])
+            SwinBlock(
+                dim, num_heads, self.window, mlp_ratio, qkv_bias, proj_drop, attn_drop, drop_path[i]
+            )
             for i in range(depth)
         )
         self.downsample = PatchMerging(dim) if downsample else None
@@ -197,19 +209,33 @@ class SwinBackbone(Classifier):
 
     def no_weight_decay(self) -> set[str]:
         """Embeddings and the relative-position bias tables."""
-        tables = {n for n, _ in self.named_parameters() if n.endswith(".relative_position_bias_table")}
+        tables = {
+            n for n, _ in self.named_parameters() if n.endswith(".relative_position_bias_table")
+        }
         return super().no_weight_decay() | tables
 
-    def _build_stages(self, c, windows: list[tuple[int, ...]], shifts: list[tuple[int, ...]]) -> None:
+    def _build_stages(
+        self, c, windows: list[tuple[int, ...]], shifts: list[tuple[int, ...]]
+    ) -> None:
         rates = drop_path_rates(c.drop_path_rate, sum(c.depths))
         self.layers = nn.ModuleList()
         for i, depth in enumerate(c.depths):
             start = sum(c.depths[:i])
-            self.layers.append(SwinStage(
-                c.embed_dim * 2**i, depth, c.num_heads[i], windows[i], shifts[i], c.mlp_ratio, c.qkv_bias,
-                c.drop_rate, c.attn_drop_rate, rates[start : start + depth],
-                downsample=i < len(c.depths) - 1,
-            ))
+            self.layers.append(
+                SwinStage(
+                    c.embed_dim * 2**i,
+                    depth,
+                    c.num_heads[i],
+                    windows[i],
+                    shifts[i],
+                    c.mlp_ratio,
+                    c.qkv_bias,
+                    c.drop_rate,
+                    c.attn_drop_rate,
+                    rates[start : start + depth],
+                    downsample=i < len(c.depths) - 1,
+                )
+            )
         self.num_features = c.embed_dim * 2 ** (len(c.depths) - 1)
         self.norm = nn.LayerNorm(self.num_features)
         self.pos_drop = nn.Dropout(c.drop_rate)
@@ -280,7 +306,9 @@ class SwinConfig:
 
     def __post_init__(self) -> None:
         if len(self.depths) != len(self.num_heads):
-            raise ValueError(f"depths {self.depths} and num_heads {self.num_heads} differ in length")
+            raise ValueError(
+                f"depths {self.depths} and num_heads {self.num_heads} differ in length"
+            )
 
 
 class Swin(SwinBackbone):
@@ -316,7 +344,9 @@ class Swin(SwinBackbone):
         return (c.in_chans, c.img_size, c.img_size)
 
     def default_data_config(self) -> DataSpec:
-        return DataSpec(self.config.img_size, "1x1x1", IMAGENET_MEAN, IMAGENET_STD, labels="imagenet1k")
+        return DataSpec(
+            self.config.img_size, "1x1x1", IMAGENET_MEAN, IMAGENET_STD, labels="imagenet1k"
+        )
 
     def embed(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.config.in_chans:
@@ -327,7 +357,9 @@ class Swin(SwinBackbone):
         if self.config.ape:
             B, H, W, D = x.shape
             if H * W != self.absolute_pos_embed.shape[1]:
-                raise ValueError(f"ape=True needs img_size {self.config.img_size}, got {tuple(x.shape)}")
+                raise ValueError(
+                    f"ape=True needs img_size {self.config.img_size}, got {tuple(x.shape)}"
+                )
             x = x + self.absolute_pos_embed.view(1, H, W, D)
         return self.pos_drop(x)
 
@@ -360,10 +392,20 @@ def swin_small(**overrides) -> Swin:
 @register_model(family="swin", weights=_swin_weights("swin_base_patch4_window7_224_22kto1k.pth"))
 def swin_base(**overrides) -> Swin:
     """Swin-B: 128, depths (2, 2, 18, 2), heads (4, 8, 16, 32)."""
-    return _swin(SwinConfig(embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32), drop_path_rate=0.5), overrides)
+    return _swin(
+        SwinConfig(
+            embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32), drop_path_rate=0.5
+        ),
+        overrides,
+    )
 
 
 @register_model(family="swin", weights=_swin_weights("swin_large_patch4_window7_224_22kto1k.pth"))
 def swin_large(**overrides) -> Swin:
     """Swin-L: 192, depths (2, 2, 18, 2), heads (6, 12, 24, 48)."""
-    return _swin(SwinConfig(embed_dim=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48), drop_path_rate=0.2), overrides)
+    return _swin(
+        SwinConfig(
+            embed_dim=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48), drop_path_rate=0.2
+        ),
+        overrides,
+    )

@@ -97,13 +97,16 @@ class Grouping:
         for dim in self.halves:
             if sizes[dim] % 2:
                 raise ValueError(
-                    f"this attention splits {dict(t='frames', h='patch rows', w='patch columns')[dim]} "
+                    "this attention splits "
+                    f"{dict(t='frames', h='patch rows', w='patch columns')[dim]} "
                     f"in two, but the clip has {sizes[dim]} (an even number is needed)"
                 )
             sizes[dim] //= 2
             sizes[dim + "2"] = 2
         lhs = self.pattern.split("->")[0]
-        return {k: v for k, v in sizes.items() if k in lhs.replace("(", " ").replace(")", " ").split()}
+        return {
+            k: v for k, v in sizes.items() if k in lhs.replace("(", " ").replace(")", " ").split()
+        }
 
     def split(self, x: Tensor, T: int, H: int, W: int) -> Tensor:
         """(B, h*w*t, D) -> (B*G, L, D)."""
@@ -165,15 +168,21 @@ class TimeSformerConfig:
 
     def __post_init__(self) -> None:
         if self.pos_embed_init not in ("trunc_normal", "sincos"):
-            raise ValueError(f"pos_embed_init {self.pos_embed_init!r} is not 'trunc_normal' or 'sincos'")
+            raise ValueError(
+                f"pos_embed_init {self.pos_embed_init!r} is not 'trunc_normal' or 'sincos'"
+            )
         if self.attention_type not in ATTENTION_TYPES:
             raise ValueError(
                 f"attention_type {self.attention_type!r} is not one of {', '.join(ATTENTION_TYPES)}"
             )
         if self.img_size % self.patch_size:
-            raise ValueError(f"img_size {self.img_size} is not a multiple of patch_size {self.patch_size}")
+            raise ValueError(
+                f"img_size {self.img_size} is not a multiple of patch_size {self.patch_size}"
+            )
         if self.embed_dim % self.num_heads:
-            raise ValueError(f"embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}")
+            raise ValueError(
+                f"embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}"
+            )
 
     @property
     def grid(self) -> int:
@@ -249,7 +258,9 @@ class TimeSformer(Classifier):
         c = self.config = config
         self.num_features = c.embed_dim
         self.space_only = c.attention_type == "space_only"
-        self.patch_embed = PatchEmbedNd((c.patch_size, c.patch_size), c.in_chans, c.embed_dim, norm=False)
+        self.patch_embed = PatchEmbedNd(
+            (c.patch_size, c.patch_size), c.in_chans, c.embed_dim, norm=False
+        )
         self.cls_token = nn.Parameter(torch.zeros(1, 1, c.embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + c.grid**2, c.embed_dim))
         self.pos_drop = nn.Dropout(c.drop_rate)
@@ -259,8 +270,14 @@ class TimeSformer(Classifier):
         rates = drop_path_rates(c.drop_path_rate, c.depth)
         self.blocks = nn.ModuleList(
             TimeSformerBlock(
-                c.embed_dim, c.num_heads, STEPS[c.attention_type], c.mlp_ratio, c.qkv_bias,
-                proj_drop=c.drop_rate, attn_drop=c.attn_drop_rate, drop_path=rates[i],
+                c.embed_dim,
+                c.num_heads,
+                STEPS[c.attention_type],
+                c.mlp_ratio,
+                c.qkv_bias,
+                proj_drop=c.drop_rate,
+                attn_drop=c.attn_drop_rate,
+                drop_path=rates[i],
                 eps=c.layer_norm_eps,
             )
             for i in range(c.depth)
@@ -276,7 +293,9 @@ class TimeSformer(Classifier):
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         if self.config.pos_embed_init == "sincos":
             with torch.no_grad():
-                self.pos_embed[0, 1:] = sincos_2d((self.config.grid, self.config.grid), self.config.embed_dim)
+                self.pos_embed[0, 1:] = sincos_2d(
+                    (self.config.grid, self.config.grid), self.config.embed_dim
+                )
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         if not self.space_only and self.config.time_embed_init_std:
             nn.init.normal_(self.time_embed, std=self.config.time_embed_init_std)
@@ -297,15 +316,24 @@ class TimeSformer(Classifier):
         """Kinetics normalisation; clips spanning 256 frames (8x32 and 16x16 as the official
         base and HR models)."""
         c = self.config
-        return DataSpec(c.img_size, f"{c.num_frames}x{max(1, 256 // c.num_frames)}x1", KINETICS_MEAN, KINETICS_STD,
-                        labels="kinetics400")
+        return DataSpec(
+            c.img_size,
+            f"{c.num_frames}x{max(1, 256 // c.num_frames)}x1",
+            KINETICS_MEAN,
+            KINETICS_STD,
+            labels="kinetics400",
+        )
 
     def _check_input(self, x: Tensor) -> None:
         c = self.config
         if x.ndim != 5:
-            raise ValueError(f"TimeSformer expects (B, C, T, H, W), got a {x.ndim}-d tensor {tuple(x.shape)}")
+            raise ValueError(
+                f"TimeSformer expects (B, C, T, H, W), got a {x.ndim}-d tensor {tuple(x.shape)}"
+            )
         if x.shape[1] != c.in_chans:
-            raise ValueError(f"expected {c.in_chans} channels at dim 1 of (B, C, T, H, W), got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected {c.in_chans} channels at dim 1 of (B, C, T, H, W), got {tuple(x.shape)}"
+            )
         H, W = x.shape[-2:]
         if H % c.patch_size or W % c.patch_size:
             raise ValueError(f"frame size {H}x{W} is not a multiple of patch_size {c.patch_size}")
@@ -349,7 +377,8 @@ def _build(base: TimeSformerConfig, overrides: dict) -> TimeSformer:
 
 
 @register_model(
-    family="timesformer", base=True,
+    family="timesformer",
+    base=True,
     weights=_official("g5t24we9gl5yk88/TimeSformer_divST_8x32_224_K400.pyth", "8x32x1"),
 )
 def timesformer_base(**overrides) -> TimeSformer:

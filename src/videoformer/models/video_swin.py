@@ -51,9 +51,14 @@ class VideoSwinConfig:
 
     def __post_init__(self) -> None:
         if len(self.depths) != len(self.num_heads):
-            raise ValueError(f"depths {self.depths} and num_heads {self.num_heads} differ in length")
+            raise ValueError(
+                f"depths {self.depths} and num_heads {self.num_heads} differ in length"
+            )
         if len(self.window_size) != 3 or len(self.patch_size) != 3:
-            raise ValueError(f"window_size and patch_size need 3 entries (t, h, w), got {self.window_size}, {self.patch_size}")
+            raise ValueError(
+                f"window_size and patch_size need 3 entries (t, h, w), got {self.window_size}, "
+                f"{self.patch_size}"
+            )
 
 
 class VideoSwin(SwinBackbone):
@@ -81,11 +86,16 @@ class VideoSwin(SwinBackbone):
     def default_data_config(self) -> DataSpec:
         """The official Kinetics test: 4 clips of frame interval 2."""
         c = self.config
-        return DataSpec(c.img_size, f"{c.num_frames}x2x4", IMAGENET_MEAN, IMAGENET_STD, labels="kinetics400")
+        return DataSpec(
+            c.img_size, f"{c.num_frames}x2x4", IMAGENET_MEAN, IMAGENET_STD, labels="kinetics400"
+        )
 
     def embed(self, x: Tensor) -> Tensor:
         if x.ndim != 5 or x.shape[1] != self.config.in_chans:
-            raise ValueError(f"Video Swin expects (B, {self.config.in_chans}, T, H, W) clips, got {tuple(x.shape)}")
+            raise ValueError(
+                f"Video Swin expects (B, {self.config.in_chans}, T, H, W) clips, got "
+                f"{tuple(x.shape)}"
+            )
         return self.pos_drop(self.patch_embed(x))  # (B, T', H', W', D)
 
 
@@ -102,25 +112,45 @@ def _weights(file: str) -> WeightsSpec:
     )
 
 
-@register_model(family="video_swin", base=True, weights=_weights("swin_tiny_patch244_window877_kinetics400_1k.pth"))
+@register_model(
+    family="video_swin",
+    base=True,
+    weights=_weights("swin_tiny_patch244_window877_kinetics400_1k.pth"),
+)
 def video_swin_tiny(**overrides) -> VideoSwin:
     """Video Swin-T: 96, depths (2, 2, 6, 2), window (8, 7, 7)."""
     return _video_swin(VideoSwinConfig(), overrides)
 
 
-@register_model(family="video_swin", weights=_weights("swin_small_patch244_window877_kinetics400_1k.pth"))
+@register_model(
+    family="video_swin", weights=_weights("swin_small_patch244_window877_kinetics400_1k.pth")
+)
 def video_swin_small(**overrides) -> VideoSwin:
     """Video Swin-S: 96, depths (2, 2, 18, 2)."""
     return _video_swin(VideoSwinConfig(depths=(2, 2, 18, 2), drop_path_rate=0.2), overrides)
 
 
-@register_model(family="video_swin", weights=_weights("swin_base_patch244_window877_kinetics400_22k.pth"))
+@register_model(
+    family="video_swin", weights=_weights("swin_base_patch244_window877_kinetics400_22k.pth")
+)
 def video_swin_base(**overrides) -> VideoSwin:
     """Video Swin-B: 128, depths (2, 2, 18, 2), heads (4, 8, 16, 32)."""
-    return _video_swin(VideoSwinConfig(embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32), drop_path_rate=0.3), overrides)
+    return _video_swin(
+        VideoSwinConfig(
+            embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32), drop_path_rate=0.3
+        ),
+        overrides,
+    )
 
 
-@register_model(family="video_swin", weights=_weights("swin_large_patch244_window877_kinetics400_22k.pth"))
+@register_model(
+    family="video_swin", weights=_weights("swin_large_patch244_window877_kinetics400_22k.pth")
+)
 def video_swin_large(**overrides) -> VideoSwin:
     """Video Swin-L: 192, depths (2, 2, 18, 2), heads (6, 12, 24, 48)."""
-    return _video_swin(VideoSwinConfig(embed_dim=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48), drop_path_rate=0.3), overrides)
+    return _video_swin(
+        VideoSwinConfig(
+            embed_dim=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48), drop_path_rate=0.3
+        ),
+        overrides,
+    )
