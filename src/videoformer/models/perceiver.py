@@ -19,7 +19,7 @@ transformer is O(N^2) whatever M is. With ``share_cross_weights`` the cross-atte
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import torch
@@ -366,6 +366,12 @@ VIDEO = ByteArray(
     "video", "BCS", 3, patch_size=(2, 8, 8), num_bands=32, max_resolution=(16, 28, 28)
 )
 AUDIO = ByteArray("audio", "BS", 1, patch_size=(128,), num_bands=64, max_resolution=(480,))
+# AudioSet: 2 cross-attends of 8 latent blocks, no sharing, 527 multi-label classes
+AUDIOSET = PerceiverConfig(
+    inputs=(VIDEO,), num_cross_attends=2, latent_blocks_per_cross_attend=8,
+    share_cross_weights=False, share_latent_weights=False, num_classes=527, multi_label=True,
+    num_frames=32,
+)
 
 
 @register_model(family="perceiver", base=True)
@@ -380,19 +386,7 @@ def perceiver_video(**overrides) -> Perceiver:
     """AudioSet-style video: 32 x 224 x 224 clips in 2x8x8 patches (16 x 28 x 28 = 12,544),
     32 Fourier bands over (t, h, w); 2 cross-attends of 8 latent blocks, no sharing;
     527 multi-label classes."""
-    return _perceiver(
-        PerceiverConfig(
-            inputs=(VIDEO,),
-            num_cross_attends=2,
-            latent_blocks_per_cross_attend=8,
-            share_cross_weights=False,
-            share_latent_weights=False,
-            num_classes=527,
-            multi_label=True,
-            num_frames=32,
-        ),
-        overrides,
-    )
+    return _perceiver(AUDIOSET, overrides)
 
 
 @register_model(family="perceiver")
@@ -400,16 +394,4 @@ def perceiver_audiovisual(**overrides) -> Perceiver:
     """AudioSet audio + video: the video input above and 61,440 raw samples (1.28 s at 48 kHz)
     in 480 patches of 128 with 64 Fourier bands, padded to one width by learned modality
     embeddings and concatenated; 2 cross-attends of 8 latent blocks, no sharing; 527 labels."""
-    return _perceiver(
-        PerceiverConfig(
-            inputs=(VIDEO, AUDIO),
-            num_cross_attends=2,
-            latent_blocks_per_cross_attend=8,
-            share_cross_weights=False,
-            share_latent_weights=False,
-            num_classes=527,
-            multi_label=True,
-            num_frames=32,
-        ),
-        overrides,
-    )
+    return _perceiver(replace(AUDIOSET, inputs=(VIDEO, AUDIO)), overrides)
