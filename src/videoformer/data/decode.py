@@ -49,6 +49,11 @@ class VideoInfo:
     height: int
     pts: tuple[int, ...]  # presentation timestamps in stream time base, sorted
     time_base: Fraction
+    # what the container's header says, as official loaders read it (PyAV's stream.frames,
+    # stream.duration in time_base units, stream.average_rate): 0 / None when absent
+    stream_frames: int = 0
+    stream_duration: int | None = None
+    average_rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,9 @@ def _probe_cached(path: str, mtime_ns: int, size: int) -> VideoInfo:
         return VideoInfo(
             path=path, num_frames=len(pts), fps=fps, duration=frame_span,
             width=stream.codec_context.width, height=stream.codec_context.height,
-            pts=tuple(pts), time_base=time_base,
+            pts=tuple(pts), time_base=time_base, stream_frames=stream.frames,
+            stream_duration=stream.duration,
+            average_rate=float(stream.average_rate) if stream.average_rate else 0.0,
         )
 
 

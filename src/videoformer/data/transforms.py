@@ -95,15 +95,21 @@ class SpatialCrop:
 
     def __call__(self, sample: Sample, rng: random.Random | None = None) -> Sample:
         _check_size(sample["video"], self.size)
-        H, W = sample["video"].shape[-2:]
-        top, left = (H - self.size) // 2, (W - self.size) // 2
-        if self.position != 1:
-            end = self.position == 2
-            if H > W:
-                top = H - self.size if end else 0
-            else:
-                left = W - self.size if end else 0
+        top, left = crop_position(*sample["video"].shape[-2:], self.size, self.position)
         return _crop(sample, top, left, self.size, self.size)
+
+
+def crop_position(height: int, width: int, size: int, position: int) -> tuple[int, int]:
+    """(top, left) of ``SpatialCrop``: the centre at floor((L - size) / 2), positions 0 and
+    2 at the ends of the long side."""
+    top, left = (height - size) // 2, (width - size) // 2
+    if position != 1:
+        end = position == 2
+        if height > width:
+            top = height - size if end else 0
+        else:
+            left = width - size if end else 0
+    return top, left
 
 
 class RandomResizedCrop:
