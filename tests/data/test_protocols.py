@@ -56,9 +56,12 @@ def test_timesformer_kinetics_protocol(clip, name, num_clips):
     assert out.shape == tuple(g["views_full_shape"]) and out.dtype == torch.float32
     stored = out[:, :, g["views_stored_frames"]]
     torch.testing.assert_close(stored.half().float(), g["views"].float(), atol=2e-3, rtol=0)
-    torch.testing.assert_close(out.mean(dim=(3, 4)), g["per_view_channel_frame_mean"], atol=1e-5, rtol=0)
-    torch.testing.assert_close(out.std(dim=(3, 4), unbiased=False), g["per_view_channel_frame_std"],
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        out.mean(dim=(3, 4)), g["per_view_channel_frame_mean"], atol=1e-5, rtol=0
+    )
+    torch.testing.assert_close(
+        out.std(dim=(3, 4), unbiased=False), g["per_view_channel_frame_std"], atol=1e-5, rtol=0
+    )
 
 
 @pytest.mark.parametrize("clip", CLIPS)
@@ -70,17 +73,22 @@ def test_mmaction_video_swin_protocol_is_bit_exact(clip):
     info = probe(video(clip))
     official = [crop * 4 + k for k in range(4) for crop in range(3)]  # ours view k*3+crop
     clips = p.clip_indices(info)
-    assert torch.equal(torch.tensor([clips[v // 3] for v in range(12)]), g["frame_indices"][official])
+    assert torch.equal(
+        torch.tensor([clips[v // 3] for v in range(12)]), g["frame_indices"][official]
+    )
     resized, boxes = p.geometry(info.height, info.width)
     assert list(resized) == g["resized_hw"]
-    assert torch.equal(torch.tensor([boxes[v % 3] for v in range(12)]), g["crop_boxes_xyxy"][official])
+    assert torch.equal(
+        torch.tensor([boxes[v % 3] for v in range(12)]), g["crop_boxes_xyxy"][official]
+    )
     mean = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1, 1)
     std = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1, 1)
     expected = ((g["views_uint8"].float() - mean) / std)[official]
     out = p.views(video(clip))
     assert torch.equal(out[:, :, g["views_stored_frames"]], expected)
-    torch.testing.assert_close(out.mean(dim=(3, 4)), g["per_view_channel_frame_mean"][official],
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        out.mean(dim=(3, 4)), g["per_view_channel_frame_mean"][official], atol=1e-5, rtol=0
+    )
 
 
 @pytest.mark.parametrize("clip", CLIPS)
@@ -90,7 +98,10 @@ def test_hf_videomae_protocol_is_bit_exact(clip):
     info = probe(video(clip))
     assert p.clip_indices(info) == g["frame_indices"].tolist()
     resized, boxes = p.geometry(info.height, info.width)
-    assert list(resized) == g["resized_hw"] and [list(b) for b in boxes] == g["crop_boxes_xyxy"].tolist()
+    assert (
+        list(resized) == g["resized_hw"]
+        and [list(b) for b in boxes] == g["crop_boxes_xyxy"].tolist()
+    )
     m = torch.tensor([0.45] * 3) * (1.0 / (1 / 255.0))
     s = torch.tensor([0.225] * 3) * (1.0 / (1 / 255.0))
     expected = (g["views_uint8"].float() - m.view(1, 3, 1, 1, 1)) / s.view(1, 3, 1, 1, 1)
@@ -109,7 +120,10 @@ def test_timesformer_ssv2_segments():
     checked = 0
     for num_frames, case in cases.items():
         for length, expected in case["indices_by_length"].items():
-            assert ssv2_segment_indices(int(length), int(num_frames)) == expected, (num_frames, length)
+            assert ssv2_segment_indices(int(length), int(num_frames)) == expected, (
+                num_frames,
+                length,
+            )
             checked += 1
     assert checked == 21
 
@@ -124,15 +138,23 @@ def test_mmaction_sample_frames_and_uniform_sample():
     for key, by_length in g["mmaction2_SampleFrames_test_mode"]["cases"].items():
         c = _case(key)
         for length, expected in by_length.items():
-            got = mmaction_sample_frames(int(length), int(c["clip_len"]), int(c["frame_interval"]),
-                                         int(c["num_clips"]), c["out_of_bound_opt"])
+            got = mmaction_sample_frames(
+                int(length),
+                int(c["clip_len"]),
+                int(c["frame_interval"]),
+                int(c["num_clips"]),
+                c["out_of_bound_opt"],
+            )
             assert got == expected, (key, length)
             checked += 1
     for key, by_length in g["mmaction2_UniformSample_test_mode"]["cases"].items():
         c = _case(key)
         for length, expected in by_length.items():
             got = mmaction_uniform_sample(int(length), int(c["clip_len"]), int(c["num_clips"]))
-            assert [i for clip in got for i in clip] == [i for clip in expected for i in clip], (key, length)
+            assert [i for clip in got for i in clip] == [i for clip in expected for i in clip], (
+                key,
+                length,
+            )
             checked += 1
     assert checked == 6 * 7 + 9 * 7
 
@@ -173,14 +195,29 @@ def test_views_override_and_bad_views():
 
 def test_videoformer_protocol_geometry_is_what_its_transform_does():
     class Spec:
-        protocol, clip, size, test_short_side, num_crops, sampler = "videoformer", "4x2x2", 32, 40, 3, "dense"
+        protocol, clip, size, test_short_side, num_crops, sampler = (
+            "videoformer",
+            "4x2x2",
+            32,
+            40,
+            3,
+            "dense",
+        )
         mean, std = KINETICS
 
     p = build_protocol(Spec())
-    frames = torch.arange(48 * 64 * 3, dtype=torch.int64).remainder(251).to(torch.uint8).view(1, 48, 64, 3)
+    frames = (
+        torch.arange(48 * 64 * 3, dtype=torch.int64)
+        .remainder(251)
+        .to(torch.uint8)
+        .view(1, 48, 64, 3)
+    )
     frames = frames.expand(4, -1, -1, -1)
     (h, w), boxes = p.geometry(48, 64)
     assert (h, w) == (40, 53) and [b[0] for b in boxes] == [0, 10, 21]
     out = p.crop_views(frames)
     assert out.shape == (3, 3, 4, 32, 32)
-    assert p.clip_indices(frames_info(16, 30.0)) == [[2, 4, 6, 8], [7, 9, 11, 13]]  # room 10, starts 2.5, 7.5
+    assert p.clip_indices(frames_info(16, 30.0)) == [
+        [2, 4, 6, 8],
+        [7, 9, 11, 13],
+    ]  # room 10, starts 2.5, 7.5

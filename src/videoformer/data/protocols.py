@@ -4,13 +4,25 @@ cropped, how they are normalised, and how the views' scores are combined.
 A protocol turns a video into its test views ``(V, C, T, H, W)`` float32, clip-major
 (view = clip * num_crops + crop, even where the official code orders them crop-major).
 
-| protocol           | official code                                   | frames                                   | pixels                                                   | crops (order)                 | views combined |
-|--------------------|-------------------------------------------------|------------------------------------------|----------------------------------------------------------|-------------------------------|----------------|
-| `timesformer`      | facebookresearch/TimeSformer `datasets/decoder.py`, `kinetics.py`, `utils.py`, `transform.py` | 30 fps time base; clip k of N starts at delta*k/N; pts window; float32 linspace, clamped | normalise, then bilinear (no antialias) on floats; long side floored | start, centre (ceil), end | sum of logits |
-| `timesformer_ssv2` | the same, `datasets/ssv2.py`                    | segment middles, `(round(s*i) + round(s*(i+1))) // 2`, s = (L-1)/T | as above; **BGR** (the official frames are read with cv2) | start, centre, end | sum of logits |
-| `mmaction`         | mmaction2 `SampleFrames`, `Resize`, `ThreeCrop`/`CenterCrop`, `ActionDataPreprocessor` | clip offsets round(k*max_offset/(N-1)), loop past the end | cv2 INTER_LINEAR on uint8 (emulated bit-exactly), long side rounded | left, right, middle; or centre | mean of softmax |
-| `hf_videomae`      | transformers `VideoMAEImageProcessor`           | T frames at `linspace(0, n-1, T).round()` (HF leaves frames to the caller) | uint8 bilinear with antialias, long side truncated; `(x - 255*mean) / (255*std)` | centre (floor) | mean of softmax |
-| `videoformer`      | this library's recipes                          | centred dense clips or segment middles   | uint8 bilinear with antialias, then normalise             | start, centre, end            | recipe |
+- ``timesformer``: facebookresearch/TimeSformer ``datasets/{decoder,kinetics,utils,
+  transform}.py``. Frames: a 30 fps time base, clip k of N starting at delta*k/N, decoded
+  by pts window, picked with a float32 linspace. Pixels: normalised, then resized
+  bilinearly (no antialias) on floats, long side floored. Crops: start, centre (ceil),
+  end. Views: sum of logits.
+- ``timesformer_ssv2``: the same code's ``datasets/ssv2.py``. Frames: segment middles
+  ``(round(s*i) + round(s*(i+1))) // 2`` with ``s = (L-1)/T``. Pixels as above, in **BGR**
+  order (the official loader reads its JPEG frames with cv2 and never swaps).
+- ``mmaction``: mmaction2 ``SampleFrames``, ``Resize``, ``ThreeCrop``/``CenterCrop``,
+  ``ActionDataPreprocessor`` (Video Swin). Frames: clip offsets
+  ``round(k * max_offset / (N-1))``, looping past the end. Pixels: cv2 INTER_LINEAR on
+  uint8 (emulated bit-exactly here), long side rounded. Crops: left, right, middle (or
+  the centre). Views: mean of softmax.
+- ``hf_videomae``: transformers ``VideoMAEImageProcessor`` (HF TimeSformer directories).
+  Frames: T at ``linspace(0, n-1, T).round()`` (HF leaves frames to the caller). Pixels:
+  bilinear with antialias on uint8, long side truncated, ``(x - 255*mean) / (255*std)``.
+  Crop: the centre (floor). Views: mean of softmax.
+- ``videoformer``: this library's recipes: centred dense clips or segment middles,
+  antialiased resize on uint8, then normalise; start, centre, end crops.
 
 Frame indices count presented frames from 0, as ``decode.probe`` orders them.
 """
@@ -41,7 +53,9 @@ AGGREGATES = ("sum_logits", "mean_softmax", "mean_sigmoid")
 # --- frame choice ----------------------------------------------------------------------
 
 
-def _start_end(video_size: float, clip_size: float, clip_idx: int, num_clips: int) -> tuple[float, float]:
+def _start_end(
+    video_size: float, clip_size: float, clip_idx: int, num_clips: int
+) -> tuple[float, float]:
     """TimeSformer/PySlowFast ``get_start_end_idx`` in test mode."""
     delta = max(video_size - clip_size, 0)
     start = delta * clip_idx / num_clips
@@ -93,9 +107,7 @@ def ssv2_segment_indices(num_video_frames: int, num_frames: int) -> list[int]:
     """The official TimeSformer SSv2 test frames: the middle of each of ``num_frames``
     segments of the ``L - 1`` frame gaps, with NumPy's round-half-to-even."""
     seg = (num_video_frames - 1) / num_frames
-    return [
-        (int(np.round(seg * i)) + int(np.round(seg * (i + 1)))) // 2 for i in range(num_frames)
-    ]
+    return [(int(np.round(seg * i)) + int(np.round(seg * (i + 1)))) // 2 for i in range(num_frames)]
 
 
 def mmaction_sample_frames(
@@ -159,8 +171,12 @@ def _cv2_coefficients(src: int, dst: int, clamp: bool) -> tuple[Tensor, Tensor, 
     w1 = np.rint(frac * np.float32(2048)).astype(np.int64)
     second = np.clip(first + 1, 0, src - 1)
     first = np.clip(first, 0, src - 1)
-    return (torch.from_numpy(first), torch.from_numpy(second), torch.from_numpy(w0),
-            torch.from_numpy(w1))
+    return (
+        torch.from_numpy(first),
+        torch.from_numpy(second),
+        torch.from_numpy(w0),
+        torch.from_numpy(w1),
+    )
 
 
 def cv2_linear_resize(frames: Tensor, size: tuple[int, int]) -> Tensor:
@@ -211,7 +227,9 @@ class Protocol:
 
     def __post_init__(self) -> None:
         if self.num_crops not in self.crop_counts:
-            raise ValueError(f"the {self.name} protocol takes {self.crop_counts} crops, not {self.num_crops}")
+            raise ValueError(
+                f"the {self.name} protocol takes {self.crop_counts} crops, not {self.num_crops}"
+            )
         if self.num_clips < 1:
             raise ValueError(f"num_clips must be at least 1, got {self.num_clips}")
 
@@ -235,7 +253,9 @@ class Protocol:
         (default 30): float32 (num_clips * num_crops, C, T, size, size), clip-major."""
         if isinstance(video, Tensor):
             if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != torch.uint8:
-                raise ValueError(f"frames must be uint8 (T, H, W, 3), got {video.dtype} {tuple(video.shape)}")
+                raise ValueError(
+                    f"frames must be uint8 (T, H, W, 3), got {video.dtype} {tuple(video.shape)}"
+                )
             clips = self.clip_indices(frames_info(len(video), fps or 30.0))
             return torch.cat([self.crop_views(video[idx]) for idx in clips])
         info = probe(video)
@@ -250,9 +270,17 @@ def frames_info(num_frames: int, fps: float) -> VideoInfo:
     """The VideoInfo of decoded frames shown at a constant ``fps`` (pts = frame index)."""
     rate = Fraction(fps).limit_denominator(1001)
     return VideoInfo(
-        path="<frames>", num_frames=num_frames, fps=float(fps), duration=num_frames / fps,
-        width=0, height=0, pts=tuple(range(num_frames)), time_base=1 / rate,
-        stream_frames=num_frames, stream_duration=num_frames, average_rate=float(fps),
+        path="<frames>",
+        num_frames=num_frames,
+        fps=float(fps),
+        duration=num_frames / fps,
+        width=0,
+        height=0,
+        pts=tuple(range(num_frames)),
+        time_base=1 / rate,
+        stream_frames=num_frames,
+        stream_duration=num_frames,
+        average_rate=float(fps),
     )
 
 
@@ -282,7 +310,9 @@ class TimeSformerProtocol(Protocol):
     bgr: ClassVar[bool] = False
 
     def clip_indices(self, info: VideoInfo) -> list[list[int]]:
-        return timesformer_indices(info, self.clip_len, self.frame_interval, self.num_clips, self.target_fps)
+        return timesformer_indices(
+            info, self.clip_len, self.frame_interval, self.num_clips, self.target_fps
+        )
 
     def _scale(self) -> int:
         return self.size if self.num_crops > 1 else self.short_side
@@ -330,7 +360,9 @@ class MMActionProtocol(Protocol):
     name: ClassVar[str] = "mmaction"
 
     def clip_indices(self, info: VideoInfo) -> list[list[int]]:
-        return mmaction_sample_frames(info.num_frames, self.clip_len, self.frame_interval, self.num_clips)
+        return mmaction_sample_frames(
+            info.num_frames, self.clip_len, self.frame_interval, self.num_clips
+        )
 
     def geometry(self, height: int, width: int) -> tuple[tuple[int, int], list[Box]]:
         factor = self.short_side / min(height, width)  # mmcv.rescale_size rounds
@@ -345,7 +377,9 @@ class MMActionProtocol(Protocol):
         if w == s:  # top, bottom, middle
             step = (h - s) // 2
             return resized, [(0, y, s, y + s) for y in (0, 2 * step, step)]
-        raise ValueError(f"three crops of {s} need one side of the resized frame {resized} to equal {s}")
+        raise ValueError(
+            f"three crops of {s} need one side of the resized frame {resized} to equal {s}"
+        )
 
     def crop_views(self, frames: Tensor) -> Tensor:
         resized, boxes = self.geometry(*frames.shape[1:3])
@@ -381,8 +415,9 @@ class VideoMAEProtocol(Protocol):
         resized, boxes = self.geometry(*frames.shape[1:3])
         video = frames.permute(0, 3, 1, 2)  # (T, C, H, W) uint8
         if tuple(video.shape[-2:]) != resized:
-            video = F.interpolate(video, size=resized, mode=self.interpolation, antialias=True,
-                                  align_corners=False)
+            video = F.interpolate(
+                video, size=resized, mode=self.interpolation, antialias=True, align_corners=False
+            )
         scale = 1.0 / (1 / 255.0)
         mean = (torch.tensor(self.mean) * scale).view(1, 3, 1, 1)
         std = (torch.tensor(self.std) * scale).view(1, 3, 1, 1)
@@ -420,16 +455,23 @@ class VideoformerProtocol(Protocol):
     def crop_views(self, frames: Tensor) -> Tensor:
         video = frames.permute(0, 3, 1, 2)  # (T, C, H, W)
         transform = self._transform()
-        return torch.stack([
-            transform({"video": video, "label": -1, "crop": crop}, random.Random(0))["video"]
-            for crop in range(self.num_crops)
-        ])
+        return torch.stack(
+            [
+                transform({"video": video, "label": -1, "crop": crop}, random.Random(0))["video"]
+                for crop in range(self.num_crops)
+            ]
+        )
 
 
 PROTOCOLS: dict[str, type[Protocol]] = {
     p.name: p
-    for p in (TimeSformerProtocol, TimeSformerSSv2Protocol, MMActionProtocol, VideoMAEProtocol,
-              VideoformerProtocol)
+    for p in (
+        TimeSformerProtocol,
+        TimeSformerSSv2Protocol,
+        MMActionProtocol,
+        VideoMAEProtocol,
+        VideoformerProtocol,
+    )
 }
 
 
@@ -453,13 +495,20 @@ def build_protocol(spec: Any, views: str | None = None, **extra: Any) -> Protoco
     if views:
         num_clips, num_crops = parse_views(views)
     fields: dict[str, Any] = dict(
-        clip_len=sampler.clip_len, frame_interval=sampler.frame_interval, num_clips=num_clips,
-        num_crops=num_crops, size=spec.size, short_side=spec.test_short_side or spec.size,
-        mean=tuple(spec.mean), std=tuple(spec.std),
+        clip_len=sampler.clip_len,
+        frame_interval=sampler.frame_interval,
+        num_clips=num_clips,
+        num_crops=num_crops,
+        size=spec.size,
+        short_side=spec.test_short_side or spec.size,
+        mean=tuple(spec.mean),
+        std=tuple(spec.std),
     )
     if name == "videoformer":
-        fields.update(sampler=getattr(spec, "sampler", "dense"),
-                      aggregate_views=getattr(spec, "aggregate", "mean_softmax"))
+        fields.update(
+            sampler=getattr(spec, "sampler", "dense"),
+            aggregate_views=getattr(spec, "aggregate", "mean_softmax"),
+        )
     fields.update(extra)
     return PROTOCOLS[name](**fields)
 
