@@ -47,10 +47,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     for name, shape in shapes.items():
         print(f"  input {name:<5}: (B, {', '.join(map(str, shape))})")
     print(f"  layouts    : {', '.join(info.layouts)}")
-    if info.weights:
-        w = info.weights
+    for w in info.weights:
         print(
-            f"  weights    : {w.url} ({w.layout}, {w.license}, clip {w.data.clip}, {w.data.labels})"
+            f"  weights    : {info.name}.{w.tag} {w.url} ({w.license}, {w.data.protocol} "
+            f"{w.data.clip} x {w.data.num_crops} crops, {w.data.labels or w.num_classes})"
         )
     print("  config:")
     for k, v in info.config.items():

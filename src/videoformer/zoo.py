@@ -22,7 +22,7 @@ class ModelInfo:
     flops: int  # per clip, 2 FLOPs per multiply-add
     input_shape: tuple[int, ...] | dict[str, tuple[int, ...]]  # per sample
     config: dict[str, Any]
-    weights: WeightsSpec | None
+    weights: tuple[WeightsSpec, ...]  # released weights, the default tag first
     layouts: tuple[str, ...]  # checkpoint layouts load_checkpoint reads for this family
 
 
@@ -54,18 +54,33 @@ def model_zoo_markdown() -> str:
         "per clip as `torch.utils.flop_counter` counts them (2 per multiply-add; the papers'",
         "'FLOPs' are half these numbers).",
         "",
-        "| variant | input (C, T, H, W) | params | GFLOP | official weights | layout | license |",
+        "| variant | input (C, T, H, W) | params | GFLOP |",
+        "|---|---|---|---|",
+    ]
+    infos = [describe_model(name) for name in list_models()]
+    for info in infos:
+        lines.append(
+            f"| `{info.name}` | {info.input_shape} | {info.params:,} | {info.flops / 1e9:.1f} |"
+        )
+    lines += [
+        "",
+        "## Released weights",
+        "",
+        '`create_model("variant.tag", pretrained=True)` downloads the file into torch hub\'s cache',
+        "(`$TORCH_HOME/hub/checkpoints`); the first tag of a variant is its default. Test protocol:",
+        "`videoformer.test_views` (docs/data.md).",
+        "",
+        "| weights | classes | test protocol | clips x crops | label set | license | listed at |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name in list_models():
-        info = describe_model(name)
-        w = info.weights
-        weights = f"[{w.data.clip} {w.data.labels}]({w.url})" if w else "—"
-        lines.append(
-            f"| `{name}` | {info.input_shape} | {info.params:,} | {info.flops / 1e9:.1f} | "
-            f"{weights} "
-            f"| {w.layout if w else '—'} | {w.license if w else '—'} |"
-        )
+    for info in infos:
+        for w in info.weights:
+            d = w.data
+            views = f"{d.clip} x {d.num_crops}"
+            lines.append(
+                f"| [`{info.name}.{w.tag}`]({w.url}) | {w.num_classes} | {d.protocol} | {views} "
+                f"| {d.labels or '—'} | {w.license} | [source]({w.source}) |"
+            )
     lines += ["", "## Checkpoint layouts `load_checkpoint` detects", ""]
     lines += [f"- `{lay.name}` ({lay.family}): {lay.description}" for lay in LAYOUTS]
     return "\n".join(lines) + "\n"

@@ -58,8 +58,8 @@ def official_preprocessing(model: str) -> dict[str, Any]:
     ``WeightsSpec``, else the model's ``default_data_config()``. Label names come later,
     from the shipped set of the loaded head's size (K400, K600...)."""
     entry = get_model_entry(model)
-    if entry.weights is not None:
-        data = entry.weights.data
+    if entry.weights:
+        data = entry.weights[0].data
     else:
         with torch.device("meta"):
             data = entry.build().default_data_config()

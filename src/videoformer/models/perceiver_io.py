@@ -182,11 +182,13 @@ class PerceiverIO(Classifier):
 
 
 def _hf(name: str) -> WeightsSpec:
+    """deepmind's classifiers on the Hugging Face hub (their model cards link the paper)."""
     return WeightsSpec(
-        url=f"https://huggingface.co/deepmind/{name}",
-        layout="perceiver_io_hf",
+        tag="in1k", url=f"https://huggingface.co/deepmind/{name}/resolve/main/pytorch_model.bin",
+        source=f"https://huggingface.co/deepmind/{name}", layout="perceiver_io_hf",
         license="Apache-2.0",
         data=DataSpec(224, "1x1x1", IMAGENET_MEAN, IMAGENET_STD, labels="imagenet1k"),
+        num_classes=1000,
     )
 
 
@@ -194,19 +196,19 @@ def _perceiver_io(base: PerceiverIOConfig, overrides: dict) -> PerceiverIO:
     return PerceiverIO(apply_overrides(base, overrides))
 
 
-@register_model(family="perceiver_io", base=True, weights=_hf("vision-perceiver-fourier"))
+@register_model(family="perceiver_io", base=True, weights=(_hf("vision-perceiver-fourier"),))
 def perceiver_io_imagenet_fourier(**overrides) -> PerceiverIO:
     """HF PerceiverForImageClassificationFourier: pixels + Fourier features (d_model 261)."""
     return _perceiver_io(PerceiverIOConfig(), overrides)
 
 
-@register_model(family="perceiver_io", weights=_hf("vision-perceiver-learned"))
+@register_model(family="perceiver_io", weights=(_hf("vision-perceiver-learned"),))
 def perceiver_io_imagenet_learned(**overrides) -> PerceiverIO:
     """HF PerceiverForImageClassificationLearned: 1x1 conv + learned positions (d_model 512)."""
     return _perceiver_io(PerceiverIOConfig(d_model=512, preprocessor="learned"), overrides)
 
 
-@register_model(family="perceiver_io", weights=_hf("vision-perceiver-conv"))
+@register_model(family="perceiver_io", weights=(_hf("vision-perceiver-conv"),))
 def perceiver_io_imagenet_conv(**overrides) -> PerceiverIO:
     """HF PerceiverForImageClassificationConvProcessing: conv + max pool stem (d_model 322)."""
     return _perceiver_io(PerceiverIOConfig(d_model=322, preprocessor="conv"), overrides)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+import re
 import typing
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from torch import nn
@@ -29,13 +30,17 @@ KINETICS_MEAN = (0.45, 0.45, 0.45)  # the official TimeSformer (PySlowFast) norm
 KINETICS_STD = (0.225, 0.225, 0.225)
 
 
+PROTOCOL_NAMES = ("videoformer", "timesformer", "timesformer_ssv2", "mmaction", "hf_videomae")
+
+
 @dataclass(frozen=True)
 class DataSpec:
-    """What a model's input is at test time: frames, size, normalisation, label set.
+    """What a model's input is at test time: frames, size, normalisation, crops, label set,
+    and the ``protocol`` that builds the views (``videoformer.data.protocols``).
 
     ``clip`` is ``"{clip_len}x{frame_interval}x{num_clips}"`` (``"1x1x1"`` for images);
     frames are resized to ``test_short_side`` (None: ``size``) on the short side, then
-    cropped to ``size`` squared.
+    ``num_crops`` crops of ``size`` squared are taken.
     """
 
     size: int
@@ -45,16 +50,35 @@ class DataSpec:
     sampler: str = "dense"  # "dense" (clips of a frame interval) or "segment" (TSN)
     labels: str = ""  # shipped label set, e.g. "kinetics400"; "" for none
     test_short_side: int | None = None
+    protocol: str = "videoformer"
+    num_crops: int = 1
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOL_NAMES:
+            raise ValueError(
+                f"protocol {self.protocol!r} is not one of {', '.join(PROTOCOL_NAMES)}"
+            )
 
 
 @dataclass(frozen=True)
 class WeightsSpec:
-    """Where a variant's official weights come from and the input they were tested on."""
+    """One released set of weights of a variant (``variant.tag``): where the file is, where
+    that address is published, its license, the config it needs and the input it was
+    tested on."""
 
-    url: str
-    layout: str  # the converter ``load_checkpoint`` detects for these files
+    tag: str
+    url: str  # the file itself (http(s)://); a Hugging Face repo as hf://org/name
+    source: str  # the page that lists it (official README or model zoo)
+    layout: str  # the converter ``load_checkpoint`` detects for this file
     license: str
     data: DataSpec
+    num_classes: int
+    sha256: str = ""  # hex digest or its first characters (OpenMMLab file names); "" unknown
+    config: dict[str, Any] = field(default_factory=dict)  # config fields the weights need
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z0-9_]+", self.tag):
+            raise ValueError(f"weights tag {self.tag!r}: lower-case letters, digits and _ only")
 
 
 @dataclass(frozen=True)
@@ -62,7 +86,23 @@ class ModelEntry:
     name: str
     family: str
     build: Callable[..., nn.Module]
-    weights: WeightsSpec | None = None
+    weights: tuple[WeightsSpec, ...] = ()  # the first is the default tag
+
+    def weights_for(self, tag: str | None) -> WeightsSpec:
+        """The weights of ``tag`` (None: the default tag); unknown tags list the known ones."""
+        if not self.weights:
+            raise ValueError(f"{self.name} has no released weights; pass a checkpoint file instead")
+        if tag is None:
+            return self.weights[0]
+        for w in self.weights:
+            if w.tag == tag:
+                return w
+        known = [w.tag for w in self.weights]
+        close = difflib.get_close_matches(tag, known, n=3, cutoff=0.3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ValueError(
+            f"{self.name} has no weights tagged {tag!r}{hint}; tags: {', '.join(known)}"
+        )
 
 
 _MODELS: dict[str, ModelEntry] = {}
@@ -70,14 +110,18 @@ _FAMILY_BASE: dict[str, str] = {}
 
 
 def register_model(
-    *, family: str, base: bool = False, weights: WeightsSpec | None = None
+    *, family: str, base: bool = False, weights: Sequence[WeightsSpec] = ()
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Register a variant builder ``fn(**overrides) -> nn.Module`` under its function name."""
+    """Register a variant builder ``fn(**overrides) -> nn.Module`` under its function name,
+    with its released weights (the first is the default tag)."""
 
     def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if fn.__name__ in _MODELS:
             raise ValueError(f"model {fn.__name__!r} is registered twice")
-        _MODELS[fn.__name__] = ModelEntry(fn.__name__, family, fn, weights)
+        tags = [w.tag for w in weights]
+        if len(set(tags)) != len(tags):
+            raise ValueError(f"model {fn.__name__!r} has a weights tag twice: {tags}")
+        _MODELS[fn.__name__] = ModelEntry(fn.__name__, family, fn, tuple(weights))
         if base:
             _FAMILY_BASE[family] = fn.__name__
         return fn
@@ -101,8 +145,16 @@ def apply_overrides(config: C, overrides: dict[str, Any]) -> C:
     )
 
 
-def list_models(pattern: str = "*") -> list[str]:
-    """Registered variant names matching a shell-style pattern, sorted."""
+def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
+    """Registered variant names matching a shell-style pattern, sorted; with
+    ``pretrained=True`` the ``variant.tag`` names of released weights instead."""
+    if pretrained:
+        names = [f"{e.name}.{w.tag}" for e in _MODELS.values() for w in e.weights]
+        return sorted(
+            n
+            for n in names
+            if fnmatch.fnmatch(n, pattern) or fnmatch.fnmatch(n.split(".")[0], pattern)
+        )
     return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))
 
 
@@ -120,3 +172,16 @@ def get_model_entry(name: str) -> ModelEntry:
         hint = f"; closest: {', '.join(close)}" if close else ""
         raise ValueError(f"unknown model {name!r}{hint} (videoformer list-models shows all)")
     return _MODELS[name]
+
+
+def split_tag(name: str) -> tuple[str, str | None]:
+    """``"timesformer_base.k400"`` -> ("timesformer_base", "k400"); no tag -> None."""
+    variant, _, tag = name.partition(".")
+    return variant, tag or None
+
+
+def resolve_weights(name: str) -> tuple[ModelEntry, WeightsSpec | None]:
+    """The entry of ``variant[.tag]`` and the weights the tag names (None without a tag)."""
+    variant, tag = split_tag(name)
+    entry = get_model_entry(variant)
+    return entry, entry.weights_for(tag) if tag else None

@@ -368,44 +368,63 @@ def _swin(base: SwinConfig, overrides: dict) -> Swin:
     return Swin(apply_overrides(base, overrides))
 
 
-def _swin_weights(file: str) -> WeightsSpec:
+MODELHUB = "https://github.com/microsoft/Swin-Transformer/blob/main/MODELHUB.md"
+RELEASES = "https://github.com/SwinTransformer/storage/releases/download"
+
+
+def _swin_weights(tag: str, path: str) -> WeightsSpec:
+    """microsoft/Swin-Transformer's release files, as MODELHUB.md links them
+    (``in22k``: the ImageNet-22K classifier, 21,841 classes)."""
+    classes = 21841 if tag == "in22k" else 1000
     return WeightsSpec(
-        url=f"https://github.com/SwinTransformer/storage/releases/download/v1.0.0/{file}",
-        layout="swin_official",
-        license="MIT",
-        data=DataSpec(224, "1x1x1", IMAGENET_MEAN, IMAGENET_STD, labels="imagenet1k"),
+        tag=tag, url=f"{RELEASES}/{path}", source=MODELHUB, layout="swin_official", license="MIT",
+        data=DataSpec(224, "1x1x1", IMAGENET_MEAN, IMAGENET_STD,
+                      labels="imagenet1k" if classes == 1000 else "", test_short_side=256),
+        num_classes=classes, config={"num_classes": classes},
     )
 
 
-@register_model(family="swin", base=True, weights=_swin_weights("swin_tiny_patch4_window7_224.pth"))
+@register_model(family="swin", base=True, weights=(
+    _swin_weights("in1k", "v1.0.0/swin_tiny_patch4_window7_224.pth"),
+    _swin_weights("in22k_ft_in1k", "v1.0.8/swin_tiny_patch4_window7_224_22kto1k_finetune.pth"),
+    _swin_weights("in22k", "v1.0.8/swin_tiny_patch4_window7_224_22k.pth"),
+))
 def swin_tiny(**overrides) -> Swin:
     """Swin-T: 96, depths (2, 2, 6, 2), 224 px, window 7."""
     return _swin(SwinConfig(drop_path_rate=0.2), overrides)
 
 
-@register_model(family="swin", weights=_swin_weights("swin_small_patch4_window7_224.pth"))
+@register_model(family="swin", weights=(
+    _swin_weights("in1k", "v1.0.0/swin_small_patch4_window7_224.pth"),
+    _swin_weights("in22k_ft_in1k", "v1.0.8/swin_small_patch4_window7_224_22kto1k_finetune.pth"),
+    _swin_weights("in22k", "v1.0.8/swin_small_patch4_window7_224_22k.pth"),
+))
 def swin_small(**overrides) -> Swin:
     """Swin-S: 96, depths (2, 2, 18, 2)."""
     return _swin(SwinConfig(depths=(2, 2, 18, 2), drop_path_rate=0.3), overrides)
 
 
-@register_model(family="swin", weights=_swin_weights("swin_base_patch4_window7_224_22kto1k.pth"))
+@register_model(family="swin", weights=(
+    _swin_weights("in22k_ft_in1k", "v1.0.0/swin_base_patch4_window7_224_22kto1k.pth"),
+    _swin_weights("in1k", "v1.0.0/swin_base_patch4_window7_224.pth"),
+    _swin_weights("in22k", "v1.0.0/swin_base_patch4_window7_224_22k.pth"),
+))
 def swin_base(**overrides) -> Swin:
     """Swin-B: 128, depths (2, 2, 18, 2), heads (4, 8, 16, 32)."""
-    return _swin(
-        SwinConfig(
-            embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32), drop_path_rate=0.5
-        ),
-        overrides,
-    )
+    config = SwinConfig(embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32), drop_path_rate=0.5)
+    return _swin(config, overrides)
 
 
-@register_model(family="swin", weights=_swin_weights("swin_large_patch4_window7_224_22kto1k.pth"))
+@register_model(
+    family="swin",
+    weights=(
+        _swin_weights("in22k_ft_in1k", "v1.0.0/swin_large_patch4_window7_224_22kto1k.pth"),
+        _swin_weights("in22k", "v1.0.0/swin_large_patch4_window7_224_22k.pth"),
+    ),
+)
 def swin_large(**overrides) -> Swin:
     """Swin-L: 192, depths (2, 2, 18, 2), heads (6, 12, 24, 48)."""
-    return _swin(
-        SwinConfig(
-            embed_dim=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48), drop_path_rate=0.2
-        ),
-        overrides,
+    config = SwinConfig(
+        embed_dim=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48), drop_path_rate=0.2
     )
+    return _swin(config, overrides)

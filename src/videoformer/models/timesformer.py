@@ -362,13 +362,43 @@ class TimeSformer(Classifier):
         return self.norm(x)[:, 0]
 
 
-def _official(path: str, clip: str, size: int = 224) -> WeightsSpec:
-    """Official K400 weights (also on the HF hub as facebook/timesformer-*-finetuned-k400)."""
+README = "https://github.com/facebookresearch/TimeSformer/blob/main/README.md"
+
+
+def _official(
+    tag: str,
+    path: str,
+    clip: str,
+    size: int = 224,
+    short_side: int = 256,
+    config: dict | None = None,
+) -> WeightsSpec:
+    """facebookresearch/TimeSformer's released ``.pyth`` (its README's model zoo links,
+    Dropbox; ``dl=1`` fetches the file). Test protocol of its ``*_TEST.yaml`` configs: 1
+    clip x 3 crops at ``size``; one crop resizes the short side to ``short_side``
+    (``TRAIN_JITTER_SCALES[0]``). SSv2: segment frames, BGR, 174 classes."""
+    ssv2 = tag == "ssv2"
+    data = DataSpec(
+        size,
+        clip,
+        KINETICS_MEAN,
+        KINETICS_STD,
+        sampler="segment" if ssv2 else "dense",
+        labels={"k400": "kinetics400", "k600": "kinetics600", "ssv2": "ssv2"}[tag],
+        test_short_side=short_side,
+        protocol="timesformer_ssv2" if ssv2 else "timesformer",
+        num_crops=3,
+    )
+    classes = {"k400": 400, "k600": 600, "ssv2": 174}[tag]
     return WeightsSpec(
-        url=f"https://www.dropbox.com/s/{path}",
+        tag=tag,
+        url=f"https://www.dropbox.com/s/{path}?dl=1",
+        source=README,
         layout="timesformer_official",
         license="CC BY-NC 4.0",
-        data=DataSpec(size, clip, KINETICS_MEAN, KINETICS_STD, labels="kinetics400"),
+        data=data,
+        num_classes=classes,
+        config={"num_classes": classes, **(config or {})},
     )
 
 
@@ -379,7 +409,11 @@ def _build(base: TimeSformerConfig, overrides: dict) -> TimeSformer:
 @register_model(
     family="timesformer",
     base=True,
-    weights=_official("g5t24we9gl5yk88/TimeSformer_divST_8x32_224_K400.pyth", "8x32x1"),
+    weights=(
+        _official("k400", "g5t24we9gl5yk88/TimeSformer_divST_8x32_224_K400.pyth", "8x32x1"),
+        _official("k600", "4h2qt41m2z3aqrb/TimeSformer_divST_8x32_224_K600.pyth", "8x32x1"),
+        _official("ssv2", "tybhuml57y24wpm/TimeSformer_divST_8_224_SSv2.pyth", "8x1x1"),
+    ),
 )
 def timesformer_base(**overrides) -> TimeSformer:
     """ViT-B/16, divided space-time attention, 8 frames at 224 px."""
@@ -388,7 +422,15 @@ def timesformer_base(**overrides) -> TimeSformer:
 
 @register_model(
     family="timesformer",
-    weights=_official("6f0x172lpqy3oxt/TimeSformer_divST_16x16_448_K400.pyth", "16x16x1", 448),
+    weights=(
+        _official(
+            "k400", "6f0x172lpqy3oxt/TimeSformer_divST_16x16_448_K400.pyth", "16x16x1", 448, 448
+        ),
+        _official(
+            "k600", "ft1e92g2vhvxecv/TimeSformer_divST_16x16_448_K600.pyth", "16x16x1", 448, 448
+        ),
+        _official("ssv2", "9t68uzk8w2fpfnv/TimeSformer_divST_16_448_SSv2.pyth", "16x1x1", 448, 448),
+    ),
 )
 def timesformer_hr(**overrides) -> TimeSformer:
     """TimeSformer-HR: ViT-B/16, divided, 16 frames at 448 px."""
@@ -397,7 +439,16 @@ def timesformer_hr(**overrides) -> TimeSformer:
 
 @register_model(
     family="timesformer",
-    weights=_official("r1iuxahif3sgimo/TimeSformer_divST_96x4_224_K400.pyth", "96x4x1"),
+    weights=(
+        _official("k400", "r1iuxahif3sgimo/TimeSformer_divST_96x4_224_K400.pyth", "96x4x1"),
+        _official("k600", "857rx6xeclxfhdg/TimeSformer_divST_96x4_224_K600.pyth", "96x4x1"),
+        _official(
+            "ssv2",
+            "3f1rm2al8mhprwa/TimeSformer_divST_64_224_SSv2.pyth",
+            "64x1x1",
+            config={"num_frames": 64},
+        ),
+    ),
 )
 def timesformer_large(**overrides) -> TimeSformer:
     """TimeSformer-L: ViT-B/16, divided, 96 frames at 224 px ('L' is for long clips)."""

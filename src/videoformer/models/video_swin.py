@@ -103,19 +103,49 @@ def _video_swin(base: VideoSwinConfig, overrides: dict) -> VideoSwin:
     return VideoSwin(apply_overrides(base, overrides))
 
 
-def _weights(file: str) -> WeightsSpec:
+VIDEO_SWIN = "https://github.com/SwinTransformer/Video-Swin-Transformer/blob/master/README.md"
+MMACTION = "https://github.com/open-mmlab/mmaction2/blob/main/configs/recognition/swin/README.md"
+LABELS = {400: "kinetics400", 600: "kinetics600", 700: "kinetics700", 174: "ssv2"}
+
+
+def _weights(tag: str, url: str, source: str, classes: int = 400, sha256: str = "",
+             config: dict | None = None) -> WeightsSpec:
+    """A released Video Swin checkpoint and mmaction2's test protocol for it: 4 clips of
+    32 frames 2 apart x 3 crops; SSv2: 32 segment frames (``frame_uniform``) x 3 crops."""
+    ssv2 = classes == 174
+    data = DataSpec(
+        224, "32x1x1" if ssv2 else "32x2x4", IMAGENET_MEAN, IMAGENET_STD,
+        sampler="segment" if ssv2 else "dense", labels=LABELS[classes], test_short_side=224,
+        protocol="mmaction", num_crops=3,
+    )
     return WeightsSpec(
-        url=f"https://github.com/SwinTransformer/storage/releases/download/v1.0.4/{file}",
+        tag=tag,
+        url=url,
+        source=source,
         layout="video_swin_official",
         license="Apache-2.0",
-        data=DataSpec(224, "32x2x4", IMAGENET_MEAN, IMAGENET_STD, labels="kinetics400"),
+        data=data,
+        num_classes=classes,
+        sha256=sha256,
+        config={"num_classes": classes, **(config or {})},
     )
+
+
+def _official(tag: str, file: str, classes: int = 400, config: dict | None = None) -> WeightsSpec:
+    url = f"https://github.com/SwinTransformer/storage/releases/download/v1.0.4/{file}"
+    return _weights(tag, url, VIDEO_SWIN, classes, config=config)
+
+
+def _mmaction(tag: str, name: str, stamp: str, classes: int) -> WeightsSpec:
+    """mmaction2's model zoo (its files end in the first 8 hex digits of their sha256)."""
+    url = f"https://download.openmmlab.com/mmaction/v1.0/recognition/swin/{name}/{name}_{stamp}.pth"
+    return _weights(tag, url, MMACTION, classes, sha256=stamp.split("-")[1])
 
 
 @register_model(
     family="video_swin",
     base=True,
-    weights=_weights("swin_tiny_patch244_window877_kinetics400_1k.pth"),
+    weights=(_official("k400_in1k", "swin_tiny_patch244_window877_kinetics400_1k.pth"),),
 )
 def video_swin_tiny(**overrides) -> VideoSwin:
     """Video Swin-T: 96, depths (2, 2, 6, 2), window (8, 7, 7)."""
@@ -123,7 +153,8 @@ def video_swin_tiny(**overrides) -> VideoSwin:
 
 
 @register_model(
-    family="video_swin", weights=_weights("swin_small_patch244_window877_kinetics400_1k.pth")
+    family="video_swin",
+    weights=(_official("k400_in1k", "swin_small_patch244_window877_kinetics400_1k.pth"),),
 )
 def video_swin_small(**overrides) -> VideoSwin:
     """Video Swin-S: 96, depths (2, 2, 18, 2)."""
@@ -131,26 +162,48 @@ def video_swin_small(**overrides) -> VideoSwin:
 
 
 @register_model(
-    family="video_swin", weights=_weights("swin_base_patch244_window877_kinetics400_22k.pth")
+    family="video_swin",
+    weights=(
+        _official("k400_in22k", "swin_base_patch244_window877_kinetics400_22k.pth"),
+        _official("k400_in1k", "swin_base_patch244_window877_kinetics400_1k.pth"),
+        _official("k600_in22k", "swin_base_patch244_window877_kinetics600_22k.pth", 600),
+        _official(
+            "ssv2_k400_in22k",
+            "swin_base_patch244_window1677_sthv2.pth",
+            174,
+            config={"window_size": (16, 7, 7)},
+        ),
+    ),
 )
 def video_swin_base(**overrides) -> VideoSwin:
     """Video Swin-B: 128, depths (2, 2, 18, 2), heads (4, 8, 16, 32)."""
-    return _video_swin(
-        VideoSwinConfig(
-            embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32), drop_path_rate=0.3
-        ),
-        overrides,
+    config = VideoSwinConfig(
+        embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32), drop_path_rate=0.3
     )
+    return _video_swin(config, overrides)
 
 
 @register_model(
-    family="video_swin", weights=_weights("swin_large_patch244_window877_kinetics400_22k.pth")
+    family="video_swin",
+    weights=(
+        _mmaction(
+            "k400_in22k",
+            "swin-large-p244-w877_in22k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb",
+            "20220930-78ad8b11",
+            400,
+        ),
+        _mmaction(
+            "k700_in22k",
+            "swin-large-p244-w877_in22k-pre_16xb8-amp-32x2x1-30e_kinetics700-rgb",
+            "20220930-f8d74db7",
+            700,
+        ),
+    ),
 )
 def video_swin_large(**overrides) -> VideoSwin:
-    """Video Swin-L: 192, depths (2, 2, 18, 2), heads (6, 12, 24, 48)."""
-    return _video_swin(
-        VideoSwinConfig(
-            embed_dim=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48), drop_path_rate=0.3
-        ),
-        overrides,
+    """Video Swin-L: 192, depths (2, 2, 18, 2), heads (6, 12, 24, 48). The official
+    repository released no L weights; mmaction2 trained and hosts these."""
+    config = VideoSwinConfig(
+        embed_dim=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48), drop_path_rate=0.3
     )
+    return _video_swin(config, overrides)
