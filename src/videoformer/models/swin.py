@@ -411,7 +411,9 @@ def swin_small(**overrides) -> Swin:
 ))
 def swin_base(**overrides) -> Swin:
     """Swin-B: 128, depths (2, 2, 18, 2), heads (4, 8, 16, 32)."""
-    config = SwinConfig(embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32), drop_path_rate=0.5)
+    config = SwinConfig(
+        embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32), drop_path_rate=0.5
+    )
     return _swin(config, overrides)
 
 
