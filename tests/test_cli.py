@@ -30,3 +30,14 @@ def test_info_json(capsys):
 def test_unknown_model_lists_closest_names_and_exits_2(capsys):
     assert main(["info", "timesformer-base"]) == 2
     assert "closest: timesformer_base" in capsys.readouterr().err
+
+
+def test_list_models_pretrained_lists_tags(capsys):
+    assert main(["list-models", "video_swin_base", "--pretrained"]) == 0
+    tags = capsys.readouterr().out.split()
+    assert tags == [
+        "video_swin_base.k400_in1k",
+        "video_swin_base.k400_in22k",
+        "video_swin_base.k600_in22k",
+        "video_swin_base.ssv2_k400_in22k",
+    ]

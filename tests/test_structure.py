@@ -109,6 +109,8 @@ LOWER_LAYERS = {
     },
     "videoformer.convert": {"videoformer.checkpoint", "videoformer.factory", "videoformer.engine"},
     "videoformer.checkpoint": {"videoformer.factory", "videoformer.engine"},
+    "videoformer.hub": {"videoformer.models", "videoformer.checkpoint", "videoformer.factory",
+                        "videoformer.engine"},
     "videoformer.data": {
         "videoformer.layers",
         "videoformer.models",

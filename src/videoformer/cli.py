@@ -19,7 +19,7 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
 def _cmd_list_models(args: argparse.Namespace) -> int:
     from .models import list_models
 
-    names = list_models(args.pattern)
+    names = list_models(args.pattern, pretrained=args.pretrained)
     if not names:
         print(f"no model matches {args.pattern!r}", file=sys.stderr)
         return 1
@@ -267,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'timesformer*'"
     )
+    p.add_argument("--pretrained", action="store_true",
+                   help="released weights as variant.tag, for create_model(name, pretrained=True)")
     p.set_defaults(fn=_cmd_list_models)
 
     p = sub.add_parser(
@@ -349,10 +351,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     from .checkpoint import CheckpointError
+    from .hub import DownloadError
 
     try:
         return args.fn(args)
-    except (ValueError, FileNotFoundError, CheckpointError) as e:
+    except (ValueError, FileNotFoundError, CheckpointError, DownloadError) as e:
         print(f"videoformer {args.command}: error: {e}", file=sys.stderr)
         return 2
 
