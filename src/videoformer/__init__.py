@@ -2,16 +2,20 @@
 
 from .checkpoint import CheckpointError, LoadReport, load_checkpoint
 from .factory import create_model
-from .models import WeightsSpec, list_models, register_model
+from .models import DataSpec, WeightsSpec, list_models, register_model
+from .preprocessing import data_config, test_views
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DataSpec",
     "CheckpointError",
     "LoadReport",
     "WeightsSpec",
     "create_model",
+    "data_config",
     "list_models",
     "load_checkpoint",
     "register_model",
+    "test_views",
 ]

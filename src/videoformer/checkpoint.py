@@ -272,3 +272,24 @@ def _load_strict(
     sd = {k: v for k, v in sd.items() if k in expected}
     model.load_state_dict(sd, strict=False)
     report.loaded = len(sd)
+
+
+def read_metadata(path: str | Path) -> tuple[dict[str, Any] | None, Any]:
+    """(videoformer metadata or None, weights source) of a checkpoint: a release
+    ``.safetensors`` with its metadata header, a training ``checkpoint.pt``, or anything
+    else ``load_checkpoint`` reads (no metadata)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as f:
+            meta = (f.metadata() or {}).get("videoformer")
+        return (json.loads(meta) if meta else None), path
+    if path.is_file():
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(obj, dict) and isinstance(obj.get("meta"), dict) and "model" in obj:
+            return obj["meta"], obj["model"]
+        return None, obj
+    return None, path

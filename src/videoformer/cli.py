@@ -75,47 +75,29 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_views(text: str) -> tuple[int, int]:
-    try:
-        clips, crops = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"--views expects CLIPSxCROPS such as 4x3, got {text!r}") from None
-    if clips < 1 or crops not in (1, 3):
-        raise ValueError(f"--views {text}: clips must be >= 1 and crops 1 or 3")
-    return clips, crops
-
-
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from .checkpoint import load_checkpoint
     from .engine.builders import build_datasets
     from .engine.config import load_config
     from .engine.evaluate import evaluate, write_report
-    from .engine.predict import model_from_metadata, read_metadata
+    from .engine.predict import load_for_inference
+    from .preprocessing import with_views
 
-    meta, weights = read_metadata(args.checkpoint)
-    overrides = list(args.set or [])
-    if args.views:
-        clips, crops = _parse_views(args.views)
-        spec = (meta or {}).get("clip", "8x4x1").split("x")
-        overrides += [f"data.clip={spec[0]}x{spec[1]}x{clips}", f"data.test_crops={crops}"]
-    cfg = load_config(args.config, overrides)
-    _, val, labels = build_datasets(cfg.data, cfg.seed)
-    if meta is not None:
-        model = model_from_metadata(meta)
-        load_checkpoint(model, weights)
-    else:
-        from .factory import create_model
-
-        model = create_model(args.model or cfg.model, pretrained=weights, **cfg.model_overrides)
+    cfg = load_config(args.config, list(args.set or []))
+    model, data, names = load_for_inference(args.checkpoint, args.model, fallback=cfg.model)
+    data = with_views(data, args.views)
+    _, val, labels = build_datasets(cfg.data, cfg.seed, test_spec=data)
+    aggregate = args.aggregate or (
+        cfg.aggregate if data.protocol == "videoformer" else val.protocol.aggregate
+    )
     result = evaluate(
         model,
         val,
         cfg.eval_batch_size,
         num_workers=cfg.data.num_workers,
-        aggregate=args.aggregate or cfg.aggregate,
+        aggregate=aggregate,
         multi_label=cfg.multi_label,
     )
-    path = write_report(result, args.out, labels or (meta or {}).get("labels"))
+    path = write_report(result, args.out, labels or names)
     keys = ("top1", "top5", "mean_class_accuracy", "mAP", "num_videos", "views_per_video")
     print(json.dumps({k: result[k] for k in keys if k in result}, indent=2))
     print(f"report: {path}")
@@ -136,14 +118,8 @@ def _video_paths(inputs: list[str]) -> list[Path]:
 def _predictor(args: argparse.Namespace):
     from .engine.predict import Predictor
 
-    clips, crops = _parse_views(args.views) if args.views else (None, 1)
     return Predictor(
-        args.checkpoint,
-        model=args.model,
-        labels=args.labels,
-        num_clips=clips,
-        num_crops=crops,
-        stride=args.stride,
+        args.checkpoint, model=args.model, labels=args.labels, views=args.views, stride=args.stride
     )
 
 
@@ -222,8 +198,10 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     import yaml
 
     from .engine.checkpointing import export_safetensors, model_metadata
-    from .engine.predict import official_preprocessing
-    from .factory import create_model
+    from .factory import create_model, weights_source
+    from .labels import label_set_of_size
+    from .models.registry import split_tag
+    from .preprocessing import data_config, fit_to_model, hf_data_config
 
     overrides = {}
     for item in args.set or []:
@@ -231,13 +209,18 @@ def _cmd_convert(args: argparse.Namespace) -> int:
             raise ValueError(f"--set expects FIELD=VALUE, got {item!r}")
         key, raw = item.split("=", 1)
         overrides[key] = yaml.safe_load(raw)
-    model = create_model(args.model, pretrained=args.source, **overrides)
-    meta = model_metadata(
-        args.model, model, model.load_report.labels, official_preprocessing(args.model)
-    )
+    source = weights_source(args.source)
+    model = create_model(args.model, pretrained=source, **overrides)
+    hf_video = source.is_dir() and model.family == "timesformer"
+    data = fit_to_model(hf_data_config(source) if hf_video else data_config(args.model), model)
+    labels = model.load_report.labels or label_set_of_size(data.labels, model.config.num_classes)
+    meta = model_metadata(split_tag(args.model)[0], model, list(labels) if labels else None, data)
     export_safetensors(model, meta, args.out)
     print(model.load_report)
-    print(f"wrote {args.out}")
+    print(
+        f"wrote {args.out} ({data.protocol} test views, {data.clip} x {data.num_crops} at "
+        f"{data.size} px, {len(labels) if labels else 'no'} label names)"
+    )
     return 0
 
 
@@ -267,8 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'timesformer*'"
     )
-    p.add_argument("--pretrained", action="store_true",
-                   help="released weights as variant.tag, for create_model(name, pretrained=True)")
+    p.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="released weights as variant.tag, for create_model(name, pretrained=True)",
+    )
     p.set_defaults(fn=_cmd_list_models)
 
     p = sub.add_parser(

@@ -30,7 +30,7 @@ def run_demo(out_dir: str | Path = "demo_out", overrides: list[str] = ()) -> dic
     ready = time.perf_counter()
     result = trainer.fit()
     trained = time.perf_counter()
-    predictor = Predictor(out / "model.safetensors", num_crops=cfg.data.test_crops)
+    predictor = Predictor(out / "model.safetensors")
     lines = []
     for item in trainer.val_set.items[:: max(1, len(trainer.val_set.items) // 5)][:5]:
         pred = predictor.predict(item.path, topk=2)

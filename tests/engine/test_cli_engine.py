@@ -169,7 +169,7 @@ def test_bad_arguments_exit_2(trained, capsys):
         )
         == 2
     )
-    assert "--views expects CLIPSxCROPS" in capsys.readouterr().err
+    assert "views must be CLIPSxCROPS such as 4x3, got '2by3'" in capsys.readouterr().err
     assert main(["train", "--set", "optim.lr"]) == 2
     assert main(["predict", "x.mp4", "--checkpoint", "/nonexistent.pt"]) == 2
 
@@ -177,8 +177,8 @@ def test_bad_arguments_exit_2(trained, capsys):
 def test_official_k400_weights_predict_named_classes():
     """Foreign checkpoints of a Kinetics-400 variant get the shipped class names and the
     official preprocessing."""
-    from videoformer.engine.predict import official_preprocessing
     from videoformer.labels import label_names
+    from videoformer.preprocessing import data_config
 
     names = label_names("kinetics400")
     assert (
@@ -187,19 +187,16 @@ def test_official_k400_weights_predict_named_classes():
         and names[-1] == "zumba"
         and list(names) == sorted(names)
     )
-    meta = official_preprocessing("timesformer_base")
-    assert (
-        meta["label_set"] == "kinetics400"
-        and meta["clip"] == "8x32x1"
-        and meta["mean"] == [0.45] * 3
-    )
+    data = data_config("timesformer_base")
+    assert data.labels == "kinetics400" and data.clip == "8x32x1" and data.mean == (0.45,) * 3
+    assert data.protocol == "timesformer" and data.num_crops == 3
 
 
 def test_shipped_kinetics_600_700_names():
     """Sorted, unique, the right sizes; a 600- or 700-way head of a Kinetics-400 variant
     (official K600 weights) gets the matching set."""
-    from videoformer.engine.predict import official_preprocessing
     from videoformer.labels import label_names, label_set_of_size
+    from videoformer.preprocessing import data_config
 
     k600, k700 = label_names("kinetics600"), label_names("kinetics700")
     for names, size in ((k600, 600), (k700, 700)):
@@ -210,7 +207,8 @@ def test_shipped_kinetics_600_700_names():
         and label_set_of_size("kinetics400", 700) == k700
     )
     assert label_set_of_size("kinetics400", 500) is None and label_set_of_size("", 600) is None
-    assert official_preprocessing("video_swin_base")["label_set"] == "kinetics400"
+    assert data_config("video_swin_base").labels == "kinetics400"
+    assert data_config("timesformer_base.k600").labels == "kinetics600"
 
 
 def test_shipped_ssv2_names_and_flip_map():

@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 
 from ..seeding import derive_seed
 from .decode import VideoDecodeError, probe, read_frames, read_video
+from .protocols import Protocol
 from .sampling import ClipSampler, SegmentSampler
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,8 @@ class VideoDataset(Dataset):
         cache_decoded: keep every decoded video in memory (small datasets read with
             ``num_workers=0``: each file is decoded once instead of once per epoch).
         backend: frame decoder, ``"pyav"``, ``"torchcodec"`` or ``"auto"`` (see ``decode``).
+        protocol: the test views of an official pipeline (``protocols``) instead of
+            ``sampler.test`` + ``transform`` (test mode only).
     """
 
     def __init__(
@@ -214,6 +217,7 @@ class VideoDataset(Dataset):
         max_retries: int = 10,
         cache_decoded: bool = False,
         backend: str = "pyav",
+        protocol: Protocol | None = None,
     ) -> None:
         if not items:
             raise ValueError("the dataset is empty: no readable entries were found")
@@ -238,6 +242,7 @@ class VideoDataset(Dataset):
         self.seed, self.epoch, self.num_crops, self.max_retries = seed, 0, num_crops, max_retries
         self.cache: dict[int, torch.Tensor] | None = {} if cache_decoded else None
         self.backend = backend
+        self.protocol = None if train else protocol
 
     def set_epoch(self, epoch: int) -> None:
         """Training clips depend on (seed, epoch, index): call once per epoch."""
@@ -245,15 +250,19 @@ class VideoDataset(Dataset):
 
     @property
     def views_per_video(self) -> int:
+        if self.protocol is not None:
+            return self.protocol.num_views
         return 1 if self.train else self.sampler.num_clips * self.num_crops
 
     def __len__(self) -> int:
         return len(self.items) * self.views_per_video
 
-    def _indices(self, num_frames: int, rng: random.Random, view: int) -> list[int]:
+    def _indices(self, item: Item, num_frames: int, rng: random.Random, view: int) -> list[int]:
         """The frames of this sample: a random clip in training, else the view's test clip."""
         if self.train:
             return self.sampler.train(num_frames, rng)
+        if self.protocol is not None:
+            return self.protocol.clip_indices(probe(item.path))[view // self.protocol.num_crops]
         return self.sampler.test(num_frames)[view // self.num_crops]
 
     def _frames(self, i: int, item: Item, rng: random.Random, view: int) -> torch.Tensor:
@@ -261,13 +270,16 @@ class VideoDataset(Dataset):
         if self.cache is not None and i not in self.cache:
             self.cache[i] = read_video(item.path).frames
         num_frames = len(self.cache[i]) if self.cache is not None else probe(item.path).num_frames
-        indices = self._indices(num_frames, rng, view)
+        indices = self._indices(item, num_frames, rng, view)
         if self.cache is not None:
             return self.cache[i][indices]
         return read_frames(item.path, indices, backend=self.backend).frames
 
     def _load(self, i: int, item: Item, view: int, rng: random.Random) -> dict:
         frames = self._frames(i, item, rng, view)
+        if self.protocol is not None:
+            crop = view % self.protocol.num_crops
+            return {"video": self.protocol.crop_views(frames)[crop], "label": item.label}
         sample = {
             "video": frames.permute(0, 3, 1, 2),
             "label": item.label,
@@ -378,7 +390,7 @@ class AudioVisualDataset(VideoDataset):
         from .audio import audio_window, log_mel, read_audio
 
         info = probe(item.path)
-        indices = self._indices(info.num_frames, rng, view)
+        indices = self._indices(item, info.num_frames, rng, view)
         frames = read_frames(item.path, indices, info, backend=self.backend).frames
         start_s = float((info.pts[indices[0]] - info.pts[0]) * info.time_base)
         audio = audio_window(

@@ -248,18 +248,24 @@ class Protocol:
         """uint8 (T, H, W, C) -> float32 (num_crops, C, T, size, size)."""
         raise NotImplementedError
 
-    def views(self, video: str | Path | Tensor, fps: float | None = None) -> Tensor:
+    def views(
+        self,
+        video: str | Path | Tensor,
+        fps: float | None = None,
+        clips: list[list[int]] | None = None,
+    ) -> Tensor:
         """The test views of a video file, or of uint8 frames (T, H, W, C) shown at ``fps``
-        (default 30): float32 (num_clips * num_crops, C, T, size, size), clip-major."""
+        (default 30): float32 (num_clips * num_crops, C, T, size, size), clip-major.
+        ``clips`` replaces the protocol's choice of frames (sliding windows)."""
         if isinstance(video, Tensor):
             if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != torch.uint8:
                 raise ValueError(
                     f"frames must be uint8 (T, H, W, 3), got {video.dtype} {tuple(video.shape)}"
                 )
-            clips = self.clip_indices(frames_info(len(video), fps or 30.0))
+            clips = clips or self.clip_indices(frames_info(len(video), fps or 30.0))
             return torch.cat([self.crop_views(video[idx]) for idx in clips])
         info = probe(video)
-        clips = self.clip_indices(info)
+        clips = clips or self.clip_indices(info)
         wanted = sorted({i for clip in clips for i in clip})
         decoded = read_frames(video, wanted, info).frames
         position = {i: k for k, i in enumerate(wanted)}
@@ -355,11 +361,16 @@ class TimeSformerSSv2Protocol(TimeSformerProtocol):
 @dataclass(frozen=True)
 class MMActionProtocol(Protocol):
     """mmaction2's test pipeline (Video Swin): ``SampleFrames``, ``Resize(scale=(-1,
-    short_side))``, ``ThreeCrop`` or ``CenterCrop``, ``ActionDataPreprocessor``."""
+    short_side))``, ``ThreeCrop`` or ``CenterCrop``, ``ActionDataPreprocessor``.
+    ``sampler="segment"`` is Video Swin's SSv2 ``frame_uniform`` sampling (segment
+    middles, as TimeSformer's SSv2 test)."""
 
+    sampler: str = "dense"
     name: ClassVar[str] = "mmaction"
 
     def clip_indices(self, info: VideoInfo) -> list[list[int]]:
+        if self.sampler == "segment":
+            return [ssv2_segment_indices(info.num_frames, self.clip_len)] * self.num_clips
         return mmaction_sample_frames(
             info.num_frames, self.clip_len, self.frame_interval, self.num_clips
         )
@@ -395,10 +406,8 @@ class MMActionProtocol(Protocol):
 class VideoMAEProtocol(Protocol):
     """transformers ``VideoMAEImageProcessor`` (HF TimeSformer directories): the short side
     to ``short_side`` (long side truncated), antialiased bilinear on uint8, a centre crop
-    at floor((L - size) / 2), fused rescale and normalise. ``interpolation`` is the
-    processor's ``resample`` (bilinear or bicubic)."""
+    at floor((L - size) / 2), fused rescale and normalise."""
 
-    interpolation: str = "bilinear"
     name: ClassVar[str] = "hf_videomae"
     crop_counts: ClassVar[tuple[int, ...]] = (1,)
 
@@ -416,7 +425,7 @@ class VideoMAEProtocol(Protocol):
         video = frames.permute(0, 3, 1, 2)  # (T, C, H, W) uint8
         if tuple(video.shape[-2:]) != resized:
             video = F.interpolate(
-                video, size=resized, mode=self.interpolation, antialias=True, align_corners=False
+                video, size=resized, mode="bilinear", antialias=True, align_corners=False
             )
         scale = 1.0 / (1 / 255.0)
         mean = (torch.tensor(self.mean) * scale).view(1, 3, 1, 1)
@@ -504,11 +513,10 @@ def build_protocol(spec: Any, views: str | None = None, **extra: Any) -> Protoco
         mean=tuple(spec.mean),
         std=tuple(spec.std),
     )
+    if name in ("videoformer", "mmaction"):
+        fields["sampler"] = getattr(spec, "sampler", "dense")
     if name == "videoformer":
-        fields.update(
-            sampler=getattr(spec, "sampler", "dense"),
-            aggregate_views=getattr(spec, "aggregate", "mean_softmax"),
-        )
+        fields["aggregate_views"] = getattr(spec, "aggregate", "mean_softmax")
     fields.update(extra)
     return PROTOCOLS[name](**fields)
 

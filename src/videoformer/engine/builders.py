@@ -17,9 +17,11 @@ from ..data.datasets import (
     read_list_file,
     read_ssv2,
 )
+from ..data.protocols import build_protocol
 from ..data.sampling import ClipSampler, SegmentSampler
 from ..data.synthetic import make_motion_dataset
 from ..data.transforms import video_test_transform, video_train_transform
+from ..models import DataSpec
 from .config import DataConfig
 
 log = logging.getLogger(__name__)
@@ -96,8 +98,17 @@ def transforms_for(cfg: DataConfig, names: list[str] | None):
     )
 
 
-def build_datasets(cfg: DataConfig, seed: int = 0):
-    """Training and validation datasets and the label names."""
+def data_spec(cfg: DataConfig) -> DataSpec:
+    """The test input a recipe trains for (written into checkpoints as metadata)."""
+    return DataSpec(
+        cfg.size, cfg.clip, tuple(cfg.mean), tuple(cfg.std), sampler=cfg.sampler,
+        test_short_side=cfg.test_short_side, protocol=cfg.protocol, num_crops=cfg.test_crops,
+    )
+
+
+def build_datasets(cfg: DataConfig, seed: int = 0, test_spec: DataSpec | None = None):
+    """Training and validation datasets and the label names. The validation views follow
+    ``test_spec`` (a checkpoint's own data spec) or the recipe's data settings."""
     if cfg.dataset == "images":
         root = Path(cfg.root)
         train_tf, test_tf = transforms_for(cfg, None)
@@ -150,5 +161,6 @@ def build_datasets(cfg: DataConfig, seed: int = 0):
         num_crops=cfg.test_crops,
         cache_decoded=cfg.cache_decoded,
         backend=cfg.decode_backend,
+        protocol=build_protocol(test_spec or data_spec(cfg)),
     )
     return train, val, names

@@ -10,6 +10,7 @@ Everything in it loads with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -19,6 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from ..models import DataSpec
+from ..preprocessing import spec_to_metadata
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -64,33 +68,17 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-PREPROCESSING_KEYS = ("mean", "std", "clip", "sampler", "size", "test_short_side")
-
-
-def data_preprocessing(data_cfg) -> dict[str, Any]:
-    """The test-time preprocessing of a ``DataConfig``, as checkpoint metadata."""
-    return {
-        "mean": list(data_cfg.mean),
-        "std": list(data_cfg.std),
-        "clip": data_cfg.clip,
-        "sampler": data_cfg.sampler,
-        "size": data_cfg.size,
-        "test_short_side": data_cfg.test_short_side,
-    }
-
-
 def model_metadata(
-    model_name: str, model: nn.Module, labels: list[str] | None, preprocessing: dict[str, Any]
+    model_name: str, model: nn.Module, labels: list[str] | None, data: DataSpec
 ) -> dict[str, Any]:
-    """What ``Predictor`` needs to rebuild the model and its test transform."""
-    import dataclasses
-
+    """What ``Predictor`` needs to rebuild the model and its test views: name, config,
+    label names and the data spec (``videoformer.preprocessing.spec_to_metadata``)."""
     return {
         "model_name": model_name,
         "family": model.family,
         "model_config": json.loads(json.dumps(dataclasses.asdict(model.config), default=list)),
         "labels": labels,
-        **{k: preprocessing[k] for k in PREPROCESSING_KEYS if k in preprocessing},
+        **spec_to_metadata(data),
     }
 
 

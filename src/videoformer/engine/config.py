@@ -33,6 +33,9 @@ class DataConfig:
     size: int = 224
     short_side: tuple[int, int] = (256, 320)  # training short-side jitter
     test_short_side: int = 224
+    # test views: videoformer (this library's recipes) or an official pipeline
+    # (timesformer, timesformer_ssv2, mmaction, hf_videomae; see data/protocols.py)
+    protocol: str = "videoformer"
     random_resized_crop: bool = False
     flip: bool = True
     flip_map: str = ""  # JSON {class: class} of labels a flip swaps ("" = none)
@@ -107,6 +110,7 @@ CHOICES = {
     "data.audio_features": ("raw", "mel"),
     "data.decode_backend": ("auto", "pyav", "torchcodec"),
     "data.sampler": ("dense", "segment"),
+    "data.protocol": ("videoformer", "timesformer", "timesformer_ssv2", "mmaction", "hf_videomae"),
     "optim.name": ("sgd", "adamw", "lamb"),
     "schedule.kind": ("cosine", "step"),
     "precision": ("fp32", "bf16", "fp16"),

@@ -1,17 +1,18 @@
-"""Prediction and embedding extraction from a checkpoint, for files or tensors.
+"""Prediction and embedding extraction, for files or tensors, with the test views of the
+model's weights.
 
-``Predictor(checkpoint)`` rebuilds the model and its test-time transform from the
-metadata videoformer writes into its checkpoints (model name and config, label names,
-mean/std, clip spec, crop size). For foreign checkpoints (official, HF, timm...) give
-``model=`` (and ``labels=``); preprocessing then comes from the variant's official
-weights spec. A whole video is covered by ``num_clips`` evenly spaced clips or, with
-``stride``, by a sliding window; views are aggregated per video (mean of softmax).
+``Predictor(checkpoint)`` rebuilds the model from the metadata videoformer writes into its
+checkpoints (model name and config, label names, data spec). Foreign checkpoints
+(official files, HF directories or ids, URLs) need ``model=`` (a variant or tag) unless
+they are HF directories; their input comes from the tag's test protocol, or the
+directory's processor config. The views are those of ``videoformer.test_views``
+(``views="CLIPSxCROPS"`` changes the counts, ``stride`` slides a window instead) and are
+combined as the protocol does: the mean of softmax, or of logits (official TimeSformer's
+sum), or the mean of sigmoid for multi-label models.
 """
 
 from __future__ import annotations
 
-import json
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,32 +20,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..checkpoint import load_checkpoint
-from ..data.decode import probe, read_frames
-from ..data.sampling import ClipSampler, SegmentSampler
-from ..data.transforms import video_test_transform
-from ..factory import create_model
+from ..checkpoint import load_checkpoint, read_hf_config, read_metadata
+from ..data.decode import probe
+from ..data.protocols import build_protocol
+from ..data.sampling import ClipSampler
+from ..factory import create_model, weights_source
 from ..labels import label_set_of_size
-from ..models import get_model_entry
+from ..models import DataSpec
+from ..preprocessing import data_config, fit_to_model, hf_data_config, spec_from_metadata
 
-
-def read_metadata(path: str | Path) -> tuple[dict[str, Any] | None, Any]:
-    """(videoformer metadata or None, weights source) of a checkpoint file."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    if path.suffix == ".safetensors":
-        from safetensors import safe_open
-
-        with safe_open(str(path), "pt") as f:
-            meta = (f.metadata() or {}).get("videoformer")
-        return (json.loads(meta) if meta else None), path
-    if path.is_file():
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(obj, dict) and isinstance(obj.get("meta"), dict) and "model" in obj:
-            return obj["meta"], obj["model"]
-        return None, obj
-    return None, path
+HF_FAMILIES = {"timesformer": "timesformer", "perceiver": "perceiver_io"}  # config.json model_type
 
 
 def model_from_metadata(meta: dict[str, Any]):
@@ -53,27 +38,35 @@ def model_from_metadata(meta: dict[str, Any]):
     return create_model(meta["model_name"], **meta["model_config"])
 
 
-def official_preprocessing(model: str) -> dict[str, Any]:
-    """Checkpoint metadata for a variant's official weights: the test input of its
-    ``WeightsSpec``, else the model's ``default_data_config()``. Label names come later,
-    from the shipped set of the loaded head's size (K400, K600...)."""
-    entry = get_model_entry(model)
-    if entry.weights:
-        data = entry.weights[0].data
-    else:
-        with torch.device("meta"):
-            data = entry.build().default_data_config()
-    return {
-        "model_name": entry.name,
-        "labels": None,
-        "label_set": data.labels,
-        "mean": list(data.mean),
-        "std": list(data.std),
-        "clip": data.clip,
-        "sampler": data.sampler,
-        "size": data.size,
-        "test_short_side": data.test_short_side or data.size,
-    }
+def load_for_inference(
+    checkpoint: str | Path, model: str | None = None, fallback: str | None = None
+):
+    """(model with weights, its DataSpec, label names or None) of any checkpoint. ``model``
+    (a variant or tag) overrides what the checkpoint says; ``fallback`` names the variant of
+    a checkpoint that says nothing."""
+    source = weights_source(checkpoint)
+    if source.is_dir():
+        hf = read_hf_config(source) or {}
+        name = model or HF_FAMILIES.get(hf.get("model_type", ""), "")
+        if not name:
+            raise ValueError(
+                f"{source}: unknown model_type {hf.get('model_type')!r}; name the model"
+            )
+        built = create_model(name, pretrained=source)
+        data = (
+            hf_data_config(source) if hf.get("model_type") == "timesformer" else data_config(built)
+        )
+        return built, data, built.load_report.labels
+    meta, weights = read_metadata(source)
+    if meta is not None and "model_config" in meta:
+        built = model_from_metadata({**meta, "model_name": model or meta["model_name"]})
+        load_checkpoint(built, weights)
+        return built, spec_from_metadata(meta), meta.get("labels")
+    model = model or fallback
+    if model is None:
+        raise ValueError(f"{checkpoint} carries no videoformer metadata: name the model (--model)")
+    built = create_model(model, pretrained=weights)
+    return built, fit_to_model(data_config(model), built), built.load_report.labels
 
 
 @dataclass
@@ -84,101 +77,80 @@ class Prediction:
 
 
 class Predictor:
+    """Top-k labels and embeddings of videos (see the module docstring)."""
+
     def __init__(
         self,
         checkpoint: str | Path,
         model: str | None = None,
         labels: list[str] | str | Path | None = None,
         device: str | torch.device = "cpu",
-        num_clips: int | None = None,
-        num_crops: int = 1,
+        views: str | None = None,
         stride: int | None = None,
     ) -> None:
-        meta, weights = read_metadata(checkpoint)
-        if meta is None:
-            if model is None:
-                raise ValueError(
-                    f"{checkpoint} carries no videoformer metadata: name the model with --model"
-                )
-            meta = official_preprocessing(model)
-        if model is not None and model != meta["model_name"]:
-            meta = {**meta, "model_name": model}
-        self.meta = meta
-        if "model_config" in meta:
-            self.model = model_from_metadata(meta)
-            load_checkpoint(self.model, weights)
-        else:
-            self.model = create_model(meta["model_name"], pretrained=weights)
+        self.model, self.data, names = load_for_inference(checkpoint, model)
         self.model.eval().to(device)
         self.device = torch.device(device)
         if isinstance(labels, (str, Path)):
             labels = [
                 line.strip() for line in Path(labels).read_text().splitlines() if line.strip()
             ]
-        report = getattr(self.model, "load_report", None)
         num_classes = self.model.config.num_classes
         self.labels = list(
             labels
-            or meta.get("labels")
-            or (report.labels if report else None)
-            or label_set_of_size(meta.get("label_set", ""), num_classes)
+            or names
+            or label_set_of_size(self.data.labels, num_classes)
             or [str(i) for i in range(num_classes)]
         )
         if len(self.labels) != num_classes:
             raise ValueError(
                 f"{len(self.labels)} label names for a model with {num_classes} classes"
             )
-        spec = ClipSampler.parse(meta["clip"])
-        clips = num_clips or spec.num_clips
-        self.sampler = (
-            SegmentSampler(spec.clip_len, 1)
-            if meta.get("sampler") == "segment"
-            else ClipSampler(spec.clip_len, spec.frame_interval, clips)
-        )
+        self.protocol = build_protocol(self.data, views)
+        self.multi_label = bool(getattr(self.model.config, "multi_label", False))
         self.stride = stride
-        self.transform = video_test_transform(
-            meta["size"], meta["mean"], meta["std"], meta.get("test_short_side"), num_crops
-        )
-        self.num_crops = num_crops
 
-    def _clip_indices(self, num_frames: int) -> list[list[int]]:
-        if self.stride and isinstance(self.sampler, ClipSampler):
-            last = max(num_frames - self.sampler.span, 0)
-            return [
-                self.sampler.clip(start, num_frames) for start in range(0, last + 1, self.stride)
-            ]
-        return self.sampler.test(num_frames)
+    @property
+    def data_spec(self) -> DataSpec:
+        return self.data
+
+    def _windows(self, num_frames: int) -> list[list[int]]:
+        """Clips starting every ``stride`` frames (dense clips of the protocol's spec)."""
+        p = self.protocol
+        sampler = ClipSampler(p.clip_len, p.frame_interval)
+        return [
+            sampler.clip(s, num_frames)
+            for s in range(0, max(num_frames - sampler.span, 0) + 1, self.stride)
+        ]
 
     def views(self, video: str | Path | Tensor) -> Tensor:
         """All test views of a video file, or of uint8 frames (T, H, W, C): (V, C, T, H, W)."""
-        if isinstance(video, Tensor):
-            frames_of = lambda idx: video[idx]  # noqa: E731
-            num_frames = video.shape[0]
-        else:
-            info = probe(video)
-            num_frames = info.num_frames
-            frames_of = lambda idx: read_frames(video, idx, info).frames  # noqa: E731
-        out = []
-        for idx in self._clip_indices(num_frames):
-            frames = frames_of(idx).permute(0, 3, 1, 2)  # (T, C, H, W) uint8
-            for crop in range(self.num_crops):
-                out.append(
-                    self.transform({"video": frames, "label": -1, "crop": crop}, random.Random(0))[
-                        "video"
-                    ]
-                )
-        return torch.stack(out)
+        clips = None
+        if self.stride:
+            num_frames = len(video) if isinstance(video, Tensor) else probe(video).num_frames
+            clips = self._windows(num_frames)
+        return self.protocol.views(video, clips=clips)
 
     @torch.no_grad()
     def logits(self, video: str | Path | Tensor) -> Tensor:
         """Logits of every view (V, K)."""
         return self.model(self.views(video).to(self.device)).float().cpu()
 
+    def probabilities(self, logits: Tensor) -> Tensor:
+        """Per-class probabilities of a video from its views' logits (V, K): the mean of
+        sigmoid (multi-label), the softmax of the mean logit (protocols that sum logits:
+        the same ranking), else the mean of softmax."""
+        if self.multi_label:
+            return logits.sigmoid().mean(0)
+        if self.protocol.aggregate == "sum_logits":
+            return logits.mean(0).softmax(-1)
+        return logits.softmax(-1).mean(0)
+
     @torch.no_grad()
     def predict(self, video: str | Path | Tensor, topk: int = 5) -> Prediction:
-        """Top-k labels of the views' mean softmax."""
+        """Top-k labels of a video (probabilities as ``probabilities`` combines the views)."""
         logits = self.logits(video)
-        p, i = logits.softmax(-1).mean(0).topk(min(topk, logits.shape[1]))
+        p, i = self.probabilities(logits).topk(min(topk, logits.shape[1]))
         source = "<tensor>" if isinstance(video, Tensor) else str(video)
         return Prediction(
             source,

@@ -29,11 +29,10 @@ from ..data.transforms import MixupCutmix, one_hot
 from ..factory import create_model
 from ..seeding import derive_seed
 from . import distributed
-from .builders import build_datasets, prepare_synthetic
+from .builders import build_datasets, data_spec, prepare_synthetic
 from .checkpointing import (
     CHECKPOINT,
     atomic_save,
-    data_preprocessing,
     export_safetensors,
     load_training_checkpoint,
     model_metadata,
@@ -150,7 +149,7 @@ class Trainer:
 
     def metadata(self) -> dict[str, Any]:
         return model_metadata(
-            self.cfg.model, self.model, self.labels, data_preprocessing(self.cfg.data)
+            self.cfg.model, self.model, self.labels, data_spec(self.cfg.data)
         )
 
     @property
