@@ -1,0 +1,200 @@
+"""The input tensor of released and foreign weights: test_views against the official
+pipelines' goldens, and what convert / predict / eval keep of a foreign checkpoint."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import videoformer
+from tests.conftest import GOLDEN
+from tests.data.test_protocols import PIPELINES, golden
+from videoformer import create_model, data_config
+from videoformer.cli import main
+from videoformer.data.decode import probe
+from videoformer.engine.checkpointing import export_safetensors, model_metadata
+from videoformer.engine.predict import Predictor
+from videoformer.labels import label_names
+
+CLIP_A = PIPELINES / "synth_a_320x240_25fps.mp4"
+CLIP_B = PIPELINES / "synth_b_136x180_29.97fps.mp4"
+TINY = ["img_size=32", "patch_size=8", "num_frames=4", "embed_dim=32", "depth=1", "num_heads=2"]
+
+
+def test_tag_gives_the_official_timesformer_views():
+    g = golden("P1__synth_a_320x240_25fps")
+    for model in ("timesformer_base.k400", "timesformer_base", "timesformer_base.k600"):
+        views = videoformer.test_views(CLIP_A, model)
+        assert views.shape == (3, 3, 8, 224, 224)
+        torch.testing.assert_close(views[:, :, :1].half().float(), g["views"][:, :, :1].float(),
+                                   atol=2e-3, rtol=0)
+    assert videoformer.test_views(CLIP_A, "timesformer_base.k400", views="2x1").shape == (
+        2,
+        3,
+        8,
+        224,
+        224,
+    )
+
+
+def test_video_swin_tag_gives_mmaction2_views_clip_major():
+    g = golden("P2__synth_b_136x180_29.97fps")
+    views = videoformer.test_views(CLIP_B, "video_swin_tiny.k400_in1k", views="4x3")
+    mean = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1, 1)
+    std = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1, 1)
+    official = [crop * 4 + clip for clip in range(4) for crop in range(3)]
+    assert torch.equal(views[:, :, [0, 31]], ((g["views_uint8"].float() - mean) / std)[official])
+
+
+def hf_directory(path: Path, frames: int = 8, size: int = 224) -> Path:
+    """config.json and preprocessor_config.json as the HF TimeSformer checkpoints have them."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "timesformer",
+                "num_frames": frames,
+                "image_size": size,
+                "patch_size": 8,
+                "hidden_size": 32,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 2,
+                "intermediate_size": 128,
+                "id2label": {"0": "left", "1": "right"},
+            }
+        )
+    )
+    (path / "preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                "image_processor_type": "VideoMAEImageProcessor",
+                "do_resize": True,
+                "size": {"shortest_edge": size},
+                "resample": 2,
+                "do_center_crop": True,
+                "crop_size": {"height": size, "width": size},
+                "do_rescale": True,
+                "rescale_factor": 1 / 255,
+                "do_normalize": True,
+                "image_mean": [0.45] * 3,
+                "image_std": [0.225] * 3,
+            }
+        )
+    )
+    return path
+
+
+def test_hf_directory_gives_the_videomae_processor_views(tmp_path):
+    g = golden("P3__synth_a_320x240_25fps")
+    views = videoformer.test_views(CLIP_A, hf_directory(tmp_path / "hf"))
+    m = torch.tensor([0.45] * 3) * (1.0 / (1 / 255.0))
+    s = torch.tensor([0.225] * 3) * (1.0 / (1 / 255.0))
+    assert torch.equal(
+        views, (g["views_uint8"].float() - m.view(1, 3, 1, 1, 1)) / s.view(1, 3, 1, 1, 1)
+    )
+
+
+def test_hf_directory_predicts_at_its_own_size_and_frames(tmp_path):
+    """The golden HF directory is a 32-pixel, 4-frame model; its views must be too."""
+    predictor = Predictor(GOLDEN / "hf_timesformer")
+    assert predictor.data.protocol == "hf_videomae" and predictor.data.size == 32
+    views = predictor.views(CLIP_B)
+    assert views.shape == (1, 3, 4, 32, 32)
+    pred = predictor.predict(CLIP_B, topk=2)
+    assert {label for label, _ in pred.topk} <= {"left", "right", "up", "down", "grow", "shrink"}
+
+
+def official_pyth(path: Path, num_classes: int, **config) -> torch.nn.Module:
+    fields = dict(item.split("=") for item in TINY)
+    model = create_model(
+        "timesformer", num_classes=num_classes, **{k: int(v) for k, v in fields.items()}, **config
+    ).eval()
+    torch.save({"model_state": {f"model.{k}": v for k, v in model.state_dict().items()}}, path)
+    return model
+
+
+def test_converted_k400_checkpoint_keeps_names_size_and_protocol(tmp_path, capsys):
+    trained = official_pyth(tmp_path / "k400.pyth", 400)
+    out = tmp_path / "k400.safetensors"
+    args = [
+        "convert",
+        str(tmp_path / "k400.pyth"),
+        "--model",
+        "timesformer_base.k400",
+        "--out",
+        str(out),
+    ]
+    assert main(args + sum((["--set", s] for s in TINY), [])) == 0
+    predictor = Predictor(out)
+    assert predictor.labels == list(label_names("kinetics400"))
+    assert (predictor.data.size, predictor.data.clip, predictor.data.protocol) == (
+        32,
+        "4x32x1",
+        "timesformer",
+    )
+    assert predictor.protocol.num_views == 3
+    x = predictor.views(CLIP_B)
+    torch.testing.assert_close(predictor.model(x), trained(x), rtol=0, atol=0)
+    top = predictor.predict(CLIP_B, topk=1).topk[0][0]
+    assert top in label_names("kinetics400")
+
+
+def test_ssv2_weights_get_segments_bgr_and_ssv2_names(tmp_path):
+    spec = data_config("timesformer_base.ssv2")
+    assert (spec.protocol, spec.labels, spec.num_crops) == ("timesformer_ssv2", "ssv2", 3)
+    official_pyth(tmp_path / "ssv2.pyth", 174)
+    out = tmp_path / "ssv2.safetensors"
+    args = [
+        "convert",
+        str(tmp_path / "ssv2.pyth"),
+        "--model",
+        "timesformer_base.ssv2",
+        "--out",
+        str(out),
+    ]
+    assert main(args + sum((["--set", s] for s in TINY), [])) == 0
+    predictor = Predictor(out)
+    assert predictor.labels == list(label_names("ssv2"))
+    # 120 frames, 4 segments of 29.75: middles (0+30)//2, (30+60)//2, (60+89)//2, (89+119)//2
+    assert predictor.protocol.clip_indices(probe(CLIP_B)) == [[15, 45, 74, 104]]
+
+
+def test_multi_label_models_predict_with_sigmoid(tmp_path):
+    from videoformer.models.perceiver import ByteArray
+
+    video = ByteArray(
+        "video", "BCS", 3, patch_size=(2, 8, 8), num_bands=4, max_resolution=(2, 4, 4)
+    )
+    model = create_model(
+        "perceiver",
+        inputs=(video,),
+        num_latents=8,
+        latent_dim=32,
+        num_cross_attends=1,
+        latent_blocks_per_cross_attend=1,
+        latent_heads=2,
+        num_classes=5,
+        multi_label=True,
+    ).eval()
+    export_safetensors(
+        model,
+        model_metadata("perceiver", model, list("abcde"), model.default_data_config()),
+        tmp_path / "ml.safetensors",
+    )
+    predictor = Predictor(tmp_path / "ml.safetensors")
+    frames = torch.randint(0, 256, (8, 40, 48, 3), dtype=torch.uint8)
+    logits = predictor.logits(frames)
+    probs = dict(predictor.predict(frames, topk=5).topk)
+    expected = logits.sigmoid().mean(0)
+    assert sorted(probs.values(), reverse=True) == pytest.approx(
+        sorted(expected.tolist(), reverse=True)
+    )
+    assert sum(probs.values()) != pytest.approx(1.0)
+
+
+def test_checkpoint_without_metadata_names_what_to_pass(tmp_path):
+    save_file({"x": torch.zeros(1)}, tmp_path / "w.safetensors")
+    with pytest.raises(ValueError, match="carries no preprocessing .* e.g. timesformer_base.k400"):
+        data_config(tmp_path / "w.safetensors")
