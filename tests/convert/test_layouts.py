@@ -22,6 +22,8 @@ EXPECTED = {
     "timesformer_divided_resize.pt": ("timesformer", {"timesformer_official"}),
     "timesformer_joint.pt": ("timesformer", {"timesformer_official"}),
     "timesformer_space_only.pt": ("timesformer", {"timesformer_official"}),
+    "timesformer_mmaction_divided.pt": ("timesformer", {"timesformer_mmaction"}),
+    "timesformer_mmaction_joint.pt": ("timesformer", {"timesformer_mmaction"}),
     "video_swin_pad.pt": ("video_swin", {"video_swin_official"}),
     "video_swin_small.pt": ("video_swin", {"video_swin_official"}),
 }

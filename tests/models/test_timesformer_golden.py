@@ -63,3 +63,29 @@ def test_golden_detects_a_wrong_layernorm_eps():
     with torch.no_grad():
         out = model(g["input"])
     assert (out - g["output"]).abs().max() > ATOL
+
+
+@pytest.mark.parametrize("name", ["divided", "joint"])
+def test_mmaction2_checkpoint_reproduces_its_logits(name, tmp_path):
+    """mmaction2's own TimeSformer (tests/golden/make_mmaction_timesformer.py) on the same
+    random weights, loaded through its checkpoint layout."""
+    g = load_golden(f"timesformer_mmaction_{name}")
+    k = g["kwargs"]
+    path = tmp_path / "mmaction.pth"
+    torch.save({"meta": {"mmaction": "1.2.0"}, "state_dict": g["state_dict"]}, path)
+    model = create_model(
+        "timesformer",
+        img_size=k["img_size"],
+        patch_size=k["patch_size"],
+        num_frames=k["num_frames"],
+        embed_dim=k["embed_dims"],
+        depth=k["num_transformer_layers"],
+        num_heads=k["num_heads"],
+        attention_type=k["attention_type"],
+        num_classes=k["num_classes"],
+    ).eval()
+    report = load_checkpoint(model, path)
+    assert report.layout == "timesformer_mmaction" and report.loaded == len(g["state_dict"])
+    with torch.no_grad():
+        out = model(g["input"])
+    torch.testing.assert_close(out, g["output"], atol=ATOL, rtol=0)

@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (register layouts)
     perceiver_hf,
     swin_official,
     timesformer_hf,
+    timesformer_mmaction,
     timesformer_official,
     video_swin_official,
     vit_imagenet,
