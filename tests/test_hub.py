@@ -213,3 +213,13 @@ def test_every_released_url_is_http_and_every_tag_builds():
         with torch.device("meta"):
             model = entry.build(**spec.config)
         assert model.config.num_classes == spec.num_classes
+
+
+def test_predictor_takes_a_tag(server, tiny_tag):
+    from videoformer.engine.predict import Predictor
+
+    predictor = Predictor("tiny_test.k5", labels=list("abcde"))
+    frames = torch.randint(0, 256, (12, 40, 48, 3), dtype=torch.uint8)
+    x = predictor.views(frames)
+    assert x.shape == (1, 3, 4, 32, 32)  # the tag's protocol: 1 clip x 1 crop
+    torch.testing.assert_close(predictor.logits(frames), server.trained(x), rtol=0, atol=0)

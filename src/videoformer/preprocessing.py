@@ -111,7 +111,8 @@ def fit_to_model(spec: DataSpec, model: nn.Module) -> DataSpec:
     return replace(spec, size=own.size, clip=clip, test_short_side=None)
 
 
-def _is_registered(name: str) -> bool:
+def is_registered(name: str) -> bool:
+    """Whether ``name`` is a registered ``variant[.tag]`` (or family)."""
     try:
         resolve_weights(name)
     except ValueError:
@@ -128,7 +129,7 @@ def data_config(model: str | PathLike | nn.Module) -> DataSpec:
             spec.data if spec else getattr(model, "data_spec", None) or model.default_data_config()
         )
     text = str(model)
-    if not Path(text).exists() and _is_registered(text):
+    if not Path(text).exists() and is_registered(text):
         entry, spec = resolve_weights(text)
         spec = spec or (entry.weights[0] if entry.weights else None)
         if spec is not None:

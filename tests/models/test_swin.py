@@ -177,8 +177,23 @@ def test_mmaction2_1x_layout_names_the_final_norm_norm3():
 def test_any_clip_size_and_other_image_sizes():
     video = create_model("video_swin", **VSWIN_SMALL).eval()
     assert _run(video, torch.randn(1, 3, 5, 37, 51)).shape == (1, 6)
+
+
+def test_2d_swin_at_another_size_equals_a_model_built_there_or_is_refused():
+    """Built at 56 px (stages 14, 7: windows 7 shifted, 7 unshifted). 52 px keeps both
+    stages' windows and gives what a model built at 52 px gives; 60x44 would need a 6x6
+    window in stage 1 and is refused, naming what to do."""
     image = create_model("swin", **SWIN_SMALL).eval()
-    assert _run(image, torch.randn(1, 3, 60, 44)).shape == (1, 6)
+    built_there = create_model("swin", **{**SWIN_SMALL, "img_size": 52}).eval()
+    built_there.load_state_dict(image.state_dict())
+    x = torch.randn(1, 3, 52, 52)
+    torch.testing.assert_close(_run(image, x), _run(built_there, x), rtol=0, atol=0)
+    with pytest.raises(
+        ValueError,
+        match=r"built for 56x56 inputs got 60x44.*stage 1: window \(6, 6\) "
+        r"shift \(0, 0\) \(built \(7, 7\).*build the model at that size",
+    ):
+        _run(image, torch.randn(1, 3, 60, 44))
 
 
 def test_forward_intermediates_and_features():

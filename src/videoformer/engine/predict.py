@@ -27,7 +27,13 @@ from ..data.sampling import ClipSampler
 from ..factory import create_model, weights_source
 from ..labels import label_set_of_size
 from ..models import DataSpec
-from ..preprocessing import data_config, fit_to_model, hf_data_config, spec_from_metadata
+from ..preprocessing import (
+    data_config,
+    fit_to_model,
+    hf_data_config,
+    is_registered,
+    spec_from_metadata,
+)
 
 HF_FAMILIES = {"timesformer": "timesformer", "perceiver": "perceiver_io"}  # config.json model_type
 
@@ -41,9 +47,13 @@ def model_from_metadata(meta: dict[str, Any]):
 def load_for_inference(
     checkpoint: str | Path, model: str | None = None, fallback: str | None = None
 ):
-    """(model with weights, its DataSpec, label names or None) of any checkpoint. ``model``
-    (a variant or tag) overrides what the checkpoint says; ``fallback`` names the variant of
-    a checkpoint that says nothing."""
+    """(model with weights, its DataSpec, label names or None) of any checkpoint, or of
+    released weights named by tag (``timesformer_base.k400``). ``model`` (a variant or
+    tag) overrides what the checkpoint says; ``fallback`` names the variant of a checkpoint
+    that says nothing."""
+    if not Path(checkpoint).exists() and is_registered(str(checkpoint)):
+        built = create_model(str(checkpoint), pretrained=True)
+        return built, data_config(str(checkpoint)), None
     source = weights_source(checkpoint)
     if source.is_dir():
         hf = read_hf_config(source) or {}

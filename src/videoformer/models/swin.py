@@ -285,6 +285,21 @@ class SwinBackbone(Classifier):
         return self
 
 
+def swin_2d_windows(
+    grid: tuple[int, int], window_size: int, num_stages: int
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The official 2D rule per stage: a stage no larger than the window (its short side)
+    takes a square window of that side and no shift; otherwise ``window_size`` shifted by
+    half. Stage i has ``ceil(grid / 2**i)`` tokens per side (merging pads odd sizes)."""
+    windows, shifts = [], []
+    for i in range(num_stages):
+        side = min(-(-g // 2**i) for g in grid)
+        w = min(window_size, side)
+        windows.append((w, w))
+        shifts.append((0, 0) if side <= window_size else (w // 2, w // 2))
+    return windows, shifts
+
+
 @dataclass(frozen=True)
 class SwinConfig:
     img_size: int = 224
@@ -324,13 +339,8 @@ class Swin(SwinBackbone):
         grid = -(-c.img_size // c.patch_size)
         if c.ape:
             self.absolute_pos_embed = nn.Parameter(torch.zeros(1, grid * grid, c.embed_dim))
-        windows, shifts = [], []
-        for i in range(len(c.depths)):
-            res = -(-grid // 2**i)
-            w = min(c.window_size, res)  # official: the window shrinks to a small stage, unshifted
-            windows.append((w, w))
-            shifts.append((0, 0) if res <= c.window_size else (w // 2, w // 2))
-        self._build_stages(c, windows, shifts)
+        self._build_stages(c, *swin_2d_windows((grid, grid), c.window_size, len(c.depths)))
+        self._checked_grids: set[tuple[int, int]] = {(grid, grid)}
         self.head_drop = nn.Identity()
         self.head = make_head(self.num_features, c.num_classes)
         init_weights(self)
@@ -343,6 +353,29 @@ class Swin(SwinBackbone):
         c = self.config
         return (c.in_chans, c.img_size, c.img_size)
 
+    def _check_grid(self, grid: tuple[int, int], image: tuple[int, int]) -> None:
+        """Other input sizes run only where every stage keeps the window and shift the model
+        was built with, so they compute exactly what a model built at that size computes;
+        elsewhere the official rule would pick other windows (and bias tables resampled for
+        them), which only a model built at that size has."""
+        if grid in self._checked_grids:
+            return
+        windows, shifts = swin_2d_windows(grid, self.config.window_size, len(self.layers))
+        changed = [
+            f"stage {i}: window {w} shift {s} (built {layer.window} shift {layer.shift})"
+            for i, (w, s, layer) in enumerate(zip(windows, shifts, self.layers))
+            if (w, s) != (layer.window, layer.shift)
+        ]
+        if changed:
+            c = self.config
+            raise ValueError(
+                f"Swin built for {c.img_size}x{c.img_size} inputs got {image[0]}x{image[1]}, whose "
+                f"stages need other windows ({'; '.join(changed)}); build the model at that size "
+                f"(square img_size; create_model(..., img_size=N, pretrained=...) resamples the "
+                f"bias tables as the official loader does)"
+            )
+        self._checked_grids.add(grid)
+
     def default_data_config(self) -> DataSpec:
         return DataSpec(
             self.config.img_size, "1x1x1", IMAGENET_MEAN, IMAGENET_STD, labels="imagenet1k"
@@ -353,7 +386,9 @@ class Swin(SwinBackbone):
             raise ValueError(
                 f"Swin expects (B, {self.config.in_chans}, H, W) images, got {tuple(x.shape)}"
             )
+        image = tuple(x.shape[-2:])
         x = self.patch_embed(x)  # (B, H', W', D)
+        self._check_grid(tuple(x.shape[1:3]), image)
         if self.config.ape:
             B, H, W, D = x.shape
             if H * W != self.absolute_pos_embed.shape[1]:
