@@ -198,3 +198,42 @@ def test_checkpoint_without_metadata_names_what_to_pass(tmp_path):
     save_file({"x": torch.zeros(1)}, tmp_path / "w.safetensors")
     with pytest.raises(ValueError, match="carries no preprocessing .* e.g. timesformer_base.k400"):
         data_config(tmp_path / "w.safetensors")
+
+
+def test_audio_visual_models_get_each_clips_audio(tmp_path):
+    """predict/extract feed an audio+video Perceiver the audio of each clip's window."""
+    from tests.data.test_audio import write_av
+    from videoformer.data.audio import audio_window, read_audio
+    from videoformer.models.perceiver import ByteArray
+
+    path = write_av(tmp_path / "av.mp4", seconds=2.0, tone_hz=440.0, fps=16, size=32)
+    video = ByteArray("video", "BCS", 3, patch_size=(2, 8, 8), num_bands=4, max_resolution=(2, 4, 4))
+    audio = ByteArray("audio", "BS", 1, patch_size=(64,), num_bands=4, max_resolution=(32,))
+    model = create_model(
+        "perceiver",
+        inputs=(video, audio),
+        num_latents=8,
+        latent_dim=32,
+        num_cross_attends=1,
+        latent_blocks_per_cross_attend=1,
+        latent_heads=2,
+        num_classes=3,
+        multi_label=True,
+    ).eval()
+    data = videoformer.DataSpec(32, "4x2x2", (0.45,) * 3, (0.225,) * 3, audio_rate=16_000)
+    export_safetensors(
+        model,
+        model_metadata("perceiver", model, ["a", "b", "c"], data),
+        tmp_path / "av.safetensors",
+    )
+    predictor = Predictor(tmp_path / "av.safetensors")
+    x = predictor.inputs(path)
+    assert x["video"].shape == (2, 3, 4, 32, 32) and x["audio"].shape == (2, 2048)
+    samples = read_audio(path, 16_000)
+    first = predictor.protocol.clip_indices(probe(path))[1][0]  # the second clip's first frame
+    assert torch.equal(x["audio"][1], audio_window(samples, round(first / 16 * 16_000), 2048))
+    assert len(predictor.predict(path, topk=3).topk) == 3
+    features, mean = predictor.embed(path)
+    assert features.shape == (2, 32) and mean.shape == (32,)
+    with pytest.raises(ValueError, match="also takes audio: give a video file"):
+        predictor.predict(torch.zeros(8, 32, 32, 3, dtype=torch.uint8))

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 METADATA_KEYS = {
     "size": "size", "clip": "clip", "mean": "mean", "std": "std", "sampler": "sampler",
     "labels": "label_set", "test_short_side": "test_short_side", "protocol": "protocol",
-    "num_crops": "num_crops",
+    "num_crops": "num_crops", "audio_rate": "audio_rate",
 }
 
 

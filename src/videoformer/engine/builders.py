@@ -101,8 +101,17 @@ def transforms_for(cfg: DataConfig, names: list[str] | None):
 def data_spec(cfg: DataConfig) -> DataSpec:
     """The test input a recipe trains for (written into checkpoints as metadata)."""
     return DataSpec(
-        cfg.size, cfg.clip, tuple(cfg.mean), tuple(cfg.std), sampler=cfg.sampler,
-        test_short_side=cfg.test_short_side, protocol=cfg.protocol, num_crops=cfg.test_crops,
+        cfg.size,
+        cfg.clip,
+        tuple(cfg.mean),
+        tuple(cfg.std),
+        sampler=cfg.sampler,
+        test_short_side=cfg.test_short_side,
+        protocol=cfg.protocol,
+        num_crops=cfg.test_crops,
+        audio_rate=cfg.sample_rate
+        if cfg.dataset == "audioset" and cfg.audio_features == "raw"
+        else 0,
     )
 
 

@@ -13,6 +13,7 @@ sum), or the mean of sigmoid for multi-label models.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ import torch
 from torch import Tensor
 
 from ..checkpoint import load_checkpoint, read_hf_config, read_metadata
+from ..data.audio import audio_window, read_audio
 from ..data.decode import probe
-from ..data.protocols import build_protocol
+from ..data.protocols import build_protocol, frames_info
 from ..data.sampling import ClipSampler
 from ..factory import create_model, weights_source
 from ..labels import label_set_of_size
@@ -133,18 +135,50 @@ class Predictor:
             for s in range(0, max(num_frames - sampler.span, 0) + 1, self.stride)
         ]
 
+    def _clips(self, video: str | Path | Tensor) -> list[list[int]]:
+        if isinstance(video, Tensor):
+            info = frames_info(len(video), 30.0)
+        else:
+            info = probe(video)
+        return self._windows(info.num_frames) if self.stride else self.protocol.clip_indices(info)
+
     def views(self, video: str | Path | Tensor) -> Tensor:
         """All test views of a video file, or of uint8 frames (T, H, W, C): (V, C, T, H, W)."""
-        clips = None
-        if self.stride:
-            num_frames = len(video) if isinstance(video, Tensor) else probe(video).num_frames
-            clips = self._windows(num_frames)
-        return self.protocol.views(video, clips=clips)
+        return self.protocol.views(video, clips=self._clips(video) if self.stride else None)
+
+    def inputs(self, video: str | Path | Tensor) -> Tensor | dict[str, Tensor]:
+        """What the model takes for every view: the views, and for audio-visual models
+        ``{"video": views, "audio": (V, S)}`` with each clip's audio from its first frame."""
+        audio = self._audio_input()
+        if audio is None:
+            return self.views(video)
+        if isinstance(video, Tensor) or not self.data.audio_rate:
+            raise ValueError("this model also takes audio: give a video file with its audio track")
+        clips = self._clips(video)
+        info, samples = probe(video), read_audio(video, self.data.audio_rate)
+        windows = []
+        for clip in clips:
+            start = float((info.pts[clip[0]] - info.pts[0]) * info.time_base)
+            window = audio_window(samples, round(start * self.data.audio_rate), audio)
+            windows += [window] * self.protocol.num_crops
+        return {"video": self.protocol.views(video, clips=clips), "audio": torch.stack(windows)}
+
+    def _audio_input(self) -> int | None:
+        """Samples of the model's raw-audio input, or None without one."""
+        for spec in getattr(self.model.config, "inputs", ()):
+            if spec.name == "audio" and spec.layout == "BS":
+                return math.prod(r * p for r, p in zip(spec.max_resolution, spec.patch_size))
+        return None
+
+    def _to_device(self, x: Tensor | dict[str, Tensor]) -> Tensor | dict[str, Tensor]:
+        if isinstance(x, dict):
+            return {k: v.to(self.device) for k, v in x.items()}
+        return x.to(self.device)
 
     @torch.no_grad()
     def logits(self, video: str | Path | Tensor) -> Tensor:
         """Logits of every view (V, K)."""
-        return self.model(self.views(video).to(self.device)).float().cpu()
+        return self.model(self._to_device(self.inputs(video))).float().cpu()
 
     def probabilities(self, logits: Tensor) -> Tensor:
         """Per-class probabilities of a video from its views' logits (V, K): the mean of
@@ -171,5 +205,5 @@ class Predictor:
     @torch.no_grad()
     def embed(self, video: str | Path | Tensor) -> tuple[Tensor, Tensor]:
         """Pooled features per view (V, D) and their mean per video (D,)."""
-        features = self.model.forward_features(self.views(video).to(self.device)).float().cpu()
+        features = self.model.forward_features(self._to_device(self.inputs(video))).float().cpu()
         return features, features.mean(0)

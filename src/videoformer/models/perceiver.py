@@ -310,7 +310,9 @@ class Perceiver(Classifier):
         _, *S = _default_shape(visual[0])
         frames = S[0] if len(S) == 3 else 1
         labels = "imagenet1k" if frames == 1 and self.config.num_classes == 1000 else ""
-        return DataSpec(S[-1], f"{frames}x1x1", IMAGENET_MEAN, IMAGENET_STD, labels=labels)
+        audio = any(s.name == "audio" and s.layout == "BS" for s in self.config.inputs)
+        return DataSpec(S[-1], f"{frames}x1x1", IMAGENET_MEAN, IMAGENET_STD, labels=labels,
+                        audio_rate=48_000 if audio else 0)  # the paper's AudioSet audio
 
     def byte_array(self, x: Tensor | dict[str, Tensor]) -> Tensor:
         """Inputs -> (B, M, C) byte array."""

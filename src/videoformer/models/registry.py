@@ -52,6 +52,7 @@ class DataSpec:
     test_short_side: int | None = None
     protocol: str = "videoformer"
     num_crops: int = 1
+    audio_rate: int = 0  # sample rate of a raw-audio input ("audio"); 0: the model takes none
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOL_NAMES:
