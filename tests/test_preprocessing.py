@@ -207,7 +207,7 @@ def test_audio_visual_models_get_each_clips_audio(tmp_path):
     from videoformer.models.perceiver import ByteArray
 
     path = write_av(tmp_path / "av.mp4", seconds=2.0, tone_hz=440.0, fps=16, size=32)
-    video = ByteArray("video", "BCS", 3, patch_size=(2, 8, 8), num_bands=4, max_resolution=(2, 4, 4))
+    video = ByteArray("video", "BCS", 3, (2, 8, 8), num_bands=4, max_resolution=(2, 4, 4))
     audio = ByteArray("audio", "BS", 1, patch_size=(64,), num_bands=4, max_resolution=(32,))
     model = create_model(
         "perceiver",
