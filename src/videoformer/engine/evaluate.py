@@ -104,6 +104,7 @@ def evaluate(
         sampler=sampler,
         num_workers=num_workers,
         pin_memory=info.device.type == "cuda",
+        generator=torch.Generator().manual_seed(0),  # not the global stream (see train.py)
     )
     local: list[tuple[int, int, torch.Tensor, Any]] = []
     failed = 0

@@ -294,6 +294,9 @@ class Trainer:
             num_workers=cfg.data.num_workers,
             persistent_workers=False,
             pin_memory=info.device.type == "cuda",
+            # its own generator: the workers' seeds must not come from (and shift) the global
+            # stream that dropout and stochastic depth draw from, or resume would not be exact
+            generator=torch.Generator().manual_seed(derive_seed(cfg.seed, "loader", s.epoch)),
         )
         total = self.steps_per_epoch * cfg.optim.accum_steps
         bar = tqdm(
