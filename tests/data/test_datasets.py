@@ -1,6 +1,8 @@
 """Datasets on generated files: parsing, construction errors, bad files, workers."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -19,7 +21,7 @@ from videoformer.data.datasets import (
 )
 from videoformer.data.decode import VideoDecodeError, probe
 from videoformer.data.sampling import ClipSampler, SegmentSampler
-from videoformer.data.synthetic import CLASSES, make_motion_dataset, render_clip
+from videoformer.data.synthetic import CLASSES, render_clip
 from videoformer.data.transforms import ToModelInput, video_test_transform, video_train_transform
 
 MEAN, STD = [0.45] * 3, [0.225] * 3
@@ -36,10 +38,19 @@ def train_set(root, **kw):
     )
 
 
-def test_synthetic_dataset_is_byte_identical_for_a_seed(motion_root, tmp_path):
-    again = make_motion_dataset(tmp_path / "again", num_per_class=3, size=32, frames=8, seed=0)
-    for rel in ["train.csv", "val.csv", "boxes.json", "videos/growing/growing_0001.mp4"]:
-        assert (motion_root / rel).read_bytes() == (again / rel).read_bytes()
+def test_synthetic_dataset_is_byte_identical_for_a_seed_across_processes(tmp_path):
+    """Three processes write the same set at the same time (load made libx264's lookahead
+    vary between processes); every file must come out the same."""
+    code = ("import sys; from videoformer.data.synthetic import make_motion_dataset; "
+            "make_motion_dataset(sys.argv[1], num_per_class=3, size=64, frames=16, seed=7)")
+    roots = [tmp_path / f"p{i}" for i in range(3)]
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(r)]) for r in roots]
+    assert [p.wait() for p in procs] == [0, 0, 0]
+    files = sorted(f.relative_to(roots[0]) for f in roots[0].rglob("*") if f.is_file())
+    assert len(files) == 35  # 30 clips, 2 splits, labels, boxes, flip map
+    for other in roots[1:]:
+        different = [f for f in files if (roots[0] / f).read_bytes() != (other / f).read_bytes()]
+        assert not different, different
 
 
 def test_synthetic_dataset_layout(motion_root):

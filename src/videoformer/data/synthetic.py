@@ -12,7 +12,8 @@ they turn 2-6 degrees per frame, so that between frames a few apart an arm stays
 view of the same patch (docs/data.md).
 
 Files: ``videos/<class>/<class>_<i>.mp4`` (H.264 through PyAV, single-threaded, no
-creation time: the same seed gives byte-identical files), ``train.csv`` and
+creation time, no lookahead: the same seed gives byte-identical files in any process, see
+``write_video``), ``train.csv`` and
 ``val.csv`` (``path,label``), ``labels.txt``, ``boxes.json`` (per-frame bounding box of
 the shape, null when invisible), ``flip_map.json`` (label pairs a horizontal flip swaps).
 """
@@ -170,12 +171,19 @@ def render_clip(
 def write_video(
     path: str | Path, frames: np.ndarray, fps: int = 16, codec: str = "libx264"
 ) -> None:
-    """Encode uint8 (T, H, W, 3) frames deterministically (one thread, bit-exact muxing)."""
+    """Encode uint8 (T, H, W, 3) frames deterministically: the same bytes in any process.
+
+    One thread and bit-exact muxing are not enough for libx264: with its macroblock-tree
+    rate control over a lookahead (the default) this wheel's x264 gave different
+    bitstreams in processes that ran at the same time (11-16 of 30 clips, measured), so both
+    are off (``mbtree=0:rc-lookahead=0``; b-frames and the rest stay)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", options={"fflags": "+bitexact"}) as container:
         options = (
-            {"threads": "1", "crf": "18", "g": "16"} if codec == "libx264" else {"threads": "1"}
+            {"threads": "1", "crf": "18", "g": "16", "x264-params": "mbtree=0:rc-lookahead=0"}
+            if codec == "libx264"
+            else {"threads": "1"}
         )
         stream = container.add_stream(codec, rate=fps, options=options)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
