@@ -116,8 +116,11 @@ def _video_paths(inputs: list[str]) -> list[Path]:
 
 
 def _predictor(args: argparse.Namespace):
+    from .data.protocols import parse_views
     from .engine.predict import Predictor
 
+    if args.views:
+        parse_views(args.views)  # before any model is loaded or downloaded
     return Predictor(
         args.checkpoint, model=args.model, labels=args.labels, views=args.views, stride=args.stride
     )
@@ -160,6 +163,8 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
     from .data.decode import VideoDecodeError
 
+    if Path(args.out).suffix not in (".npy", ".safetensors"):
+        raise ValueError(f"--out must end in .npy or .safetensors, got {args.out}")
     predictor = _predictor(args)
     per_video, per_clip, names, failed = [], [], [], []
     for path in _video_paths(args.videos):
@@ -203,6 +208,8 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     from .models.registry import split_tag
     from .preprocessing import data_config, fit_to_model, hf_data_config
 
+    if Path(args.out).suffix != ".safetensors":
+        raise ValueError(f"--out must end in .safetensors, got {args.out}")
     overrides = {}
     for item in args.set or []:
         if "=" not in item:

@@ -37,6 +37,29 @@ def test_average_precision_by_hand():
     assert abs(ap - (1 + 2 / 3) / 2) < 1e-6
 
 
+def test_tied_scores_are_one_threshold_whatever_their_order():
+    for labels in ([0, 1], [1, 0]):
+        assert average_precision(torch.tensor([0.5, 0.5]), torch.tensor(labels)) == 0.5
+    # thresholds 0.9 (1 pos of 1), 0.5 (3 more: 1 pos; 2 of 4), 0.1 (1 neg): recall 1/2 at
+    # precision 1, then 1/2 more at precision 2/4
+    scores, labels = torch.tensor([0.5, 0.9, 0.5, 0.1, 0.5]), torch.tensor([0, 1, 0, 0, 1])
+    assert average_precision(scores, labels) == pytest.approx(0.5 * 1 + 0.5 * 2 / 4)
+    assert average_precision(scores, torch.zeros(5)) != average_precision(scores, torch.zeros(5))
+
+
+def test_average_precision_equals_scikit_learn():
+    """Dev-only: where scikit-learn is installed, on random scores with many ties."""
+    metrics = pytest.importorskip("sklearn.metrics")
+    g = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        scores = torch.randint(0, 6, (40,), generator=g).float() / 5  # six values: ties
+        labels = torch.randint(0, 2, (40,), generator=g)
+        if labels.sum() == 0:
+            continue
+        expected = metrics.average_precision_score(labels.numpy(), scores.numpy())
+        assert average_precision(scores, labels) == pytest.approx(expected, abs=1e-6)
+
+
 def test_no_weight_decay_on_norms_biases_embeddings():
     model = create_model(
         "timesformer", img_size=32, patch_size=8, num_frames=4, embed_dim=32, depth=2, num_heads=2

@@ -6,6 +6,8 @@ import json
 import logging
 from pathlib import Path
 
+import torch
+
 from ..data.datasets import (
     AudioVisualDataset,
     ImageFolderDataset,
@@ -21,8 +23,10 @@ from ..data.protocols import build_protocol
 from ..data.sampling import ClipSampler, SegmentSampler
 from ..data.synthetic import make_motion_dataset
 from ..data.transforms import video_test_transform, video_train_transform
+from ..hub import is_hub_id
 from ..models import DataSpec
-from .config import DataConfig
+from ..models.registry import resolve_weights
+from .config import DataConfig, TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,58 @@ def _items(cfg: DataConfig, split: str):
     if cfg.dataset == "audioset":
         return read_audioset_csv(annotation, root / cfg.labels, root)
     return read_class_folders(root / split)
+
+
+def required_paths(cfg: DataConfig) -> list[Path]:
+    """The files and folders a data config reads (the synthetic set is written if missing)."""
+    root = Path(cfg.root)
+    if cfg.dataset == "synthetic":
+        return []
+    if cfg.dataset in ("folders", "images"):
+        return [root / "train", root / "val"]
+    paths = [root / cfg.train, root / cfg.val]
+    if cfg.dataset in ("ssv2", "audioset"):
+        paths.append(root / cfg.labels)
+    return paths
+
+
+def check_inputs(cfg: TrainConfig, device: torch.device) -> None:
+    """What ``load_config`` cannot see, checked before a run writes anything: the data
+    files, the model and its overrides, the pretrained source, precision on this device,
+    the test protocol. Errors name the field, the value and what is allowed."""
+    if not cfg.data.root:
+        raise ValueError(
+            "data.root is empty: the folder of the data set (written there for 'synthetic')"
+        )
+    missing = [str(p) for p in required_paths(cfg.data) if not p.exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"data.dataset = {cfg.data.dataset!r} reads {', '.join(missing)}: not found"
+        )
+    if cfg.precision == "fp16" and device.type != "cuda":
+        raise ValueError(
+            "precision = 'fp16' needs a GPU (its gradient scaler is CUDA-only); use bf16 on the CPU"
+        )
+    try:
+        entry, _ = resolve_weights(cfg.model)
+        with torch.device("meta"):
+            entry.build(**cfg.model_overrides)
+    except (ValueError, TypeError) as e:
+        raise ValueError(
+            f"model = {cfg.model!r}, model_overrides = {cfg.model_overrides}: {e}"
+        ) from None
+    source = cfg.pretrained
+    if (
+        source
+        and not source.startswith(("http://", "https://", "hf://"))
+        and not Path(source).exists()
+    ):
+        if not is_hub_id(source):
+            raise FileNotFoundError(f"pretrained = {source!r}: no such file or directory")
+    try:
+        build_protocol(data_spec(cfg.data))
+    except ValueError as e:
+        raise ValueError(f"data.protocol = {cfg.data.protocol!r}: {e}") from None
 
 
 def _label_names(cfg: DataConfig) -> list[str] | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from ..data.sampling import ClipSampler
 from ..fields import from_dict
 
 
@@ -129,15 +130,58 @@ def _set(tree: dict, dotted: str, value: Any) -> None:
     tree[keys[-1]] = value
 
 
+def _get(config: TrainConfig, dotted: str) -> Any:
+    obj: Any = config
+    for k in dotted.split("."):
+        obj = getattr(obj, k)
+    return obj
+
+
+# field -> (test, what is allowed)
+RULES: dict[str, tuple[Any, str]] = {
+    "batch_size": (lambda v: v >= 1, "at least 1"),
+    "eval_batch_size": (lambda v: v >= 1, "at least 1"),
+    "optim.accum_steps": (lambda v: v >= 1, "at least 1"),
+    "optim.lr": (lambda v: v > 0, "positive"),
+    "optim.weight_decay": (lambda v: v >= 0, "0 or more"),
+    "optim.layer_decay": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "optim.clip_grad": (lambda v: v is None or v > 0, "positive or null"),
+    "schedule.epochs": (lambda v: v >= 1, "at least 1"),
+    "schedule.warmup_epochs": (lambda v: v >= 0, "0 or more"),
+    "schedule.milestones": (lambda v: list(v) == sorted(set(v)), "increasing epochs"),
+    "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "mixup_alpha": (lambda v: v >= 0, "0 or more"),
+    "cutmix_alpha": (lambda v: v >= 0, "0 or more"),
+    "ema_decay": (lambda v: v is None or 0 < v < 1, "in (0, 1) or null"),
+    "eval_every": (lambda v: v >= 1, "at least 1"),
+    "checkpoint_every": (lambda v: v >= 0, "0 (epoch ends) or more"),
+    "max_steps": (lambda v: v is None or v >= 1, "at least 1 or null"),
+    "data.size": (lambda v: v >= 1, "at least 1"),
+    "data.test_crops": (lambda v: v in (1, 3), "1 or 3"),
+    "data.short_side": (
+        lambda v: len(v) == 2 and 1 <= v[0] <= v[1],
+        "[low, high] with low <= high",
+    ),
+    "data.erase_prob": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "data.num_workers": (lambda v: v >= 0, "0 or more"),
+}
+
+
 def validate(config: TrainConfig) -> TrainConfig:
+    """Every field's value, before anything is written: errors name the field, the value
+    and what is allowed."""
     for dotted, allowed in CHOICES.items():
-        obj = config
-        for k in dotted.split("."):
-            obj = getattr(obj, k)
-        if obj not in allowed:
-            raise ValueError(f"{dotted} = {obj!r} is not one of {', '.join(allowed)}")
-    if config.optim.accum_steps < 1 or config.batch_size < 1:
-        raise ValueError("batch_size and optim.accum_steps must be >= 1")
+        value = _get(config, dotted)
+        if value not in allowed:
+            raise ValueError(f"{dotted} = {value!r} is not one of {', '.join(allowed)}")
+    for dotted, (ok, allowed) in RULES.items():
+        value = _get(config, dotted)
+        if not ok(value):
+            raise ValueError(f"{dotted} = {value!r}: must be {allowed}")
+    try:
+        ClipSampler.parse(config.data.clip)
+    except ValueError as e:
+        raise ValueError(f"data.clip = {config.data.clip!r}: {e}") from None
     return config
 
 

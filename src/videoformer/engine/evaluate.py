@@ -45,13 +45,19 @@ def aggregate_views(
 
 
 def average_precision(scores: torch.Tensor, targets: torch.Tensor) -> float:
-    """AP of one class: mean precision at the rank of each positive."""
-    order = scores.argsort(descending=True)
-    hits = targets[order].float()
+    """AP of one class as scikit-learn's ``average_precision_score``: the sum over distinct
+    score thresholds (highest first) of the recall gained times the precision there, so
+    tied scores count as one threshold whatever their order; NaN without positives."""
+    order = scores.argsort(descending=True, stable=True)
+    s, hits = scores[order], targets[order].float()
     if hits.sum() == 0:
         return float("nan")
-    precision = hits.cumsum(0) / torch.arange(1, len(hits) + 1)
-    return float((precision * hits).sum() / hits.sum())
+    last = torch.cat([torch.nonzero(s[1:] != s[:-1]).flatten(), torch.tensor([len(s) - 1])])
+    true_pos = hits.cumsum(0)[last]  # at each threshold: positives ranked at or above it
+    precision = true_pos / (last + 1)
+    recall = true_pos / hits.sum()
+    gained = recall - torch.cat([recall.new_zeros(1), recall[:-1]])
+    return float((gained * precision).sum())
 
 
 def classification_metrics(

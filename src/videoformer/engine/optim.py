@@ -43,7 +43,9 @@ def param_groups(model: nn.Module, cfg: OptimConfig) -> list[dict]:
 
 
 class Lamb(torch.optim.Optimizer):
-    """LAMB (You et al. 2020): Adam moments, update scaled per tensor by ||w|| / ||update||."""
+    """LAMB (You et al. 2020, Algorithm 2): Adam moments with bias correction, decoupled
+    weight decay added to the update, the update scaled per tensor by the trust ratio
+    ||w|| / ||update|| (1 where either norm is 0). Tensor ops only: no host syncs."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0) -> None:
         super().__init__(
@@ -60,20 +62,19 @@ class Lamb(torch.optim.Optimizer):
                     continue
                 state = self.state[p]
                 if not state:
-                    state["step"] = torch.zeros(())
+                    state["step"] = torch.zeros((), dtype=torch.float64, device=p.device)
                     state["m"], state["v"] = torch.zeros_like(p), torch.zeros_like(p)
                 state["step"] += 1
-                t = state["step"].item()
                 state["m"].mul_(b1).add_(p.grad, alpha=1 - b1)
                 state["v"].mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-                update = (state["m"] / (1 - b1**t)) / (
-                    (state["v"] / (1 - b2**t)).sqrt() + group["eps"]
-                )
+                m_hat = state["m"] / (1 - b1 ** state["step"]).to(p.dtype)  # bias correction
+                v_hat = state["v"] / (1 - b2 ** state["step"]).to(p.dtype)
+                update = m_hat / (v_hat.sqrt() + group["eps"])
                 if group["weight_decay"]:
                     update.add_(p, alpha=group["weight_decay"])
                 w_norm, u_norm = p.norm(), update.norm()
-                trust = (w_norm / u_norm).item() if w_norm > 0 and u_norm > 0 else 1.0
-                p.add_(update, alpha=-group["lr"] * trust)
+                trust = torch.where((w_norm > 0) & (u_norm > 0), w_norm / u_norm, 1.0)
+                p.sub_(update * (trust * group["lr"]))
         return loss
 
 

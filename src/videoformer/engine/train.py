@@ -29,7 +29,7 @@ from ..data.transforms import MixupCutmix, one_hot
 from ..factory import create_model
 from ..seeding import derive_seed
 from . import distributed
-from .builders import build_datasets, data_spec, prepare_synthetic
+from .builders import build_datasets, check_inputs, data_spec, prepare_synthetic
 from .checkpointing import (
     CHECKPOINT,
     atomic_save,
@@ -101,6 +101,7 @@ class Trainer:
     ) -> None:
         self.cfg = cfg
         self.info = info or distributed.init()
+        check_inputs(cfg, self.info.device)  # before anything is written
         self.out = Path(cfg.out)
         if self.info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -123,10 +124,6 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=cfg.precision == "fp16" and self.info.device.type == "cuda"
         )
-        if cfg.precision == "fp16" and self.info.device.type != "cuda":
-            raise ValueError(
-                "precision fp16 needs a GPU (its gradient scaler is CUDA-only); use bf16 on the CPU"
-            )
         self.ema = None
         if cfg.ema_decay:
             from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
