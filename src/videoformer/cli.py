@@ -67,6 +67,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         overrides.append(f"out={args.out}")
     cfg = load_config(args.config, overrides)
     result = train(cfg, resume=args.resume)
+    if "preempted_at_step" in result:
+        print(f"preempted (SIGTERM) after step {result['preempted_at_step']}: checkpoint in "
+              f"{cfg.out}; continue with: videoformer train ... --resume")
+        return 0
     if result:
         print(
             json.dumps({k: v for k, v in result.items() if isinstance(v, (int, float))}, indent=2)

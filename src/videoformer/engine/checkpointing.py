@@ -27,15 +27,28 @@ from ..preprocessing import spec_to_metadata
 CHECKPOINT = "checkpoint.pt"
 
 
-def atomic_save(obj: Any, path: str | Path) -> None:
+def previous_path(path: Path) -> Path:
+    """Where ``atomic_save(..., keep_previous=True)`` keeps the checkpoint before the last."""
+    return path.with_name(f"{path.stem}.prev{path.suffix}")
+
+
+def atomic_save(obj: Any, path: str | Path, keep_previous: bool = False) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over ``path`` (the
+    old file first becomes ``previous_path(path)`` with ``keep_previous``). A write that
+    fails midway (a full disk) leaves the existing files as they were."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        if keep_previous and path.exists():
+            os.replace(path, previous_path(path))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

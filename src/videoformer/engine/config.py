@@ -227,3 +227,42 @@ def to_dict(config: TrainConfig) -> dict[str, Any]:
 
 def save_config(config: TrainConfig, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+
+
+# Fields a resumed run may set differently from its checkpoint: where the run writes and
+# reads, how often it checkpoints and evaluates, how many workers load, and how long it
+# runs (more epochs recompute the schedule for the new length from the step reached).
+RESUME_SAFE = (
+    "out", "source", "pretrained", "max_steps", "checkpoint_every", "eval_every",
+    "eval_batch_size", "nonfinite", "schedule.epochs", "data.root", "data.num_workers",
+    "data.cache_decoded",
+)
+
+
+class ConfigChanged(ValueError):
+    """``--resume`` with settings that would change the run the checkpoint belongs to."""
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in tree.items():
+        if isinstance(v, dict) and k != "model_overrides":
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def check_resumable(saved: dict[str, Any], current: dict[str, Any], where: Path | str) -> None:
+    """Refuse to resume when a field outside ``RESUME_SAFE`` differs, naming each one."""
+    old, new = _flatten(saved), _flatten(current)
+    changed = sorted(k for k in old.keys() | new.keys()
+                     if old.get(k) != new.get(k) and k not in RESUME_SAFE)
+    if changed:
+        diffs = "; ".join(
+            f"{k}: {old.get(k)!r} in the checkpoint, {new.get(k)!r} now" for k in changed
+        )
+        raise ConfigChanged(
+            f"--resume from {where}: the config differs ({diffs}). Resume with the run's own "
+            f"settings or start a new run folder; these may change: {', '.join(RESUME_SAFE)}"
+        )

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import random
+import signal
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+import yaml
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -36,10 +39,11 @@ from .checkpointing import (
     export_safetensors,
     load_training_checkpoint,
     model_metadata,
+    previous_path,
     rng_state,
     set_rng_state,
 )
-from .config import TrainConfig, save_config, to_dict
+from .config import ConfigChanged, TrainConfig, check_resumable, save_config, to_dict
 from .distributed import DistInfo, EpochSampler
 from .evaluate import evaluate, model_inputs, write_report
 from .optim import build_optimizer, build_scheduler
@@ -49,6 +53,14 @@ log = logging.getLogger(__name__)
 
 class NonFiniteLossError(RuntimeError):
     pass
+
+
+class Preempted(Exception):
+    """SIGTERM: the run stopped after ``step`` and wrote its checkpoint."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__(f"preempted after step {step}")
+        self.step = step
 
 
 AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -103,6 +115,10 @@ class Trainer:
         self.info = info or distributed.init()
         check_inputs(cfg, self.info.device)  # before anything is written
         self.out = Path(cfg.out)
+        if resume and (self.out / "config.yaml").is_file():  # before config.yaml is rewritten
+            saved = yaml.safe_load((self.out / "config.yaml").read_text())
+            check_resumable(saved, to_dict(cfg), self.out / "config.yaml")
+        self._sigterm = False
         if self.info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.out / "config.yaml")
@@ -192,13 +208,36 @@ class Trainer:
                 "meta": self.metadata(),
             },
             self.out / CHECKPOINT,
+            keep_previous=True,
         )
 
     def _resume(self) -> None:
-        path = self.out / CHECKPOINT
-        if not path.is_file():
-            raise FileNotFoundError(f"--resume: no checkpoint at {path}")
-        ckpt = load_training_checkpoint(path)
+        """Continue from the newest checkpoint that loads; one that does not (truncated,
+        another model, an older format) is reported by name and the one before is used."""
+        latest = self.out / CHECKPOINT
+        candidates = [p for p in (latest, previous_path(latest)) if p.is_file()]
+        if not candidates:
+            raise FileNotFoundError(f"--resume: no checkpoint at {latest}")
+        problems = []
+        for path in candidates:
+            try:
+                ckpt = load_training_checkpoint(path)
+                check_resumable(ckpt.get("config", {}), to_dict(self.cfg), path)
+                self._restore(ckpt)
+            except ConfigChanged:
+                raise
+            except Exception as e:  # unreadable, another model, missing fields
+                problems.append(f"{path}: {type(e).__name__}: {e}")
+                log.warning("cannot resume from %s (%s: %s)", path, type(e).__name__, e)
+                continue
+            if problems:
+                log.warning("resumed from the previous checkpoint %s instead", path)
+            log.info("resumed from %s at epoch %d, step %d (batch %d of the epoch)", path,
+                     self.state.epoch, self.state.step, self.state.batch_in_epoch)
+            return
+        raise RuntimeError("--resume: no checkpoint could be loaded: " + "; ".join(problems))
+
+    def _restore(self, ckpt: dict[str, Any]) -> None:
         if self._sharded:
             from torch.distributed.checkpoint.state_dict import (
                 StateDictOptions,
@@ -217,21 +256,8 @@ class Trainer:
         if self.ema is not None and ckpt["ema"] is not None:
             self.ema.load_state_dict(ckpt["ema"])
         set_rng_state(ckpt["rng"])
-        self.state = TrainState(
-            ckpt["epoch"],
-            ckpt["step"],
-            ckpt["batch_in_epoch"],
-            ckpt["failed_files"],
-            ckpt["best_top1"],
-            list(ckpt["history"]),
-        )
-        log.info(
-            "resumed from %s at epoch %d, step %d (batch %d of the epoch)",
-            path,
-            self.state.epoch,
-            self.state.step,
-            self.state.batch_in_epoch,
-        )
+        self.state = TrainState(ckpt["epoch"], ckpt["step"], ckpt["batch_in_epoch"],
+                                ckpt["failed_files"], ckpt["best_top1"], list(ckpt["history"]))
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -355,6 +381,10 @@ class Trainer:
                     lr=f"{row['lr']:.2e}",
                     clips_s=f"{row['clips_per_s']:.1f}",
                 )
+                if self._stop_requested():
+                    bar.close()
+                    self.save()
+                    raise Preempted(s.step)
                 if cfg.checkpoint_every and s.step % cfg.checkpoint_every == 0:
                     self.save()
                 if cfg.max_steps and s.step >= cfg.max_steps:
@@ -395,7 +425,29 @@ class Trainer:
         self._log(row)
         return result
 
+    def _on_sigterm(self, signum, frame) -> None:
+        log.warning("SIGTERM: finishing the current step, then a checkpoint and exit")
+        self._sigterm = True
+
+    def _stop_requested(self) -> bool:
+        """A SIGTERM arrived (on any rank: every rank stops at the same step)."""
+        if not self.info.enabled:
+            return self._sigterm
+        return distributed.all_reduce_sum([float(self._sigterm)], self.info)[0] > 0
+
     def fit(self) -> dict[str, Any]:
+        """Train to the end (or ``max_steps``), evaluating and checkpointing on the way. On
+        SIGTERM (torchrun, SLURM, Kubernetes) the current step finishes, a checkpoint is
+        written and ``Preempted`` is raised; ``--resume`` continues exactly."""
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, self._on_sigterm) if main_thread else None
+        try:
+            return self._fit()
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
+
+    def _fit(self) -> dict[str, Any]:
         cfg, s = self.cfg, self.state
         log.info(
             "training %s: %d clips/epoch, batch %d x %d processes x %d accumulation = %d effective",
@@ -441,8 +493,14 @@ class Trainer:
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    """A whole run; after a SIGTERM, ``{"preempted_at_step": n}`` (the checkpoint is on disk)."""
     trainer = Trainer(cfg, resume=resume)
     try:
         return trainer.fit()
+    except Preempted as stop:
+        log.warning(
+            "preempted at step %d: checkpoint written to %s", stop.step, trainer.out / CHECKPOINT
+        )
+        return {"preempted_at_step": stop.step}
     finally:
         distributed.shutdown()

@@ -1,0 +1,121 @@
+"""Surviving preemption and bad checkpoints: SIGTERM checkpoints and exits 0, resume falls
+back to the checkpoint before a bad one, a failed write leaves the last good checkpoint,
+a changed config is refused naming the fields."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from tests.engine.conftest import tiny_overrides
+from videoformer.engine import checkpointing
+from videoformer.engine.checkpointing import load_training_checkpoint
+from videoformer.engine.config import ConfigChanged, load_config
+from videoformer.engine.train import Trainer
+
+RANDOM = {
+    "model_overrides": "{img_size: 32, patch_size: 8, num_frames: 4, embed_dim: 32, depth: 1, "
+    "num_heads: 2, drop_path_rate: 0.3, drop_rate: 0.1}",
+    "mixup_alpha": 0.8,
+    "data.rand_augment": "[2, 9]",
+}
+
+
+def weights(out):
+    return load_training_checkpoint(out / "checkpoint.pt")["model"]
+
+
+def assert_equal_runs(a, b):
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_sigterm_checkpoints_exits_0_and_resumes_exactly(tiny_data, tmp_path):
+    args = tiny_overrides(tiny_data, tmp_path / "term", **{"schedule.epochs": 3}, **RANDOM)
+    cmd = [sys.executable, "-m", "videoformer", "train", *sum((["--set", a] for a in args), [])]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "term" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (
+        metrics.is_file() and metrics.read_text().count('"train"') >= 3
+    ):
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    stopped = load_training_checkpoint(tmp_path / "term" / "checkpoint.pt")["step"]
+    assert f"preempted (SIGTERM) after step {stopped}" in out and 3 <= stopped < 21
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert max(r["step"] for r in rows if r["kind"] == "train") == stopped  # no step lost or redone
+    resumed = subprocess.run(cmd + ["--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    Trainer(
+        load_config(
+            None, tiny_overrides(tiny_data, tmp_path / "whole", **{"schedule.epochs": 3}, **RANDOM)
+        )
+    ).fit()
+    assert_equal_runs(weights(tmp_path / "whole"), weights(tmp_path / "term"))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "another_model", "older_format"])
+def test_a_bad_checkpoint_falls_back_to_the_one_before(tiny_data, tmp_path, damage, caplog):
+    run = tmp_path / "run"
+    Trainer(
+        load_config(
+            None, tiny_overrides(tiny_data, run, max_steps=10, checkpoint_every=1, **RANDOM)
+        )
+    ).fit()
+    latest, previous = run / "checkpoint.pt", run / "checkpoint.prev.pt"
+    assert load_training_checkpoint(previous)["step"] == 10  # max_steps saves once more
+    if damage == "truncated":
+        latest.write_bytes(latest.read_bytes()[:1000])
+    elif damage == "another_model":
+        ckpt = load_training_checkpoint(latest)
+        ckpt["model"] = {k: torch.zeros(1) for k in ckpt["model"]}
+        torch.save(ckpt, latest)
+    else:
+        ckpt = load_training_checkpoint(latest)
+        del ckpt["rng"]
+        torch.save(ckpt, latest)
+    trainer = Trainer(load_config(None, tiny_overrides(tiny_data, run, **RANDOM)), resume=True)
+    assert "cannot resume from" in caplog.text and str(latest) in caplog.text
+    assert f"resumed from the previous checkpoint {previous}" in caplog.text
+    assert trainer.state.step == 10
+    trainer.fit()
+    Trainer(load_config(None, tiny_overrides(tiny_data, tmp_path / "whole", **RANDOM))).fit()
+    assert_equal_runs(weights(tmp_path / "whole"), weights(run))
+
+
+def test_a_failed_write_leaves_the_last_checkpoint(tiny_data, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    trainer = Trainer(load_config(None, tiny_overrides(tiny_data, run, max_steps=2)))
+    trainer.fit()
+    before = (run / "checkpoint.pt").read_bytes()
+
+    def disk_full(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpointing.torch, "save", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        trainer.save()
+    assert (run / "checkpoint.pt").read_bytes() == before
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
+
+
+def test_resume_with_a_changed_config_names_the_fields(tiny_data, tmp_path):
+    run = tmp_path / "run"
+    Trainer(load_config(None, tiny_overrides(tiny_data, run, max_steps=3))).fit()
+    config_before = (run / "config.yaml").read_text()
+    changed = tiny_overrides(tiny_data, run, **{"optim.lr": 0.01, "batch_size": 2})
+    with pytest.raises(
+        ConfigChanged, match=r"batch_size: 4 in the checkpoint, 2 now; optim.lr: 0.001 .* 0.01 now"
+    ):
+        Trainer(load_config(None, changed), resume=True)
+    assert (run / "config.yaml").read_text() == config_before
+    longer = tiny_overrides(tiny_data, run, **{"schedule.epochs": 3, "data.num_workers": 1})
+    assert Trainer(load_config(None, longer), resume=True).state.step == 3  # safe changes
