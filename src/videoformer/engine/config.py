@@ -79,6 +79,12 @@ class ScheduleConfig:
 
 
 @dataclass
+class LoggingConfig:
+    tensorboard: bool = True  # events under <out>/tensorboard when tensorboard is installed
+    progress_interval: float = 30.0  # seconds between progress lines when not on a terminal
+
+
+@dataclass
 class TrainConfig:
     model: str = "timesformer_base"
     model_overrides: dict[str, Any] = field(default_factory=dict)
@@ -102,6 +108,7 @@ class TrainConfig:
     distributed: str = "ddp"  # ddp | fsdp, when launched with torchrun
     aggregate: str = "mean_softmax"  # test views per video: mean_softmax | sum_logits
     eval_every: int = 1  # epochs
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
     max_steps: int | None = None  # stop early (smoke tests)
     source: str = ""  # where the recipe comes from
 
@@ -235,7 +242,7 @@ def save_config(config: TrainConfig, path: str | Path) -> None:
 RESUME_SAFE = (
     "out", "source", "pretrained", "max_steps", "checkpoint_every", "eval_every",
     "eval_batch_size", "nonfinite", "schedule.epochs", "data.root", "data.num_workers",
-    "data.cache_decoded",
+    "data.cache_decoded", "logging.tensorboard", "logging.progress_interval",
 )
 
 

@@ -13,9 +13,9 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from .distributed import DistInfo, EpochSampler, all_gather_objects
+from .progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +114,7 @@ def evaluate(
     )
     local: list[tuple[int, int, torch.Tensor, Any]] = []
     failed = 0
-    for batch in tqdm(
-        loader, desc="eval", unit="batch", disable=not (progress and info.is_main), mininterval=2.0
-    ):
+    for batch in Progress(loader, len(loader), "eval", enabled=progress and info.is_main):
         x = model_inputs(batch, info.device)
         with torch.autocast(
             info.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None

@@ -36,21 +36,39 @@ def plot_curves(rows: list[dict], path: str | Path) -> None:
     plt.close(fig)
 
 
-def plot_confusion(confusion: list[list[int]], labels: list[str] | None, path: str | Path) -> None:
-    plt = _pyplot()
+MAX_CLASSES_SHOWN = 30
+
+
+def most_confused(confusion: list[list[int]], k: int = MAX_CLASSES_SHOWN) -> list[int]:
+    """The ``k`` classes with the most errors (as true or predicted class), in class order."""
     n = len(confusion)
-    labels = labels or [str(i) for i in range(n)]
+    errors = [sum(confusion[c]) + sum(row[c] for row in confusion) - 2 * confusion[c][c]
+              for c in range(n)]
+    return sorted(sorted(range(n), key=lambda c: -errors[c])[:k])
+
+
+def plot_confusion(confusion: list[list[int]], labels: list[str] | None, path: str | Path) -> None:
+    """The matrix with counts; beyond ``MAX_CLASSES_SHOWN`` classes only the most confused
+    ones (at most ~16 inches at 100 dpi; the whole matrix stays in the JSON report)."""
+    plt = _pyplot()
+    labels = labels or [str(i) for i in range(len(confusion))]
+    title = "confusion matrix"
+    if len(confusion) > MAX_CLASSES_SHOWN:
+        keep = most_confused(confusion)
+        title = f"the {len(keep)} most confused of {len(confusion)} classes"
+        confusion = [[confusion[i][j] for j in keep] for i in keep]
+        labels = [labels[i] for i in keep]
+    n = len(confusion)
     size = max(4, 0.45 * n + 2)
     fig, ax = plt.subplots(figsize=(size, size))
     ax.imshow(confusion, cmap="Blues")
-    if n <= 40:
-        ax.set_xticks(range(n), labels, rotation=90, fontsize=7)
-        ax.set_yticks(range(n), labels, fontsize=7)
-        for i in range(n):
-            for j in range(n):
-                if confusion[i][j]:
-                    ax.text(j, i, confusion[i][j], ha="center", va="center", fontsize=6)
-    ax.set(xlabel="predicted", ylabel="true", title="confusion matrix")
+    ax.set_xticks(range(n), labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), labels, fontsize=7)
+    for i in range(n):
+        for j in range(n):
+            if confusion[i][j]:
+                ax.text(j, i, confusion[i][j], ha="center", va="center", fontsize=6)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -25,7 +25,6 @@ import torch.nn.functional as F
 import yaml
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint
 from ..data.transforms import MixupCutmix, one_hot
@@ -47,6 +46,7 @@ from .config import ConfigChanged, TrainConfig, check_resumable, save_config, to
 from .distributed import DistInfo, EpochSampler
 from .evaluate import evaluate, model_inputs, write_report
 from .optim import build_optimizer, build_scheduler
+from .progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -274,6 +274,8 @@ class Trainer:
             return
         with open(self.out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
+        if self._tb is None and not self.cfg.logging.tensorboard:
+            self._tb = False
         if self._tb is None:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -322,13 +324,12 @@ class Trainer:
             generator=torch.Generator().manual_seed(derive_seed(cfg.seed, "loader", s.epoch)),
         )
         total = self.steps_per_epoch * cfg.optim.accum_steps
-        bar = tqdm(
+        bar = Progress(
             loader,
-            total=total - s.batch_in_epoch,
-            desc=f"epoch {s.epoch + 1}/{cfg.schedule.epochs}",
-            unit="batch",
-            disable=not info.is_main,
-            mininterval=2.0,
+            total - s.batch_in_epoch,
+            f"epoch {s.epoch + 1}/{cfg.schedule.epochs}",
+            enabled=info.is_main,
+            interval=cfg.logging.progress_interval,
         )
         self.wrapped.train()
         dtype = AUTOCAST[cfg.precision]
@@ -444,8 +445,15 @@ class Trainer:
         try:
             return self._fit()
         finally:
+            self._close_writer()
             if main_thread:
                 signal.signal(signal.SIGTERM, previous)
+
+    def _close_writer(self) -> None:
+        """Flush the last TensorBoard events (also when the run stops on an error)."""
+        if self._tb:
+            self._tb.close()
+        self._tb = None
 
     def _fit(self) -> dict[str, Any]:
         cfg, s = self.cfg, self.state

@@ -1,0 +1,46 @@
+"""Logs people can read: progress lines (not carriage returns) off a terminal, TensorBoard
+closed and optional, a confusion figure of bounded size."""
+
+import io
+import time
+
+from PIL import Image
+
+from tests.engine.conftest import tiny_overrides
+from videoformer.engine.config import load_config
+from videoformer.engine.plots import most_confused, plot_confusion
+from videoformer.engine.progress import Progress
+from videoformer.engine.train import Trainer
+
+
+def test_progress_off_a_terminal_writes_a_line_every_interval():
+    stream = io.StringIO()
+    bar = Progress(range(5), 5, "epoch 1/2", interval=0.05, stream=stream)
+    for i in bar:
+        bar.set_postfix(loss=f"{1 / (i + 1):.3f}")
+        time.sleep(0.03)
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert "\\r" not in stream.getvalue() and 2 <= len(lines) <= 4
+    assert lines[-1].startswith("epoch 1/2: 5/5, loss=0.200, ") and lines[-1].endswith("ETA 0 s")
+
+
+def test_tensorboard_can_be_switched_off(tiny_data, tmp_path):
+    cfg = load_config(None, tiny_overrides(tiny_data, tmp_path / "run", max_steps=2,
+                                           **{"logging.tensorboard": False}))
+    Trainer(cfg).fit()
+    assert not (tmp_path / "run" / "tensorboard").exists()
+
+
+def test_confusion_figure_of_many_classes_shows_the_most_confused(tmp_path):
+    n = 400
+    confusion = [[0] * n for _ in range(n)]
+    for c in range(n):
+        confusion[c][c] = 5
+    confusion[17][3] = 4  # the errors: 17 -> 3 and 250 -> 251
+    confusion[250][251] = 2
+    keep = most_confused(confusion, 30)
+    assert len(keep) == 30 and {3, 17, 250, 251} <= set(keep)
+    plot_confusion(confusion, None, tmp_path / "c.png")
+    with Image.open(tmp_path / "c.png") as img:
+        assert max(img.size) <= 1600  # was 0.45 * 400 + 2 inches: 18,200 pixels
