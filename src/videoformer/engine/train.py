@@ -26,7 +26,7 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..checkpoint import load_checkpoint
+from ..checkpoint import CheckpointError, load_checkpoint
 from ..data.transforms import MixupCutmix, one_hot
 from ..factory import create_model
 from ..seeding import derive_seed
@@ -235,7 +235,7 @@ class Trainer:
             log.info("resumed from %s at epoch %d, step %d (batch %d of the epoch)", path,
                      self.state.epoch, self.state.step, self.state.batch_in_epoch)
             return
-        raise RuntimeError("--resume: no checkpoint could be loaded: " + "; ".join(problems))
+        raise CheckpointError("--resume: no checkpoint could be loaded: " + "; ".join(problems))
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
         if self._sharded:
