@@ -14,9 +14,9 @@ from tests.data.test_protocols import PIPELINES, golden
 from videoformer import create_model, data_config
 from videoformer.cli import main
 from videoformer.data.decode import probe
-from videoformer.engine.checkpointing import export_safetensors, model_metadata
 from videoformer.engine.predict import Predictor
 from videoformer.labels import label_names
+from videoformer.saving import export_safetensors, model_metadata
 
 CLIP_A = PIPELINES / "synth_a_320x240_25fps.mp4"
 CLIP_B = PIPELINES / "synth_b_136x180_29.97fps.mp4"

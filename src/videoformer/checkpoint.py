@@ -124,7 +124,14 @@ def read_hf_config(source: str | PathLike) -> dict[str, Any] | None:
 
 
 def config_from_checkpoint_dir(source: str | PathLike, family: str) -> dict[str, Any]:
-    """Config fields a model directory's ``config.json`` gives a model of ``family``."""
+    """Config fields a checkpoint gives a model of ``family``: a saved videoformer model's
+    own config (``.safetensors`` header or a folder holding one), or an HF directory's
+    ``config.json``. Other files give none (nothing but their header is read here)."""
+    path = Path(source)
+    if path.suffix == ".safetensors" or (path / "model.safetensors").is_file():
+        meta, _ = read_metadata(path)
+        if meta and meta.get("family") == family and "model_config" in meta:
+            return dict(meta["model_config"])
     hf = read_hf_config(source)
     if hf is None:
         return {}
@@ -281,6 +288,8 @@ def read_metadata(path: str | Path) -> tuple[dict[str, Any] | None, Any]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    if path.is_dir() and (path / "model.safetensors").is_file():  # a saved model folder
+        return read_metadata(path / "model.safetensors")[0], path
     if path.suffix == ".safetensors":
         from safetensors import safe_open
 

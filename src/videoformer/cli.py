@@ -83,8 +83,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .engine.builders import build_datasets
     from .engine.config import load_config
     from .engine.evaluate import evaluate, write_report
-    from .engine.predict import load_for_inference
     from .preprocessing import with_views
+    from .saving import load_for_inference
 
     cfg = load_config(args.config, list(args.set or []))
     model, data, names = load_for_inference(args.checkpoint, args.model, fallback=cfg.model)
@@ -206,11 +206,11 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 def _cmd_convert(args: argparse.Namespace) -> int:
     import yaml
 
-    from .engine.checkpointing import export_safetensors, model_metadata
     from .factory import create_model, weights_source
     from .labels import label_set_of_size
     from .models.registry import split_tag
     from .preprocessing import data_config, fit_to_model, hf_data_config
+    from .saving import export_safetensors, model_metadata
 
     if Path(args.out).suffix != ".safetensors":
         raise ValueError(f"--out must end in .safetensors, got {args.out}")

@@ -24,7 +24,7 @@ from .checkpoint import read_hf_config, read_metadata
 from .data.protocols import build_protocol, parse_views
 from .data.sampling import ClipSampler
 from .factory import weights_source
-from .models.registry import KINETICS_MEAN, KINETICS_STD, DataSpec, resolve_weights
+from .models.registry import KINETICS_MEAN, KINETICS_STD, DataSpec, is_registered, resolve_weights
 
 log = logging.getLogger(__name__)
 
@@ -109,15 +109,6 @@ def fit_to_model(spec: DataSpec, model: nn.Module) -> DataSpec:
     )
     clip = f"{own_len}x{sampler.frame_interval}x{sampler.num_clips}"
     return replace(spec, size=own.size, clip=clip, test_short_side=None)
-
-
-def is_registered(name: str) -> bool:
-    """Whether ``name`` is a registered ``variant[.tag]`` (or family)."""
-    try:
-        resolve_weights(name)
-    except ValueError:
-        return False
-    return True
 
 
 def data_config(model: str | PathLike | nn.Module) -> DataSpec:

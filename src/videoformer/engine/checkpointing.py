@@ -10,8 +10,6 @@ Everything in it loads with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import random
 from pathlib import Path
@@ -19,10 +17,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
-
-from ..models import DataSpec
-from ..preprocessing import spec_to_metadata
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -81,33 +75,5 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def model_metadata(
-    model_name: str, model: nn.Module, labels: list[str] | None, data: DataSpec
-) -> dict[str, Any]:
-    """What ``Predictor`` needs to rebuild the model and its test views: name, config,
-    label names and the data spec (``videoformer.preprocessing.spec_to_metadata``)."""
-    return {
-        "model_name": model_name,
-        "family": model.family,
-        "model_config": json.loads(json.dumps(dataclasses.asdict(model.config), default=list)),
-        "labels": labels,
-        **spec_to_metadata(data),
-    }
-
-
 def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def export_safetensors(
-    weights: nn.Module | dict[str, torch.Tensor], metadata: dict[str, Any], path: str | Path
-) -> None:
-    """Release weights (a model or its state dict) as safetensors, metadata as JSON in the
-    header."""
-    from safetensors.torch import save_file
-
-    state = weights.state_dict() if isinstance(weights, nn.Module) else weights
-    sd = {k: v.detach().contiguous().cpu() for k, v in state.items()}
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    save_file(sd, str(tmp), metadata={"videoformer": json.dumps(metadata)})
-    os.replace(tmp, path)

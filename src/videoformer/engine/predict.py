@@ -1,84 +1,44 @@
 """Prediction and embedding extraction, for files or tensors, with the test views of the
 model's weights.
 
-``Predictor(checkpoint)`` rebuilds the model from the metadata videoformer writes into its
-checkpoints (model name and config, label names, data spec). Foreign checkpoints
-(official files, HF directories or ids, URLs) need ``model=`` (a variant or tag) unless
-they are HF directories; their input comes from the tag's test protocol, or the
-directory's processor config. The views are those of ``videoformer.test_views``
-(``views="CLIPSxCROPS"`` changes the counts, ``stride`` slides a window instead) and are
-combined as the protocol does: the mean of softmax, or of logits (official TimeSformer's
-sum), or the mean of sigmoid for multi-label models.
+``Predictor(source)`` takes a saved model or checkpoint (videoformer files carry the model
+name and config, label names and data spec), released weights by tag, an HF directory or
+id, a URL, or a model object (``load_model``'s, or any registered model: its
+``data_spec``/``label_names`` when it has them, else its defaults). Foreign checkpoints
+need ``model=`` (a variant or tag) unless they are HF directories. The views are those of
+``videoformer.test_views`` (``views="CLIPSxCROPS"`` changes the counts, ``stride`` slides a
+window instead) and are combined as the protocol does: the mean of softmax, or of logits
+(official TimeSformer's sum), or the mean of sigmoid for multi-label models.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from ..checkpoint import load_checkpoint, read_hf_config, read_metadata
 from ..data.audio import audio_window, read_audio
-from ..data.decode import probe
+from ..data.decode import VideoInfo, probe
 from ..data.protocols import build_protocol, frames_info
 from ..data.sampling import ClipSampler
-from ..factory import create_model, weights_source
 from ..labels import label_set_of_size
 from ..models import DataSpec
-from ..preprocessing import (
-    data_config,
-    fit_to_model,
-    hf_data_config,
-    is_registered,
-    spec_from_metadata,
-)
+from ..preprocessing import data_config
+from ..saving import load_for_inference
 
-HF_FAMILIES = {"timesformer": "timesformer", "perceiver": "perceiver_io"}  # config.json model_type
+Video = str | Path | Tensor  # a file, uint8 frames (T, H, W, C), or float views (V, C, T, H, W)
 
 
-def model_from_metadata(meta: dict[str, Any]):
-    """Build the model a videoformer checkpoint describes (``apply_overrides`` restores the
-    config's types from JSON)."""
-    return create_model(meta["model_name"], **meta["model_config"])
+@dataclass
+class Window:
+    """One clip of a sliding window: its frames' time span and its own top-k."""
 
-
-def load_for_inference(
-    checkpoint: str | Path, model: str | None = None, fallback: str | None = None
-):
-    """(model with weights, its DataSpec, label names or None) of any checkpoint, or of
-    released weights named by tag (``timesformer_base.k400``). ``model`` (a variant or
-    tag) overrides what the checkpoint says; ``fallback`` names the variant of a checkpoint
-    that says nothing."""
-    if not Path(checkpoint).exists() and is_registered(str(checkpoint)):
-        built = create_model(str(checkpoint), pretrained=True)
-        return built, data_config(str(checkpoint)), None
-    source = weights_source(checkpoint)
-    if source.is_dir():
-        hf = read_hf_config(source) or {}
-        name = model or HF_FAMILIES.get(hf.get("model_type", ""), "")
-        if not name:
-            raise ValueError(
-                f"{source}: unknown model_type {hf.get('model_type')!r}; name the model"
-            )
-        built = create_model(name, pretrained=source)
-        data = (
-            hf_data_config(source) if hf.get("model_type") == "timesformer" else data_config(built)
-        )
-        return built, data, built.load_report.labels
-    meta, weights = read_metadata(source)
-    if meta is not None and "model_config" in meta:
-        built = model_from_metadata({**meta, "model_name": model or meta["model_name"]})
-        load_checkpoint(built, weights)
-        return built, spec_from_metadata(meta), meta.get("labels")
-    model = model or fallback
-    if model is None:
-        raise ValueError(f"{checkpoint} carries no videoformer metadata: name the model (--model)")
-    built = create_model(model, pretrained=weights)
-    return built, fit_to_model(data_config(model), built), built.load_report.labels
+    start: float  # seconds, first frame shown
+    end: float  # seconds, last frame's end
+    topk: list[tuple[str, float]]
 
 
 @dataclass
@@ -86,6 +46,19 @@ class Prediction:
     source: str
     topk: list[tuple[str, float]]  # (label, probability), best first
     num_views: int
+    windows: list[Window] = field(default_factory=list)  # with ``stride``: one per clip
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None``: CUDA when available, else the CPU; asking for CUDA without it is an error."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {device} asked for, but no CUDA device is available here; use cpu"
+        )
+    return device
 
 
 class Predictor:
@@ -93,16 +66,20 @@ class Predictor:
 
     def __init__(
         self,
-        checkpoint: str | Path,
+        source: str | Path | nn.Module,
         model: str | None = None,
         labels: list[str] | str | Path | None = None,
-        device: str | torch.device = "cpu",
+        device: str | torch.device | None = None,
         views: str | None = None,
         stride: int | None = None,
     ) -> None:
-        self.model, self.data, names = load_for_inference(checkpoint, model)
-        self.model.eval().to(device)
-        self.device = torch.device(device)
+        if isinstance(source, nn.Module):
+            self.model, self.data = source, data_config(source)
+            names = getattr(source, "label_names", None)
+        else:
+            self.model, self.data, names = load_for_inference(source, model)
+        self.device = resolve_device(device)
+        self.model.eval().to(self.device)
         if isinstance(labels, (str, Path)):
             labels = [
                 line.strip() for line in Path(labels).read_text().splitlines() if line.strip()
@@ -126,27 +103,27 @@ class Predictor:
     def data_spec(self) -> DataSpec:
         return self.data
 
+    def _info(self, video: Video) -> VideoInfo:
+        return frames_info(len(video), 30.0) if isinstance(video, Tensor) else probe(video)
+
     def _windows(self, num_frames: int) -> list[list[int]]:
         """Clips starting every ``stride`` frames (dense clips of the protocol's spec)."""
         p = self.protocol
         sampler = ClipSampler(p.clip_len, p.frame_interval)
-        return [
-            sampler.clip(s, num_frames)
-            for s in range(0, max(num_frames - sampler.span, 0) + 1, self.stride)
-        ]
+        last = max(num_frames - sampler.span, 0)
+        return [sampler.clip(start, num_frames) for start in range(0, last + 1, self.stride)]
 
-    def _clips(self, video: str | Path | Tensor) -> list[list[int]]:
-        if isinstance(video, Tensor):
-            info = frames_info(len(video), 30.0)
-        else:
-            info = probe(video)
+    def _clips(self, video: Video) -> list[list[int]]:
+        info = self._info(video)
         return self._windows(info.num_frames) if self.stride else self.protocol.clip_indices(info)
 
-    def views(self, video: str | Path | Tensor) -> Tensor:
+    def views(self, video: Video) -> Tensor:
         """All test views of a video file, or of uint8 frames (T, H, W, C): (V, C, T, H, W)."""
+        if isinstance(video, Tensor) and video.is_floating_point():
+            return video  # already views
         return self.protocol.views(video, clips=self._clips(video) if self.stride else None)
 
-    def inputs(self, video: str | Path | Tensor) -> Tensor | dict[str, Tensor]:
+    def inputs(self, video: Video) -> Tensor | dict[str, Tensor]:
         """What the model takes for every view: the views, and for audio-visual models
         ``{"video": views, "audio": (V, S)}`` with each clip's audio from its first frame."""
         audio = self._audio_input()
@@ -176,7 +153,7 @@ class Predictor:
         return x.to(self.device)
 
     @torch.no_grad()
-    def logits(self, video: str | Path | Tensor) -> Tensor:
+    def logits(self, video: Video) -> Tensor:
         """Logits of every view (V, K)."""
         return self.model(self._to_device(self.inputs(video))).float().cpu()
 
@@ -190,20 +167,33 @@ class Predictor:
             return logits.mean(0).softmax(-1)
         return logits.softmax(-1).mean(0)
 
-    @torch.no_grad()
-    def predict(self, video: str | Path | Tensor, topk: int = 5) -> Prediction:
-        """Top-k labels of a video (probabilities as ``probabilities`` combines the views)."""
-        logits = self.logits(video)
-        p, i = self.probabilities(logits).topk(min(topk, logits.shape[1]))
-        source = "<tensor>" if isinstance(video, Tensor) else str(video)
-        return Prediction(
-            source,
-            [(self.labels[k], float(v)) for v, k in zip(p.tolist(), i.tolist())],
-            len(logits),
-        )
+    def _topk(self, probabilities: Tensor, k: int) -> list[tuple[str, float]]:
+        p, i = probabilities.topk(min(k, len(probabilities)))
+        return [(self.labels[c], float(v)) for v, c in zip(p.tolist(), i.tolist())]
 
     @torch.no_grad()
-    def embed(self, video: str | Path | Tensor) -> tuple[Tensor, Tensor]:
+    def predict(self, video: Video, topk: int = 5) -> Prediction:
+        """Top-k labels of a video (``probabilities`` combines the views); with ``stride``
+        also each window's span in seconds and top-k (a timeline of a long video)."""
+        logits = self.logits(video)
+        source = "<tensor>" if isinstance(video, Tensor) else str(video)
+        prediction = Prediction(source, self._topk(self.probabilities(logits), topk), len(logits))
+        if self.stride and not (isinstance(video, Tensor) and video.is_floating_point()):
+            info, crops = self._info(video), self.protocol.num_crops
+            for k, clip in enumerate(self._clips(video)):
+                first, last = clip[0], clip[-1]
+                start = float((info.pts[first] - info.pts[0]) * info.time_base)
+                end = float((info.pts[last] - info.pts[0]) * info.time_base) + 1 / (
+                    info.fps or 30.0
+                )
+                scores = self.probabilities(logits[k * crops : (k + 1) * crops])
+                prediction.windows.append(
+                    Window(round(start, 3), round(end, 3), self._topk(scores, topk))
+                )
+        return prediction
+
+    @torch.no_grad()
+    def embed(self, video: Video) -> tuple[Tensor, Tensor]:
         """Pooled features per view (V, D) and their mean per video (D,)."""
         features = self.model.forward_features(self._to_device(self.inputs(video))).float().cpu()
         return features, features.mean(0)

@@ -29,15 +29,14 @@ from torch.utils.data import DataLoader
 from ..checkpoint import CheckpointError, load_checkpoint
 from ..data.transforms import MixupCutmix, one_hot
 from ..factory import create_model
+from ..saving import export_safetensors, model_metadata
 from ..seeding import derive_seed
 from . import distributed
 from .builders import build_datasets, check_inputs, data_spec, prepare_synthetic
 from .checkpointing import (
     CHECKPOINT,
     atomic_save,
-    export_safetensors,
     load_training_checkpoint,
-    model_metadata,
     previous_path,
     rng_state,
     set_rng_state,

@@ -186,3 +186,12 @@ def resolve_weights(name: str) -> tuple[ModelEntry, WeightsSpec | None]:
     variant, tag = split_tag(name)
     entry = get_model_entry(variant)
     return entry, entry.weights_for(tag) if tag else None
+
+
+def is_registered(name: str) -> bool:
+    """Whether ``name`` is a registered ``variant[.tag]`` or family."""
+    try:
+        resolve_weights(name)
+    except ValueError:
+        return False
+    return True
