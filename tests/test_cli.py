@@ -41,3 +41,47 @@ def test_list_models_pretrained_lists_tags(capsys):
         "video_swin_base.k600_in22k",
         "video_swin_base.ssv2_k400_in22k",
     ]
+
+
+def test_version_and_help(capsys):
+    import pytest
+
+    import videoformer
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert (
+        stop.value.code == 0
+        and capsys.readouterr().out.strip() == f"videoformer {videoformer.__version__}"
+    )
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "Video transformers" in text and text.count("  videoformer ") == 3  # three examples
+
+
+def test_every_option_has_help():
+    import argparse
+
+    from videoformer.cli import build_parser
+
+    missing = []
+    parsers = {"videoformer": build_parser()}
+    for action in parsers["videoformer"]._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            parsers.update(action.choices)
+    for name, parser in parsers.items():
+        for action in parser._actions:
+            if not isinstance(action, argparse._SubParsersAction) and not action.help:
+                missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+    assert not missing, missing
+
+
+def test_cuda_without_a_gpu_is_refused(capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert (
+        main(["predict", "x.mp4", "--checkpoint", "timesformer_base.k400", "--device", "cuda"]) == 2
+    )
+    assert "no CUDA device is available here" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The ``videoformer`` command line. The library logs; only this module prints.
+"""The ``videoformer`` command line (the library logs; only this module prints).
 
 Exit codes: 0 success, 1 some inputs failed (e.g. unreadable videos in ``predict``),
 2 bad arguments or input files.
@@ -12,6 +12,8 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from . import __version__
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
 
@@ -82,12 +84,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .engine.builders import build_datasets
     from .engine.config import load_config
+    from .engine.distributed import DistInfo
     from .engine.evaluate import evaluate, write_report
+    from .engine.predict import resolve_device
     from .preprocessing import with_views
     from .saving import load_for_inference
 
+    device = resolve_device(args.device)
     cfg = load_config(args.config, list(args.set or []))
     model, data, names = load_for_inference(args.checkpoint, args.model, fallback=cfg.model)
+    model.to(device)
     data = with_views(data, args.views)
     _, val, labels = build_datasets(cfg.data, cfg.seed, test_spec=data)
     aggregate = args.aggregate or (
@@ -97,6 +103,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         model,
         val,
         cfg.eval_batch_size,
+        info=DistInfo(device=device),
         num_workers=cfg.data.num_workers,
         aggregate=aggregate,
         multi_label=cfg.multi_label,
@@ -121,13 +128,33 @@ def _video_paths(inputs: list[str]) -> list[Path]:
 
 def _predictor(args: argparse.Namespace):
     from .data.protocols import parse_views
-    from .engine.predict import Predictor
+    from .engine.predict import Predictor, resolve_device
 
     if args.views:
         parse_views(args.views)  # before any model is loaded or downloaded
-    return Predictor(
-        args.checkpoint, model=args.model, labels=args.labels, views=args.views, stride=args.stride
-    )
+    device = resolve_device(args.device)
+    return Predictor(args.checkpoint, model=args.model, labels=args.labels, device=device,
+                     views=args.views, stride=args.stride)
+
+
+def _videos(args: argparse.Namespace, desc: str):
+    """The input files, with a progress bar on stderr when there are several."""
+    from .progress import Progress
+
+    paths = _video_paths(args.videos)
+    return Progress(paths, len(paths), desc, enabled=len(paths) > 1, interval=10.0)
+
+
+def _prediction_json(path: Path, pred) -> dict:
+    def top(items):
+        return [{"label": label, "prob": round(p, 6)} for label, p in items]
+
+    row = {"video": str(path), "views": pred.num_views, "top": top(pred.topk)}
+    if pred.windows:
+        row["windows"] = [
+            {"start": w.start, "end": w.end, "top": top(w.topk)} for w in pred.windows
+        ]
+    return row
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -135,22 +162,31 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     predictor = _predictor(args)
     failed, results = [], []
-    for path in _video_paths(args.videos):
+    videos = _videos(args, "predict")
+    if args.csv:
+        videos.write("video,start,end,rank,label,probability")
+    for path in videos:
         try:
             pred = predictor.predict(path, topk=args.topk)
         except VideoDecodeError as e:
             failed.append(str(path))
-            print(f"videoformer predict: cannot read {e}", file=sys.stderr)
+            videos.write(f"videoformer predict: cannot read {e}", file=sys.stderr)
             continue
-        results.append(
-            {
-                "video": str(path),
-                "views": pred.num_views,
-                "top": [{"label": lab, "prob": round(p, 6)} for lab, p in pred.topk],
-            }
-        )
-        if not args.json:
-            print(f"{path}: " + ", ".join(f"{lab} {p:.1%}" for lab, p in pred.topk))
+        results.append(_prediction_json(path, pred))
+        if args.csv:  # the whole video (empty start and end), then each window
+            for start, end, topk in [("", "", pred.topk)] + [
+                (w.start, w.end, w.topk) for w in pred.windows
+            ]:
+                for rank, (label, p) in enumerate(topk, 1):
+                    videos.write(f'"{path}",{start},{end},{rank},"{label}",{p:.6f}')
+        elif not args.json:
+            videos.write(f"{path}: " + ", ".join(f"{lab} {p:.1%}" for lab, p in pred.topk))
+            for w in pred.windows:
+                videos.write(
+                    f"  {w.start:8.2f}-{w.end:8.2f} s: "
+                    + ", ".join(f"{lab} {p:.1%}" for lab, p in w.topk)
+                )
+    videos.close()
     if args.json:
         print(json.dumps({"predictions": results, "failed": failed}, indent=2))
     if failed:
@@ -171,16 +207,18 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must end in .npy or .safetensors, got {args.out}")
     predictor = _predictor(args)
     per_video, per_clip, names, failed = [], [], [], []
-    for path in _video_paths(args.videos):
+    videos = _videos(args, "extract")
+    for path in videos:
         try:
             clips, mean = predictor.embed(path)
         except VideoDecodeError as e:
             failed.append(str(path))
-            print(f"videoformer extract: cannot read {e}", file=sys.stderr)
+            videos.write(f"videoformer extract: cannot read {e}", file=sys.stderr)
             continue
         per_clip.append(clips)
         per_video.append(mean)
         names.append(str(path))
+    videos.close()
     if not per_video:
         print("videoformer extract: no video could be read", file=sys.stderr)
         return 1
@@ -252,10 +290,38 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+DESCRIPTION = """Video transformers (TimeSformer, Perceiver, Swin, Video Swin): train,
+evaluate, predict and extract embeddings, with released weights fetched by name and
+tested with their official test pipelines."""
+
+EXAMPLES = """examples:
+  videoformer predict clip.mp4 --checkpoint timesformer_base.k400 --topk 5
+  videoformer train --config finetune_folders --set data.root=my_videos --out runs/mine
+  videoformer predict long.mp4 --checkpoint runs/mine/model.safetensors --stride 32 --json
+
+Run 'videoformer COMMAND --help' for a command's options; docs: README.md, docs/."""
+
+CHECKPOINT_HELP = (
+    "a saved model or checkpoint (.safetensors, .pt, .pth, .pyth), a folder, a URL, "
+    "a Hugging Face id, or released weights by tag, e.g. timesformer_base.k400"
+)
+MODEL_HELP = (
+    "variant or tag of a checkpoint without videoformer metadata, e.g. timesformer_base.k400"
+)
+DEVICE_HELP = "cpu, cuda or cuda:N (default: cuda when available, else cpu)"
+VIEWS_HELP = "CLIPSxCROPS test views per video instead of the weights' own, e.g. 4x3"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="videoformer", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="videoformer",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"videoformer {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("list-models", help="registered variants, optionally matching a pattern")
     p.add_argument(
@@ -271,31 +337,45 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "info", help="parameters, FLOPs per clip, input shape and config of a variant"
     )
-    p.add_argument("model")
+    p.add_argument("model", help="variant or family name, e.g. timesformer_base")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(fn=_cmd_info)
 
     p = sub.add_parser("train", help="train from a YAML recipe (torchrun for several processes)")
-    p.add_argument("--config", help="YAML recipe, e.g. configs/demo.yaml")
     p.add_argument(
-        "--set", action="append", metavar="KEY=VALUE", help="override a field, e.g. optim.lr=0.001"
+        "--config", help="YAML recipe or a packaged one's name, e.g. demo, finetune_folders"
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a recipe field, e.g. optim.lr=0.001 (repeatable)",
     )
     p.add_argument("--out", help="run folder (= --set out=...)")
     p.add_argument(
-        "--resume", action="store_true", help="continue from the run folder's checkpoint.pt"
+        "--resume",
+        action="store_true",
+        help="continue from the run folder's checkpoint (after a stop or a preemption)",
     )
     p.set_defaults(fn=_cmd_train)
 
     p = sub.add_parser(
         "eval", help="multi-view evaluation of a checkpoint on a recipe's validation split"
     )
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--config", help="YAML recipe giving the data settings")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE")
-    p.add_argument("--model", help="variant name, for checkpoints without videoformer metadata")
-    p.add_argument("--views", help="CLIPSxCROPS, e.g. 4x3")
-    p.add_argument("--aggregate", choices=("mean_softmax", "sum_logits"))
-    p.add_argument("--out", default="eval_out", help="report folder")
+    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
+    p.add_argument(
+        "--config", help="YAML recipe giving the data set (the views come from the weights)"
+    )
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe field")
+    p.add_argument("--model", help=MODEL_HELP)
+    p.add_argument("--views", help=VIEWS_HELP)
+    p.add_argument(
+        "--aggregate",
+        choices=("mean_softmax", "sum_logits"),
+        help="how views combine (default: the weights' protocol, or the recipe's)",
+    )
+    p.add_argument("--device", help=DEVICE_HELP)
+    p.add_argument("--out", default="eval_out", help="report folder (default: ./eval_out)")
     p.set_defaults(fn=_cmd_eval)
 
     for name, fn, helptext in (
@@ -304,23 +384,36 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("videos", nargs="+", help="video files or folders of videos")
-        p.add_argument("--checkpoint", required=True)
-        p.add_argument("--model", help="variant name, for checkpoints without videoformer metadata")
+        p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
+        p.add_argument("--model", help=MODEL_HELP)
+        p.add_argument("--views", help=VIEWS_HELP)
         p.add_argument(
-            "--views", help="CLIPSxCROPS evenly spaced clips and crops per video, e.g. 4x3"
+            "--stride",
+            type=int,
+            help="sliding window: a clip every STRIDE frames (predict: one answer per window too)",
         )
-        p.add_argument("--stride", type=int, help="sliding window: a clip every STRIDE frames")
         p.add_argument("--labels", help="label names, one per line (foreign checkpoints)")
+        p.add_argument("--device", help=DEVICE_HELP)
         if name == "predict":
-            p.add_argument("--topk", type=int, default=5)
-            p.add_argument("--json", action="store_true")
+            p.add_argument(
+                "--topk", type=int, default=5, help="labels per video (and window), default 5"
+            )
+            output = p.add_mutually_exclusive_group()
+            output.add_argument("--json", action="store_true", help="JSON on stdout (with windows)")
+            output.add_argument(
+                "--csv",
+                action="store_true",
+                help="CSV on stdout: video,start,end,rank,label,probability",
+            )
         else:
             p.add_argument("--out", required=True, help="FILE.npy or FILE.safetensors")
         p.set_defaults(fn=fn)
 
     p = sub.add_parser("convert", help="any supported checkpoint layout -> videoformer safetensors")
-    p.add_argument("source", help="checkpoint file or model directory")
-    p.add_argument("--model", required=True, help="target variant or family")
+    p.add_argument("source", help="checkpoint file, model directory, URL or Hugging Face id")
+    p.add_argument(
+        "--model", required=True, help="target variant, family or tag, e.g. timesformer_base.k400"
+    )
     p.add_argument(
         "--set", action="append", metavar="FIELD=VALUE", help="config field of the target"
     )

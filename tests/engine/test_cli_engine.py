@@ -258,3 +258,19 @@ def test_demo_command_writes_its_report(tmp_path, capsys):
         assert (out / name).is_file(), name
     assert f"wrote {out}/" in capsys.readouterr().out
     assert main(["demo", "--out", str(tmp_path / "x"), "--set", "optim.lr"]) == 2
+
+
+def test_predict_stride_gives_a_timeline_in_json_and_csv(trained, tiny_data, capsys):
+    """Sliding windows: each window's span in seconds and its top-k, beside the aggregate."""
+    video = sorted((tiny_data / "videos" / "growing").glob("*.mp4"))[0]  # 8 frames at 16 fps
+    args = ["predict", str(video), "--checkpoint", str(trained / "model.safetensors"),
+            "--stride", "1", "--topk", "2"]
+    assert main(args + ["--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["predictions"][0]
+    # clips of 4 frames 2 apart span 7 of the 8 frames: starts 0 (frames 0-6) and 1 (1-7)
+    assert [(w["start"], w["end"]) for w in row["windows"]] == [(0.0, 0.4375), (0.0625, 0.5)]
+    assert all(len(w["top"]) == 2 for w in row["windows"]) and len(row["top"]) == 2
+    assert main(args + ["--csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "video,start,end,rank,label,probability" and len(lines) == 1 + 3 * 2
+    assert lines[3].split(",")[1:4] == ["0.0", "0.4375", "1"]

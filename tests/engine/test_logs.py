@@ -9,8 +9,8 @@ from PIL import Image
 from tests.engine.conftest import tiny_overrides
 from videoformer.engine.config import load_config
 from videoformer.engine.plots import most_confused, plot_confusion
-from videoformer.engine.progress import Progress
 from videoformer.engine.train import Trainer
+from videoformer.progress import Progress
 
 
 def test_progress_off_a_terminal_writes_a_line_every_interval():

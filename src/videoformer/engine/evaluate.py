@@ -14,8 +14,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..progress import Progress
 from .distributed import DistInfo, EpochSampler, all_gather_objects
-from .progress import Progress
 
 log = logging.getLogger(__name__)
 

@@ -76,6 +76,10 @@ class Predictor:
         if isinstance(source, nn.Module):
             self.model, self.data = source, data_config(source)
             names = getattr(source, "label_names", None)
+        elif not isinstance(source, (str, Path)):
+            raise TypeError(
+                f"Predictor takes a path, a tag or a model, got {type(source).__name__}"
+            )
         else:
             self.model, self.data, names = load_for_inference(source, model)
         self.device = resolve_device(device)
@@ -188,7 +192,7 @@ class Predictor:
                 )
                 scores = self.probabilities(logits[k * crops : (k + 1) * crops])
                 prediction.windows.append(
-                    Window(round(start, 3), round(end, 3), self._topk(scores, topk))
+                    Window(round(start, 6), round(end, 6), self._topk(scores, topk))
                 )
         return prediction
 

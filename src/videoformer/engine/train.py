@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader
 from ..checkpoint import CheckpointError, load_checkpoint
 from ..data.transforms import MixupCutmix, one_hot
 from ..factory import create_model
+from ..progress import Progress
 from ..saving import export_safetensors, model_metadata
 from ..seeding import derive_seed
 from . import distributed
@@ -45,7 +46,6 @@ from .config import ConfigChanged, TrainConfig, check_resumable, save_config, to
 from .distributed import DistInfo, EpochSampler
 from .evaluate import evaluate, model_inputs, write_report
 from .optim import build_optimizer, build_scheduler
-from .progress import Progress
 
 log = logging.getLogger(__name__)
 

@@ -58,6 +58,13 @@ class Progress:
         self.stream.flush()
         self.last = now
 
+    def write(self, line: str, file: TextIO | None = None) -> None:
+        """Print a line without breaking the bar (results on stdout, the bar on stderr)."""
+        if self.enabled and self.terminal:
+            self.iterable.write(line, file=file or sys.stdout)
+        else:
+            print(line, file=file or sys.stdout)
+
     def close(self) -> None:
         self.iterable.close()
         if self._lines and self.count:
