@@ -27,6 +27,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from ..progress import Progress
+
 CLASSES = (
     "moving_left", "moving_right", "moving_up", "moving_down", "growing", "shrinking",
     "rotating_clockwise", "rotating_counterclockwise", "appearing", "disappearing",
@@ -204,20 +206,24 @@ def make_motion_dataset(
     seed: int = 0,
     val_fraction: float = 0.2,
     fps: int = 16,
+    progress: bool = False,
 ) -> Path:
-    """Write the synthetic motion dataset under ``root`` and return ``root``."""
+    """Write the synthetic motion dataset under ``root`` and return ``root`` (``progress``:
+    a bar, or a line every 10 s off a terminal)."""
     root = Path(root)
     rows: dict[str, list[str]] = {"train": [], "val": []}
     boxes: dict[str, list] = {}
     num_val = max(1, round(num_per_class * val_fraction)) if num_per_class > 1 else 0
-    for label, cls in enumerate(CLASSES):
-        for i in range(num_per_class):
-            rng = np.random.default_rng([seed, label, i])
-            video, clip_boxes = render_clip(cls, frames, size, rng)
-            rel = f"videos/{cls}/{cls}_{i:04d}.mp4"
-            write_video(root / rel, video, fps)
-            boxes[rel] = clip_boxes
-            rows["val" if i >= num_per_class - num_val else "train"].append(f"{rel},{label}")
+    clips = [(label, cls, i) for label, cls in enumerate(CLASSES) for i in range(num_per_class)]
+    bar = Progress(clips, len(clips), "writing the synthetic set", enabled=progress, interval=10.0)
+    for label, cls, i in bar:
+        rng = np.random.default_rng([seed, label, i])
+        video, clip_boxes = render_clip(cls, frames, size, rng)
+        rel = f"videos/{cls}/{cls}_{i:04d}.mp4"
+        write_video(root / rel, video, fps)
+        boxes[rel] = clip_boxes
+        rows["val" if i >= num_per_class - num_val else "train"].append(f"{rel},{label}")
+    bar.close()
     for split, lines in rows.items():
         (root / f"{split}.csv").write_text("\n".join(lines) + "\n")
     (root / "labels.txt").write_text("\n".join(CLASSES) + "\n")

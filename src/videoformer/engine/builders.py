@@ -110,7 +110,8 @@ def prepare_synthetic(cfg: DataConfig, is_main: bool = True) -> None:
     if cfg.dataset == "synthetic" and not (Path(cfg.root) / cfg.val).is_file() and is_main:
         log.info("writing the synthetic motion dataset to %s", cfg.root)
         make_motion_dataset(
-            cfg.root, cfg.synthetic_per_class, cfg.synthetic_size, cfg.synthetic_frames
+            cfg.root, cfg.synthetic_per_class, cfg.synthetic_size, cfg.synthetic_frames,
+            progress=True,
         )
 
 
