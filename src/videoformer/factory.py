@@ -15,7 +15,7 @@ from torch import nn
 
 from .checkpoint import config_from_checkpoint_dir, load_checkpoint
 from .hub import download, hf_snapshot, is_hub_id
-from .models.registry import ModelEntry, WeightsSpec, resolve_weights
+from .models.registry import ModelEntry, WeightsSpec, is_registered, resolve_weights
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +31,16 @@ def fetch_weights(spec: WeightsSpec, progress: bool = True) -> Path:
 
 def weights_source(pretrained: Pretrained) -> str | Path | dict | None:
     """What ``load_checkpoint`` reads for a ``pretrained`` that is not ``True``: a state
-    dict, a path, an ``http(s)://`` or ``file://`` URL (downloaded), or a Hugging Face hub
-    id ``org/name`` or ``hf://org/name`` (a snapshot folder)."""
+    dict, a path, released weights by tag (``timesformer_base.k400``, downloaded), an
+    ``http(s)://`` or ``file://`` URL (downloaded), or a Hugging Face hub id ``org/name``
+    or ``hf://org/name`` (a snapshot folder)."""
     if pretrained is None or pretrained is False or isinstance(pretrained, dict):
         return pretrained or None
     text = str(pretrained)
     if text.startswith(("http://", "https://", "file://")):
         return download(text)
+    if "." in text and not Path(text).exists() and is_registered(text):  # variant.tag
+        return fetch_weights(resolve_weights(text)[1])
     if text.startswith("hf://") or is_hub_id(text):
         return hf_snapshot(text.removeprefix("hf://"))
     return Path(text)

@@ -23,7 +23,10 @@ from videoformer.cli import main
             "unknown TimeSformerConfig field(s) ['depth_of_field']",
         ),
         ("model=timesformer_bass", "unknown model 'timesformer_bass'"),
-        ("pretrained=/nonexistent/w.pth", "pretrained = '/nonexistent/w.pth': no such file"),
+        (
+            "pretrained=/nonexistent/w.pth",
+            "pretrained = '/nonexistent/w.pth': no such file, URL, tag",
+        ),
         ("data.dataset=kinetics", "data.dataset = 'kinetics' reads"),
         (
             "data.protocol=hf_videomae",

@@ -175,15 +175,20 @@ def read_audioset_csv(
 def read_class_folders(
     root: str | Path, extensions: Sequence[str] = VIDEO_EXTENSIONS
 ) -> tuple[list[Item], list[str]]:
-    """``root/<class>/<file>``: classes are the sorted folder names."""
+    """``root/<class>/<file>``: classes are the sorted folder names. A folder without class
+    folders, or a class folder without a file of ``extensions``, is an error naming the
+    expected layout and the first offending path."""
     root = _check_root(root)
+    layout = f"expected {root}/<class>/<file> with files ending in {', '.join(extensions)}"
     names = sorted(d.name for d in root.iterdir() if d.is_dir())
-    items = [
-        Item(f, k)
-        for k, name in enumerate(names)
-        for f in sorted((root / name).rglob("*"))
-        if f.suffix.lower() in extensions
-    ]
+    if not names:
+        raise ValueError(f"{root} has no class folders ({layout})")
+    items = []
+    for k, name in enumerate(names):
+        files = [f for f in sorted((root / name).rglob("*")) if f.suffix.lower() in extensions]
+        if not files:
+            raise ValueError(f"{root / name} has no files of a known kind ({layout})")
+        items += [Item(f, k) for f in files]
     return items, names
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 
 from ..data.datasets import (
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
     AudioVisualDataset,
     ImageFolderDataset,
     VideoDataset,
@@ -25,7 +27,7 @@ from ..data.synthetic import make_motion_dataset
 from ..data.transforms import video_test_transform, video_train_transform
 from ..hub import is_hub_id
 from ..models import DataSpec
-from ..models.registry import resolve_weights
+from ..models.registry import is_registered, resolve_weights
 from .config import DataConfig, TrainConfig
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,10 @@ def check_inputs(cfg: TrainConfig, device: torch.device) -> None:
         raise FileNotFoundError(
             f"data.dataset = {cfg.data.dataset!r} reads {', '.join(missing)}: not found"
         )
+    if cfg.data.dataset in ("folders", "images"):  # the class-folder layout, cheaply
+        extensions = IMAGE_EXTENSIONS if cfg.data.dataset == "images" else VIDEO_EXTENSIONS
+        for split in ("train", "val"):
+            read_class_folders(Path(cfg.data.root) / split, extensions)
     if cfg.precision == "fp16" and device.type != "cuda":
         raise ValueError(
             "precision = 'fp16' needs a GPU (its gradient scaler is CUDA-only); use bf16 on the CPU"
@@ -85,13 +91,13 @@ def check_inputs(cfg: TrainConfig, device: torch.device) -> None:
             f"model = {cfg.model!r}, model_overrides = {cfg.model_overrides}: {e}"
         ) from None
     source = cfg.pretrained
-    if (
-        source
-        and not source.startswith(("http://", "https://", "hf://"))
-        and not Path(source).exists()
-    ):
-        if not is_hub_id(source):
-            raise FileNotFoundError(f"pretrained = {source!r}: no such file or directory")
+    fetched = source and (
+        source.startswith(("http://", "https://", "hf://", "file://"))
+        or is_registered(source)
+        or is_hub_id(source)
+    )
+    if source and not fetched and not Path(source).exists():
+        raise FileNotFoundError(f"pretrained = {source!r}: no such file, URL, tag or hub id")
     try:
         build_protocol(data_spec(cfg.data))
     except ValueError as e:
