@@ -44,3 +44,43 @@ def test_confusion_figure_of_many_classes_shows_the_most_confused(tmp_path):
     plot_confusion(confusion, None, tmp_path / "c.png")
     with Image.open(tmp_path / "c.png") as img:
         assert max(img.size) <= 1600  # was 0.45 * 400 + 2 inches: 18,200 pixels
+
+
+def test_weights_and_biases_gets_the_rows(tiny_data, tmp_path, monkeypatch):
+    """With logging.wandb set and wandb importable (a stand-in recording the calls here)."""
+    import sys
+    import types
+
+    calls = []
+
+    class Run:
+        def log(self, values, step):
+            calls.append(("log", step, sorted(values)))
+
+        def finish(self):
+            calls.append(("finish",))
+
+    fake = types.ModuleType("wandb")
+    fake.init = lambda **kwargs: calls.append(("init", kwargs["project"])) or Run()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    cfg = load_config(
+        None,
+        tiny_overrides(
+            tiny_data,
+            tmp_path / "run",
+            max_steps=2,
+            **{"logging.wandb": "my-project", "logging.tensorboard": False},
+        ),
+    )
+    Trainer(cfg).fit()
+    assert calls[0] == ("init", "my-project") and calls[-1] == ("finish",)
+    assert [c[1] for c in calls if c[0] == "log"] == [1, 2]
+    assert calls[1][2] == ["train/clips_per_s", "train/loss", "train/lr"]
+
+
+def test_smoothed_loss_follows_the_trend():
+    from videoformer.engine.plots import smooth
+
+    values = [float(v) for v in range(100, 0, -1)]
+    smoothed = smooth(values)
+    assert smoothed[0] == values[0] and all(a >= b for a, b in zip(smoothed, smoothed[1:]))

@@ -82,6 +82,7 @@ class ScheduleConfig:
 class LoggingConfig:
     tensorboard: bool = True  # events under <out>/tensorboard when tensorboard is installed
     progress_interval: float = 30.0  # seconds between progress lines when not on a terminal
+    wandb: str = ""  # a Weights & Biases project name (used when wandb is installed); "" off
 
 
 @dataclass
@@ -242,7 +243,7 @@ def save_config(config: TrainConfig, path: str | Path) -> None:
 RESUME_SAFE = (
     "out", "source", "pretrained", "max_steps", "checkpoint_every", "eval_every",
     "eval_batch_size", "nonfinite", "schedule.epochs", "data.root", "data.num_workers",
-    "data.cache_decoded", "logging.tensorboard", "logging.progress_interval",
+    "data.cache_decoded", "logging.tensorboard", "logging.progress_interval", "logging.wandb",
 )
 
 

@@ -14,15 +14,28 @@ def _pyplot():
     return plt
 
 
+def smooth(values: list[float], weight: float = 0.95) -> list[float]:
+    """Exponential moving average, bias-corrected from the first value (TensorBoard's)."""
+    out, avg = [], 0.0
+    for i, v in enumerate(values, 1):
+        avg = weight * avg + (1 - weight) * v
+        out.append(avg / (1 - weight**i))
+    return out
+
+
 def plot_curves(rows: list[dict], path: str | Path) -> None:
-    """Loss and learning rate per step, evaluation top-1 per epoch."""
+    """Loss per step (raw, faint, and smoothed), learning rate per step, and the evaluation
+    metric at every evaluated epoch."""
     plt = _pyplot()
     train = [r for r in rows if r.get("kind") == "train"]
     evals = [r for r in rows if r.get("kind") == "eval"]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     if train:
-        axes[0].plot([r["step"] for r in train], [r["loss"] for r in train], lw=0.8)
-        axes[1].plot([r["step"] for r in train], [r["lr"] for r in train], lw=0.8)
+        steps, losses = [r["step"] for r in train], [r["loss"] for r in train]
+        axes[0].plot(steps, losses, lw=0.6, alpha=0.3, color="tab:blue", label="per step")
+        axes[0].plot(steps, smooth(losses), lw=1.2, color="tab:blue", label="smoothed")
+        axes[0].legend(fontsize=8)
+        axes[1].plot(steps, [r["lr"] for r in train], lw=0.8)
     axes[0].set(title="training loss", xlabel="step")
     axes[1].set(title="learning rate", xlabel="step")
     key = "top1" if any("top1" in r for r in evals) else "mAP"

@@ -45,6 +45,7 @@ from .checkpointing import (
 from .config import ConfigChanged, TrainConfig, check_resumable, save_config, to_dict
 from .distributed import DistInfo, EpochSampler
 from .evaluate import evaluate, model_inputs, write_report
+from .loggers import MetricSinks
 from .optim import build_optimizer, build_scheduler
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ class Trainer:
                 label_smoothing=cfg.label_smoothing,
             )
         self.state = TrainState()
-        self._tb: Any = None
+        self.sinks = MetricSinks(cfg.logging.tensorboard, cfg.logging.wandb, self.out, to_dict(cfg))
         if resume:
             self._resume()
 
@@ -273,19 +274,7 @@ class Trainer:
             return
         with open(self.out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
-        if self._tb is None and not self.cfg.logging.tensorboard:
-            self._tb = False
-        if self._tb is None:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self._tb = SummaryWriter(str(self.out / "tensorboard"))
-            except ImportError:
-                self._tb = False
-        if self._tb:
-            for k, v in row.items():
-                if isinstance(v, (int, float)) and k not in ("step", "epoch"):
-                    self._tb.add_scalar(f"{row['kind']}/{k}", v, row["step"])
+        self.sinks.log(row)
 
     def _handle_nonfinite(self, loss: torch.Tensor) -> bool:
         """True when the step must be skipped; raises under ``nonfinite: stop``."""
@@ -449,10 +438,8 @@ class Trainer:
                 signal.signal(signal.SIGTERM, previous)
 
     def _close_writer(self) -> None:
-        """Flush the last TensorBoard events (also when the run stops on an error)."""
-        if self._tb:
-            self._tb.close()
-        self._tb = None
+        """Flush the last TensorBoard / W&B events (also when the run stops on an error)."""
+        self.sinks.close()
 
     def _fit(self) -> dict[str, Any]:
         cfg, s = self.cfg, self.state
