@@ -116,47 +116,30 @@ def official_pyth(path: Path, num_classes: int, **config) -> torch.nn.Module:
     return model
 
 
-def test_converted_k400_checkpoint_keeps_names_size_and_protocol(tmp_path, capsys):
-    trained = official_pyth(tmp_path / "k400.pyth", 400)
-    out = tmp_path / "k400.safetensors"
-    args = [
-        "convert",
-        str(tmp_path / "k400.pyth"),
-        "--model",
-        "timesformer_base.k400",
-        "--out",
-        str(out),
-    ]
-    assert main(args + sum((["--set", s] for s in TINY), [])) == 0
-    predictor = Predictor(out)
+def convert_tiny(tmp_path: Path, classes: int, tag: str):
+    """A tiny official .pyth with ``classes`` outputs converted for ``tag``: (model, Predictor)."""
+    trained = official_pyth(tmp_path / "official.pyth", classes)
+    out = tmp_path / "converted.safetensors"
+    args = ["convert", str(tmp_path / "official.pyth"), "--model", tag, "--out", str(out)]
+    assert main(args + [a for s in TINY for a in ("--set", s)]) == 0
+    return trained, Predictor(out)
+
+
+def test_converted_k400_checkpoint_keeps_names_size_and_protocol(tmp_path):
+    trained, predictor = convert_tiny(tmp_path, 400, "timesformer_base.k400")
     assert predictor.labels == list(label_names("kinetics400"))
-    assert (predictor.data.size, predictor.data.clip, predictor.data.protocol) == (
-        32,
-        "4x32x1",
-        "timesformer",
-    )
+    data = predictor.data
+    assert (data.size, data.clip, data.protocol) == (32, "4x32x1", "timesformer")
     assert predictor.protocol.num_views == 3
     x = predictor.views(CLIP_B)
     torch.testing.assert_close(predictor.model(x), trained(x), rtol=0, atol=0)
-    top = predictor.predict(CLIP_B, topk=1).topk[0][0]
-    assert top in label_names("kinetics400")
+    assert predictor.predict(CLIP_B, topk=1).topk[0][0] in label_names("kinetics400")
 
 
 def test_ssv2_weights_get_segments_bgr_and_ssv2_names(tmp_path):
     spec = data_config("timesformer_base.ssv2")
     assert (spec.protocol, spec.labels, spec.num_crops) == ("timesformer_ssv2", "ssv2", 3)
-    official_pyth(tmp_path / "ssv2.pyth", 174)
-    out = tmp_path / "ssv2.safetensors"
-    args = [
-        "convert",
-        str(tmp_path / "ssv2.pyth"),
-        "--model",
-        "timesformer_base.ssv2",
-        "--out",
-        str(out),
-    ]
-    assert main(args + sum((["--set", s] for s in TINY), [])) == 0
-    predictor = Predictor(out)
+    _, predictor = convert_tiny(tmp_path, 174, "timesformer_base.ssv2")
     assert predictor.labels == list(label_names("ssv2"))
     # 120 frames, 4 segments of 29.75: middles (0+30)//2, (30+60)//2, (60+89)//2, (89+119)//2
     assert predictor.protocol.clip_indices(probe(CLIP_B)) == [[15, 45, 74, 104]]

@@ -214,16 +214,9 @@ def build_datasets(cfg: DataConfig, seed: int = 0, test_spec: DataSpec | None = 
             **audio,
         )
         return train, val, names
-    train = VideoDataset(
-        train_items,
-        sampler,
-        train_tf,
-        train=True,
-        label_names=names,
-        seed=seed,
-        cache_decoded=cfg.cache_decoded,
-        backend=cfg.decode_backend,
-    )
+    decoding = dict(cache_decoded=cfg.cache_decoded, backend=cfg.decode_backend)
+    train = VideoDataset(train_items, sampler, train_tf, train=True, label_names=names, seed=seed,
+                         **decoding)
     val = VideoDataset(
         val_items,
         sampler,
@@ -231,8 +224,7 @@ def build_datasets(cfg: DataConfig, seed: int = 0, test_spec: DataSpec | None = 
         train=False,
         label_names=names,
         num_crops=cfg.test_crops,
-        cache_decoded=cfg.cache_decoded,
-        backend=cfg.decode_backend,
         protocol=build_protocol(test_spec or data_spec(cfg)),
+        **decoding,
     )
     return train, val, names
