@@ -221,3 +221,26 @@ def test_videoformer_protocol_geometry_is_what_its_transform_does():
         [2, 4, 6, 8],
         [7, 9, 11, 13],
     ]  # room 10, starts 2.5, 7.5
+
+
+def test_a_test_dataset_decodes_each_clip_once_for_its_crops(monkeypatch):
+    """Views of one clip are consecutive items: decoded and resized once, the same tensors."""
+    from videoformer.data import datasets
+    from videoformer.data.datasets import Item, VideoDataset
+    from videoformer.data.sampling import ClipSampler
+
+    p = TimeSformerProtocol(8, 32, 2, 3, 224, 256, *KINETICS)
+    items = [Item(video(CLIPS[0]), 0), Item(video(CLIPS[1]), 1)]
+    reads = []
+    real = datasets.read_frames
+
+    def counted(path, indices, **kwargs):
+        reads.append(path)
+        return real(path, indices, **kwargs)
+
+    monkeypatch.setattr(datasets, "read_frames", counted)
+    ds = VideoDataset(items, ClipSampler(8, 32), None, train=False, protocol=p)
+    views = torch.stack([ds[i]["video"] for i in range(len(ds))])  # 2 videos x 2 clips x 3 crops
+    assert len(reads) == 4 and views.shape == (12, 3, 8, 224, 224)
+    for k, item in enumerate(items):
+        torch.testing.assert_close(views[6 * k : 6 * k + 6], p.views(item.path), rtol=0, atol=0)

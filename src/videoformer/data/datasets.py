@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..seeding import derive_seed
@@ -248,6 +249,7 @@ class VideoDataset(Dataset):
         self.cache: dict[int, torch.Tensor] | None = {} if cache_decoded else None
         self.backend = backend
         self.protocol = None if train else protocol
+        self._last_clip: tuple[tuple[int, int], Tensor] | None = None  # see _test_views
 
     def set_epoch(self, epoch: int) -> None:
         """Training clips depend on (seed, epoch, index): call once per epoch."""
@@ -280,11 +282,20 @@ class VideoDataset(Dataset):
             return self.cache[i][indices]
         return read_frames(item.path, indices, backend=self.backend).frames
 
+    def _test_views(self, i: int, item: Item, view: int) -> Tensor:
+        """All crops of the clip of ``view``: decoded and resized once for its crops (the
+        views of a clip are consecutive items, so they come to the same worker in turn)."""
+        clip = view // self.protocol.num_crops
+        if self._last_clip is None or self._last_clip[0] != (i, clip):
+            frames = self._frames(i, item, random.Random(0), view)
+            self._last_clip = ((i, clip), self.protocol.crop_views(frames))
+        return self._last_clip[1]
+
     def _load(self, i: int, item: Item, view: int, rng: random.Random) -> dict:
-        frames = self._frames(i, item, rng, view)
         if self.protocol is not None:
             crop = view % self.protocol.num_crops
-            return {"video": self.protocol.crop_views(frames)[crop], "label": item.label}
+            return {"video": self._test_views(i, item, view)[crop], "label": item.label}
+        frames = self._frames(i, item, rng, view)
         sample = {
             "video": frames.permute(0, 3, 1, 2),
             "label": item.label,
