@@ -4,6 +4,7 @@ from .checkpoint import CheckpointError, LoadReport, load_checkpoint
 from .engine.predict import Predictor
 from .factory import create_model
 from .models import DataSpec, WeightsSpec, list_models, register_model
+from .models.base import compile_model, unwrap_model
 from .preprocessing import data_config, test_views
 from .saving import load_model, save_model
 
@@ -15,6 +16,7 @@ __all__ = [
     "LoadReport",
     "Predictor",
     "WeightsSpec",
+    "compile_model",
     "create_model",
     "data_config",
     "list_models",
@@ -23,4 +25,5 @@ __all__ = [
     "register_model",
     "save_model",
     "test_views",
+    "unwrap_model",
 ]

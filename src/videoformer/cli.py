@@ -94,6 +94,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, list(args.set or []))
     model, data, names = load_for_inference(args.checkpoint, args.model, fallback=cfg.model)
     model.to(device)
+    if args.compile:
+        from .models.base import compile_model
+
+        model = compile_model(model)
     data = with_views(data, args.views)
     _, val, labels = build_datasets(cfg.data, cfg.seed, test_spec=data)
     aggregate = args.aggregate or (
@@ -134,7 +138,7 @@ def _predictor(args: argparse.Namespace):
         parse_views(args.views)  # before any model is loaded or downloaded
     device = resolve_device(args.device)
     return Predictor(args.checkpoint, model=args.model, labels=args.labels, device=device,
-                     views=args.views, stride=args.stride)
+                     views=args.views, stride=args.stride, compile=args.compile)
 
 
 def _videos(args: argparse.Namespace, desc: str):
@@ -309,6 +313,7 @@ MODEL_HELP = (
     "variant or tag of a checkpoint without videoformer metadata, e.g. timesformer_base.k400"
 )
 DEVICE_HELP = "cpu, cuda or cuda:N (default: cuda when available, else cpu)"
+COMPILE_HELP = "torch.compile the model first (slower start, faster per clip)"
 VIEWS_HELP = "CLIPSxCROPS test views per video instead of the weights' own, e.g. 4x3"
 
 
@@ -375,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how views combine (default: the weights' protocol, or the recipe's)",
     )
     p.add_argument("--device", help=DEVICE_HELP)
+    p.add_argument("--compile", action="store_true", help=COMPILE_HELP)
     p.add_argument("--out", default="eval_out", help="report folder (default: ./eval_out)")
     p.set_defaults(fn=_cmd_eval)
 
@@ -394,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--labels", help="label names, one per line (foreign checkpoints)")
         p.add_argument("--device", help=DEVICE_HELP)
+        p.add_argument("--compile", action="store_true", help=COMPILE_HELP)
         if name == "predict":
             p.add_argument(
                 "--topk", type=int, default=5, help="labels per video (and window), default 5"

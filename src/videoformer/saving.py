@@ -23,6 +23,7 @@ from torch import nn
 from .checkpoint import load_checkpoint, read_hf_config, read_metadata
 from .factory import create_model, weights_source
 from .models import DataSpec
+from .models.base import unwrap_model
 from .models.registry import is_registered
 from .preprocessing import (
     data_config,
@@ -75,6 +76,7 @@ def save_model(
     ``model.safetensors``, ``videoformer.json`` and ``labels.txt``. Labels and data spec
     default to the model's own (``label_names``, ``data_config(model)``)."""
     path = Path(path)
+    model = unwrap_model(model)
     labels = labels if labels is not None else getattr(model, "label_names", None)
     data = data or data_config(model)
     meta = model_metadata(model.family, model, list(labels) if labels else None, data)

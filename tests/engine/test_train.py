@@ -175,3 +175,16 @@ def test_audiovisual_multilabel_training_and_map(tmp_path):
     result = Trainer(cfg).fit()
     assert 0.0 <= result["mAP"] <= 1.0 and result["num_videos"] == 6
     assert json.loads((tmp_path / "run" / "eval.json").read_text())["aggregate"] == "mean_sigmoid"
+
+
+@pytest.mark.slow
+def test_training_with_compile_writes_plain_checkpoints(tiny_data, tmp_path):
+    from safetensors.torch import load_file
+
+    cfg = load_config(None, tiny_overrides(tiny_data, tmp_path / "run", max_steps=2, compile=True))
+    Trainer(cfg).fit()
+    keys = load_training_checkpoint(tmp_path / "run" / "checkpoint.pt")["model"]
+    assert keys and not any(k.startswith(("_orig_mod.", "module.")) for k in keys)
+    assert not any(
+        k.startswith("_orig_mod.") for k in load_file(tmp_path / "run" / "model.safetensors")
+    )

@@ -102,6 +102,7 @@ class TrainConfig:
     multi_label: bool = False  # BCE loss and mAP
     ema_decay: float | None = None
     grad_checkpointing: bool = False
+    compile: bool = False  # torch.compile the model for training and evaluation
     seed: int = 0
     out: str = "runs/exp"
     checkpoint_every: int = 0  # steps between mid-epoch checkpoints (0: at epoch ends)

@@ -26,6 +26,7 @@ from ..data.protocols import build_protocol, frames_info
 from ..data.sampling import ClipSampler
 from ..labels import label_set_of_size
 from ..models import DataSpec
+from ..models.base import compile_model
 from ..preprocessing import data_config
 from ..saving import load_for_inference
 
@@ -72,6 +73,7 @@ class Predictor:
         device: str | torch.device | None = None,
         views: str | None = None,
         stride: int | None = None,
+        compile: bool = False,
     ) -> None:
         if isinstance(source, nn.Module):
             self.model, self.data = source, data_config(source)
@@ -84,6 +86,7 @@ class Predictor:
             self.model, self.data, names = load_for_inference(source, model)
         self.device = resolve_device(device)
         self.model.eval().to(self.device)
+        self.run = compile_model(self.model) if compile else self.model  # logits
         if isinstance(labels, (str, Path)):
             labels = [
                 line.strip() for line in Path(labels).read_text().splitlines() if line.strip()
@@ -159,7 +162,7 @@ class Predictor:
     @torch.no_grad()
     def logits(self, video: Video) -> Tensor:
         """Logits of every view (V, K)."""
-        return self.model(self._to_device(self.inputs(video))).float().cpu()
+        return self.run(self._to_device(self.inputs(video))).float().cpu()
 
     def probabilities(self, logits: Tensor) -> Tensor:
         """Per-class probabilities of a video from its views' logits (V, K): the mean of

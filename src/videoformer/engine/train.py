@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader
 from ..checkpoint import CheckpointError, load_checkpoint
 from ..data.transforms import MixupCutmix, one_hot
 from ..factory import create_model
+from ..models.base import compile_model
 from ..progress import Progress
 from ..saving import export_safetensors, model_metadata
 from ..seeding import derive_seed
@@ -135,6 +136,8 @@ class Trainer:
         )
         self.steps_per_epoch = max(1, len(self.sampler) // cfg.batch_size // cfg.optim.accum_steps)
         self.wrapped = _wrap(self.model, cfg, self.info)
+        if cfg.compile:  # checkpoints keep saving self.model, never the compiled wrapper
+            self.wrapped = compile_model(self.wrapped)
         self.optimizer = build_optimizer(self.model, cfg.optim)
         self.scheduler = build_scheduler(self.optimizer, self.steps_per_epoch, cfg.schedule)
         self.scaler = torch.amp.GradScaler(

@@ -130,3 +130,22 @@ def run_block(owner: nn.Module, block: nn.Module, *args: Any, **kwargs: Any) -> 
     if owner.grad_checkpointing and owner.training:
         return torch.utils.checkpoint.checkpoint(block, *args, use_reentrant=False, **kwargs)
     return block(*args, **kwargs)
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The model itself under ``torch.compile`` and DDP wrappers (whose state-dict keys
+    carry ``_orig_mod.`` / ``module.`` prefixes that must never reach a checkpoint)."""
+    while True:
+        inner = getattr(model, "_orig_mod", None) or (
+            model.module if isinstance(model, nn.parallel.DistributedDataParallel) else None
+        )
+        if inner is None:
+            return model
+        model = inner
+
+
+def compile_model(model: nn.Module, **options: Any) -> nn.Module:
+    """``torch.compile(model, **options)``: the same outputs, faster after the first call
+    (which compiles: seconds to minutes). Save ``unwrap_model(compiled)`` or the original;
+    ``save_model`` and the trainer do."""
+    return torch.compile(model, **options)
