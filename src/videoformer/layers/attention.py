@@ -46,18 +46,21 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
+    def heads(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """x: (*B, N, D) -> q, k, v, each (*B, nH, N, hd)."""
+        return tuple(split_heads(t, self.num_heads) for t in self.qkv(x).chunk(3, dim=-1))
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None = None) -> Tensor:
+        """Scaled dot-product attention (dropout on the probabilities in training)."""
+        dropout = self.attn_drop if self.training else 0.0
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout,
+                                              scale=self.scale)
+
+    def output(self, x: Tensor) -> Tensor:
+        """(*B, nH, N, hd) -> (*B, N, D): heads merged, projected."""
+        return self.proj_drop(self.proj(merge_heads(x)))
+
     def forward(self, x: Tensor, attn_mask: Tensor | None = None) -> Tensor:
         """x: (*B, N, D) with any leading batch dims; attn_mask: additive, broadcastable to
         (*B, nH, N, N). Returns (*B, N, D)."""
-        q, k, v = (
-            split_heads(t, self.num_heads) for t in self.qkv(x).chunk(3, dim=-1)
-        )  # (*B, nH, N, hd)
-        x = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=attn_mask,
-            dropout_p=self.attn_drop if self.training else 0.0,
-            scale=self.scale,
-        )
-        return self.proj_drop(self.proj(merge_heads(x)))
+        return self.output(self.attend(*self.heads(x), attn_mask))

@@ -12,10 +12,11 @@ official/HF code does. Channels: d * (2K + 1) with concat_pos and cosines.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import torch
 from torch import Tensor
+
+from .cache import shape_cache
 
 
 def linear_positions(index_dims: tuple[int, ...], device: torch.device | None = None) -> Tensor:
@@ -61,7 +62,7 @@ def fourier_channels(
     return num_axes * ((1 if sine_only else 2) * num_bands + int(concat_pos))
 
 
-@lru_cache(maxsize=32)
+@shape_cache(maxsize=32)
 def grid_fourier_features(
     index_dims: tuple[int, ...],
     num_bands: int,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import torch
 from torch import Tensor
 
+from .cache import shape_cache
 
-@lru_cache(maxsize=32)
+
+@shape_cache(maxsize=32)
 def relative_position_index(window: tuple[int, ...]) -> Tensor:
     """(N, N) index into a table of ``prod(2*w - 1)`` rows, N = prod(window).
 

@@ -7,11 +7,13 @@ Swin passes ``(Wh, Ww)``, Video Swin ``(Wt, Wh, Ww)``. Windows are enumerated in
 
 from __future__ import annotations
 
+import itertools
 import math
-from functools import lru_cache
 
 import torch
 from torch import Tensor
+
+from .cache import shape_cache
 
 
 def window_partition(x: Tensor, window: tuple[int, ...]) -> Tensor:
@@ -55,7 +57,7 @@ def padded_size(size: tuple[int, ...], window: tuple[int, ...]) -> tuple[int, ..
     return tuple(-(-s // w) * w for s, w in zip(size, window))
 
 
-@lru_cache(maxsize=64)
+@shape_cache(maxsize=64)
 def _shift_mask_cpu(
     size: tuple[int, ...], window: tuple[int, ...], shift: tuple[int, ...]
 ) -> Tensor:
@@ -63,7 +65,7 @@ def _shift_mask_cpu(
     region = 0
     # three regions per dim: [:-w], [-w:-s], [-s:]; with s = 0 they collapse into one
     slices_per_dim = [(slice(0, -w), slice(-w, -s), slice(-s, None)) for w, s in zip(window, shift)]
-    for idx in torch.cartesian_prod(*[torch.arange(3)] * len(size)).view(-1, len(size)).tolist():
+    for idx in itertools.product(range(3), repeat=len(size)):  # plain ints: exportable
         labels[tuple(slices_per_dim[d][i] for d, i in enumerate(idx))] = region
         region += 1
     win_labels = window_partition(labels[None, ..., None], window).squeeze(-1)  # (nW, N)
@@ -82,6 +84,6 @@ def shift_mask(
     return _shift_mask_on(size, window, shift, torch.device("cpu") if device is None else device)
 
 
-@lru_cache(maxsize=64)
+@shape_cache(maxsize=64)
 def _shift_mask_on(size, window, shift, device: torch.device) -> Tensor:
     return _shift_mask_cpu(size, window, shift).to(device)

@@ -69,13 +69,21 @@ class WindowAttention(Attention):
         self.relative_position_bias_table = nn.Parameter(torch.zeros(rows, num_heads))
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        """x: (B, nW, N, D); mask: additive (nW, N, N) or None. Returns (B, nW, N, D)."""
-        N = x.shape[-2]
-        bias = relative_position_bias(
-            self.relative_position_bias_table, self.window, N
-        )  # (nH, N, N)
-        attn_mask = bias if mask is None else bias + mask[:, None]  # (nW, nH, N, N)
-        return super().forward(x, attn_mask.to(x.dtype))
+        """x: (B, nW, N, D); mask: additive (nW, N, N) or None. Returns (B, nW, N, D).
+
+        Attention runs on 4-d tensors (what SDPA's fused CPU kernels and the ONNX exporter
+        take): unshifted, the windows join the batch and one (nH, N, N) bias broadcasts;
+        shifted, the windows join the heads, each (window, head) with its bias + mask."""
+        B, nW, N, _ = x.shape
+        bias = relative_position_bias(self.relative_position_bias_table, self.window, N)
+        bias = bias.to(x.dtype)  # (nH, N, N)
+        q, k, v = self.heads(x)  # (B, nW, nH, N, hd)
+        if mask is None:
+            out = self.attend(*(t.flatten(0, 1) for t in (q, k, v)), bias)  # (B*nW, nH, N, hd)
+        else:
+            attn_mask = (bias + mask[:, None].to(x.dtype)).flatten(0, 1)  # (nW*nH, N, N)
+            out = self.attend(*(t.flatten(1, 2) for t in (q, k, v)), attn_mask)  # (B, nW*nH, N, hd)
+        return self.output(out.view(B, nW, self.num_heads, N, -1))
 
     def init_own_parameters(self, std: float) -> None:
         """The bias table starts trunc-normal, as the official init (see ``init_weights``)."""

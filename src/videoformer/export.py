@@ -1,0 +1,80 @@
+"""``export_onnx``: a model as an ONNX file with a dynamic batch, checked against PyTorch
+with onnxruntime. Needs the ``onnx`` extra (onnx, onnxscript, onnxruntime)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .models.base import unwrap_model
+
+
+@dataclass
+class ExportReport:
+    path: Path
+    megabytes: float
+    export_seconds: float
+    max_abs_diff: float  # onnxruntime against PyTorch on a batch of 2 random clips
+    max_logit: float
+
+    @property
+    def relative_diff(self) -> float:
+        return self.max_abs_diff / max(self.max_logit, 1e-12)
+
+
+def export_onnx(model: nn.Module, path: str | PathLike, tolerance: float = 1e-4) -> ExportReport:
+    """Export ``model`` (one input, the shape of ``model.input_shape``, any batch size) and
+    check it: the largest logit difference over the largest logit must stay within
+    ``tolerance``, else ``ValueError``."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ImportError(
+            "ONNX export needs the onnx extra: pip install 'videoformer[onnx]'"
+        ) from None
+    model = unwrap_model(model).eval()
+    shape = model.input_shape
+    if isinstance(shape, dict):
+        raise ValueError(
+            f"{type(model).__name__} takes several inputs {list(shape)}; export takes one"
+        )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.randn(2, *shape)
+    start = time.perf_counter()
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    with torch.no_grad():
+        torch.onnx.export(
+            model,
+            (example,),
+            str(path),
+            dynamo=True,
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_shapes={"x": {0: batch}},
+            verbose=False,
+        )
+    seconds = time.perf_counter() - start
+    check = torch.randn(3, *shape)  # another batch size than the traced one
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = torch.from_numpy(session.run(None, {session.get_inputs()[0].name: check.numpy()})[0])
+    with torch.no_grad():
+        expected = model(check)
+    report = ExportReport(
+        path,
+        path.stat().st_size / 2**20,
+        seconds,
+        float((got - expected).abs().max()),
+        float(expected.abs().max()),
+    )
+    if report.relative_diff > tolerance:
+        raise ValueError(
+            f"{path}: onnxruntime differs from PyTorch by {report.max_abs_diff:.3g} "
+            f"({report.relative_diff:.3g} of the largest logit; tolerance {tolerance})"
+        )
+    return report
