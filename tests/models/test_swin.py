@@ -237,3 +237,20 @@ def test_video_checkpoint_into_2d_model_is_refused():
     g = load_golden("video_swin_small")
     with pytest.raises(CheckpointError, match="no known swin checkpoint layout"):
         load_checkpoint(create_model("swin", **SWIN_SMALL), {"state_dict": g["state_dict"]})
+
+
+@pytest.mark.parametrize("name", ["swin", "video_swin"])
+def test_window_attention_runs_on_the_fused_kernel(name):
+    """Shifted and unshifted blocks must keep SDPA on its flash kernel (a 3-d mask falls
+    back to the math path, several times slower): with only flash allowed, SDPA raises
+    where it would have fallen back. Same logits as with every kernel allowed."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    kw = SWIN_SMALL if name == "swin" else VSWIN_SMALL
+    model = create_model(name, **kw).eval()
+    x = torch.randn(2, *model.input_shape) if name == "swin" else torch.randn(2, 3, 4, 56, 56)
+    with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+        fused = _run(model, x)
+    with sdpa_kernel(SDPBackend.MATH):
+        math = _run(model, x)
+    torch.testing.assert_close(fused, math, atol=1e-5, rtol=1e-5)

@@ -71,17 +71,19 @@ class WindowAttention(Attention):
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         """x: (B, nW, N, D); mask: additive (nW, N, N) or None. Returns (B, nW, N, D).
 
-        Attention runs on 4-d tensors (what SDPA's fused CPU kernels and the ONNX exporter
-        take): unshifted, the windows join the batch and one (nH, N, N) bias broadcasts;
-        shifted, the windows join the heads, each (window, head) with its bias + mask."""
+        Attention runs on 4-d tensors with a 4-d mask (SDPA's fused CPU kernel refuses a
+        3-d mask and falls back to the math path, 6x slower here; the ONNX exporter wants
+        4-d too): unshifted, the windows join the batch and one (1, nH, N, N) bias
+        broadcasts; shifted, the windows join the heads, each (window, head) with its
+        bias + mask."""
         B, nW, N, _ = x.shape
         bias = relative_position_bias(self.relative_position_bias_table, self.window, N)
-        bias = bias.to(x.dtype)  # (nH, N, N)
+        bias = bias.to(x.dtype)[None]  # (1, nH, N, N)
         q, k, v = self.heads(x)  # (B, nW, nH, N, hd)
         if mask is None:
             out = self.attend(*(t.flatten(0, 1) for t in (q, k, v)), bias)  # (B*nW, nH, N, hd)
         else:
-            attn_mask = (bias + mask[:, None].to(x.dtype)).flatten(0, 1)  # (nW*nH, N, N)
+            attn_mask = (bias + mask[:, None].to(x.dtype)).flatten(0, 1)[None]  # (1, nW*nH, N, N)
             out = self.attend(*(t.flatten(1, 2) for t in (q, k, v)), attn_mask)  # (B, nW*nH, N, hd)
         return self.output(out.view(B, nW, self.num_heads, N, -1))
 
