@@ -9,7 +9,7 @@ VENV=${VENV:-.venv-peers}
 test -x "$VENV/bin/python" || python3 -m venv "$VENV"
 PIP="$VENV/bin/python -m pip install -q"
 $PIP torch==2.13.0
-$PIP -e . einops==0.8.2 numpy safetensors pyyaml tqdm
+$PIP -e ".[onnx]" einops==0.8.2 numpy safetensors pyyaml tqdm matplotlib
 # HF transformers and its runtime dependencies
 $PIP --no-deps transformers==5.23.0
 $PIP huggingface-hub packaging regex tokenizers

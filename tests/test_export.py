@@ -50,9 +50,22 @@ def test_export_matches_pytorch_at_another_batch_size(name, tmp_path):
     family, config = MODELS[name]
     model = create_model(family, **config).eval()
     report = export_onnx(model, tmp_path / f"{name}.onnx")
-    assert report.path.stat().st_size > 0 and report.relative_diff < 1e-4
+    assert report.relative_diff < 1e-4
+    weight_bytes = sum(p.numel() * 4 for p in model.parameters())
+    assert report.files == [report.path] and report.path.stat().st_size > weight_bytes
     x = torch.randn(1, *model.input_shape)  # eager still works after tracing (no fake tensors kept)
     assert model(x).shape == (1, 5)
+
+
+def test_weights_beyond_the_one_file_limit_go_beside_it(tmp_path, monkeypatch):
+    import videoformer.export as export
+
+    monkeypatch.setattr(export, "ONE_FILE_LIMIT", 0)
+    family, config = MODELS["swin"]
+    report = export_onnx(create_model(family, **config), tmp_path / "m.onnx")
+    assert [f.name for f in report.files] == ["m.onnx", "m.onnx.data"]
+    assert report.relative_diff < 1e-4  # onnxruntime found the weights beside the file
+    assert report.megabytes * 2**20 == sum(f.stat().st_size for f in report.files)
 
 
 def test_export_command(tmp_path, capsys):

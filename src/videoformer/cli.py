@@ -293,7 +293,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         model = load_for_inference(args.source, args.model)[0]
     report = export_onnx(model, args.out)
     print(
-        f"wrote {report.path} ({report.megabytes:.1f} MB) in {report.export_seconds:.1f} s; "
+        f"wrote {', '.join(map(str, report.files))} ({report.megabytes:.1f} MB) in "
+        f"{report.export_seconds:.1f} s; "
         f"onnxruntime vs PyTorch on a batch of 3: max |diff| {report.max_abs_diff:.2e} "
         f"({report.relative_diff:.1e} of the largest logit)"
     )

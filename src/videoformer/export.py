@@ -13,11 +13,15 @@ from torch import nn
 
 from .models.base import unwrap_model
 
+# protobuf caps one file at 2 GiB: larger models keep their weights beside it in FILE.data
+ONE_FILE_LIMIT = 1.8 * 2**30
+
 
 @dataclass
 class ExportReport:
     path: Path
-    megabytes: float
+    files: list[Path]  # the .onnx, and FILE.onnx.data when the weights did not fit in it
+    megabytes: float  # all files
     export_seconds: float
     max_abs_diff: float  # onnxruntime against PyTorch on a batch of 2 random clips
     max_logit: float
@@ -46,6 +50,7 @@ def export_onnx(model: nn.Module, path: str | PathLike, tolerance: float = 1e-4)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     example = torch.randn(2, *shape)
+    weight_bytes = sum(t.numel() * t.element_size() for t in model.state_dict().values())
     start = time.perf_counter()
     batch = torch.export.Dim("batch", min=1, max=1024)
     with torch.no_grad():
@@ -57,6 +62,7 @@ def export_onnx(model: nn.Module, path: str | PathLike, tolerance: float = 1e-4)
             input_names=["input"],
             output_names=["logits"],
             dynamic_shapes={"x": {0: batch}},
+            external_data=weight_bytes > ONE_FILE_LIMIT,
             verbose=False,
         )
     seconds = time.perf_counter() - start
@@ -65,9 +71,11 @@ def export_onnx(model: nn.Module, path: str | PathLike, tolerance: float = 1e-4)
     got = torch.from_numpy(session.run(None, {session.get_inputs()[0].name: check.numpy()})[0])
     with torch.no_grad():
         expected = model(check)
+    files = [f for f in (path, path.with_name(path.name + ".data")) if f.exists()]
     report = ExportReport(
         path,
-        path.stat().st_size / 2**20,
+        files,
+        sum(f.stat().st_size for f in files) / 2**20,
         seconds,
         float((got - expected).abs().max()),
         float(expected.abs().max()),
