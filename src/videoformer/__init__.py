@@ -2,6 +2,7 @@
 
 from .checkpoint import CheckpointError, LoadReport, load_checkpoint
 from .engine.predict import Predictor
+from .explanation import explain, save_explanation
 from .factory import create_model
 from .models import DataSpec, WeightsSpec, list_models, register_model
 from .models.base import compile_model, unwrap_model
@@ -19,10 +20,12 @@ __all__ = [
     "compile_model",
     "create_model",
     "data_config",
+    "explain",
     "list_models",
     "load_checkpoint",
     "load_model",
     "register_model",
+    "save_explanation",
     "save_model",
     "test_views",
     "unwrap_model",

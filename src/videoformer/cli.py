@@ -301,6 +301,22 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from .explanation import explain, save_explanation
+
+    explanation = explain(
+        args.checkpoint, args.video, model=args.model, target=args.target,
+        method=args.method, device=args.device,
+    )
+    paths = save_explanation(explanation, args.out, args.format)
+    print(
+        f"{args.video}: {explanation.label} ({explanation.probability:.1%}), "
+        f"{explanation.method} on a {'x'.join(map(str, explanation.tokens.shape))} token grid"
+    )
+    print(f"wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -326,6 +342,7 @@ EXAMPLES = """examples:
   videoformer predict clip.mp4 --checkpoint timesformer_base.k400 --topk 5
   videoformer train --config finetune_folders --set data.root=my_videos --out runs/mine
   videoformer predict long.mp4 --checkpoint runs/mine/model.safetensors --stride 32 --json
+  videoformer explain clip.mp4 --checkpoint demo_out/model.safetensors --out explain_out
 
 Run 'videoformer COMMAND --help' for a command's options; docs: README.md, docs/."""
 
@@ -457,6 +474,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("onnx",), default="onnx", help="onnx (the only format)")
     p.add_argument("--out", required=True, help="FILE.onnx")
     p.set_defaults(fn=_cmd_export)
+
+    p = sub.add_parser(
+        "explain",
+        help="where a model looks: an overlay (GIF/MP4), a frame grid (PNG) and the maps (.npy)",
+    )
+    p.add_argument("video", help="a video file")
+    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
+    p.add_argument("--model", help=MODEL_HELP)
+    p.add_argument(
+        "--target",
+        help="label name or index to explain (Grad-CAM maps; default: the predicted class)",
+    )
+    p.add_argument(
+        "--method",
+        choices=("gradient_rollout", "rollout", "grad_cam"),
+        help="TimeSformer: gradient_rollout (default) or rollout; Perceivers: rollout; "
+        "Swin, Video Swin: grad_cam",
+    )
+    p.add_argument("--format", choices=("gif", "mp4"), default="gif", help="the overlay's format")
+    p.add_argument("--device", help=DEVICE_HELP)
+    p.add_argument("--out", default="explain_out", help="output folder (default: ./explain_out)")
+    p.set_defaults(fn=_cmd_explain)
 
     p = sub.add_parser(
         "demo", help="the main job: synthetic motion data, train, evaluate, predict, report"

@@ -1,6 +1,15 @@
 """Reusable blocks with no model identity."""
 
-from .attention import Attention, merge_heads, split_heads
+from .attention import Attention, dot_product_attention, merge_heads, record_attention, split_heads
+from .attribution import (
+    Relevance,
+    grad_cam,
+    gradient_weighted,
+    latent_rollout,
+    normalised,
+    rollout_step,
+    scatter_groups,
+)
 from .drop import DropPath, drop_path, drop_path_rates
 from .fourier import fourier_channels, fourier_features, grid_fourier_features, linear_positions
 from .mlp import Mlp
@@ -11,6 +20,15 @@ from .windows import effective_window, padded_size, shift_mask, window_partition
 
 __all__ = [
     "Attention",
+    "Relevance",
+    "latent_rollout",
+    "normalised",
+    "dot_product_attention",
+    "grad_cam",
+    "gradient_weighted",
+    "record_attention",
+    "rollout_step",
+    "scatter_groups",
     "DropPath",
     "Mlp",
     "PatchEmbedNd",

@@ -1,9 +1,62 @@
-"""Multi-head self-attention through ``scaled_dot_product_attention``."""
+"""Multi-head self-attention through ``scaled_dot_product_attention``, and a way to see
+its weights (``record_attention``) without leaving the fused kernels otherwise."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+# the open ``record_attention`` contexts (records, keep_graph), innermost last (one thread)
+_RECORDING: list[tuple[list[tuple[nn.Module | None, Tensor]], bool]] = []
+
+
+@contextmanager
+def record_attention(
+    keep_graph: bool = False,
+) -> Iterator[list[tuple[nn.Module | None, Tensor]]]:
+    """Inside, every attention layer computes softmax(q kᵀ · scale + mask) explicitly and
+    appends ``(layer, probabilities)`` to the yielded list, in call order; probabilities
+    are ``(*B, nH, Nq, Nk)``, detached, or with ``keep_graph`` part of the graph and
+    keeping their ``.grad`` after a backward. Outside, ``dot_product_attention`` is SDPA,
+    untouched."""
+    records: list[tuple[nn.Module | None, Tensor]] = []
+    _RECORDING.append((records, keep_graph))
+    try:
+        yield records
+    finally:
+        _RECORDING.pop()
+
+
+def dot_product_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    attn_mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+    scale: float | None = None,
+    owner: nn.Module | None = None,
+) -> Tensor:
+    """``scaled_dot_product_attention``; while ``record_attention`` is open, the same
+    function written out, its probabilities recorded under ``owner``."""
+    if not _RECORDING:
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, scale=scale
+        )
+    scale = q.shape[-1] ** -0.5 if scale is None else scale
+    scores = (q @ k.transpose(-2, -1)) * scale  # (*B, nH, Nq, Nk)
+    if attn_mask is not None:
+        scores = scores + attn_mask
+    probs = scores.softmax(-1)
+    records, keep_graph = _RECORDING[-1]
+    if keep_graph and probs.requires_grad:
+        probs.retain_grad()
+        records.append((owner, probs))
+    else:
+        records.append((owner, probs.detach()))
+    return F.dropout(probs, dropout_p) @ v
 
 
 def split_heads(x: Tensor, num_heads: int) -> Tensor:
@@ -53,8 +106,7 @@ class Attention(nn.Module):
     def attend(self, q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None = None) -> Tensor:
         """Scaled dot-product attention (dropout on the probabilities in training)."""
         dropout = self.attn_drop if self.training else 0.0
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout,
-                                              scale=self.scale)
+        return dot_product_attention(q, k, v, attn_mask, dropout, self.scale, owner=self)
 
     def output(self, x: Tensor) -> Tensor:
         """(*B, nH, N, hd) -> (*B, N, D): heads merged, projected."""

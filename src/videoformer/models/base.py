@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import torch.utils.checkpoint
 from torch import Tensor, nn
 
+from ..layers import Relevance
 from .registry import DataSpec, apply_overrides
 
 
@@ -73,6 +74,15 @@ class Classifier(nn.Module):
 
     def forward(self, x) -> Tensor:
         return self.forward_head(self.forward_features(x))
+
+    def relevance(
+        self, x: Tensor, target: int | None = None, method: str | None = None
+    ) -> Relevance:
+        """Where the model looks for one input x (batch 1): its logits and a map on its
+        token grid (T', h, w) summing to 1; ``target`` is the class for gradient-based
+        maps (default: the predicted one), ``method`` one the family offers (None: its
+        default). Families that can explain override this."""
+        raise NotImplementedError(f"{type(self).__name__} has no relevance maps")
 
     @property
     def input_shape(self) -> tuple[int, ...] | dict[str, tuple[int, ...]]:

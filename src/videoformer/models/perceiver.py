@@ -23,10 +23,20 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..layers import Mlp, fourier_channels, grid_fourier_features, merge_heads, split_heads
+from ..layers import (
+    Mlp,
+    Relevance,
+    dot_product_attention,
+    fourier_channels,
+    grid_fourier_features,
+    latent_rollout,
+    merge_heads,
+    normalised,
+    record_attention,
+    split_heads,
+)
 from .base import Classifier, init_weights, make_head, run_block
 from .registry import IMAGENET_MEAN, IMAGENET_STD, DataSpec, apply_overrides, register_model
 
@@ -66,9 +76,8 @@ class PerceiverAttention(nn.Module):
     def forward(self, q: Tensor, kv: tuple[Tensor, Tensor]) -> Tensor:
         """q: (B, N, q_dim); kv: projected keys/values -> (B, N, out_dim)."""
         k, v = kv
-        out = F.scaled_dot_product_attention(
-            split_heads(self.q(q), self.num_heads), k, v
-        )  # (B, nH, N, hd_v)
+        q = split_heads(self.q(q), self.num_heads)  # (B, nH, N, hd_qk)
+        out = dot_product_attention(q, k, v, owner=self)  # (B, nH, N, hd_v)
         return self.proj(merge_heads(out))
 
 
@@ -353,6 +362,33 @@ class Perceiver(Classifier):
             for latent in self.latent_stacks[0 if self.config.share_latent_weights else i]:
                 z = run_block(self, latent, z)
         return z.mean(1)
+
+    def relevance(
+        self, x: Tensor, target: int | None = None, method: str | None = None
+    ) -> Relevance:
+        """Which input positions the latents read, for one image or clip x (1, C, *S):
+        rollout through every cross-attend and latent block, then the mean over the
+        latents (the classifier pools them so). A map on the patch grid, (T', h, w) or
+        (1, h, w) for images. Class-agnostic (``target`` is unused); ``method``: "rollout"."""
+        rollout_only(method)
+        spec = self.config.inputs[0]
+        if len(self.config.inputs) > 1 or spec.layout != "BCS" or spec.num_axes not in (2, 3):
+            raise ValueError("relevance maps cover one image or video input")
+        if x.shape[0] != 1:
+            raise ValueError(f"relevance takes one input (1, C, *S), got {tuple(x.shape)}")
+        with torch.no_grad(), record_attention() as records:
+            logits = self(x)[0]
+        cross = {id(block.attn) for block in self.cross_attends}
+        steps = [("cross" if id(layer) in cross else "self", p[0].mean(0)) for layer, p in records]
+        grid = [s // p for s, p in zip(x.shape[2:], spec.patch_size)]
+        N, M = self.config.num_latents, math.prod(grid)
+        read = latent_rollout(steps, N, M)[:, N:].mean(0)  # (M,), row-major over the grid
+        return Relevance(logits, normalised(read.view(-1, *grid[-2:])), "attention rollout")
+
+
+def rollout_only(method: str | None) -> None:
+    if method not in (None, "rollout"):
+        raise ValueError(f"Perceiver relevance methods: rollout; got {method!r}")
 
 
 def _default_shape(spec: ByteArray) -> tuple[int, ...]:

@@ -16,6 +16,7 @@ Preprocessors (``preprocessor``), as HF's ``PerceiverImagePreprocessor``:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -23,9 +24,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..layers import fourier_channels, grid_fourier_features
+from ..layers import (
+    Relevance,
+    fourier_channels,
+    grid_fourier_features,
+    latent_rollout,
+    normalised,
+    record_attention,
+)
 from .base import Classifier, init_weights, make_head, run_block
-from .perceiver import PerceiverBlock
+from .perceiver import PerceiverBlock, rollout_only
 from .registry import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -179,6 +187,30 @@ class PerceiverIO(Classifier):
                 z = run_block(self, block, z)
         query = self.decoder_query.expand(x.shape[0], -1, -1)  # (B, 1, D)
         return self.decoder_cross(query, z)[:, 0]
+
+    def relevance(
+        self, x: Tensor, target: int | None = None, method: str | None = None
+    ) -> Relevance:
+        """Which pixels (or conv-stem positions) the latents read, for one image x
+        (1, C, H, W): rollout through the encoder and latent blocks, weighted by the
+        decoder query's attention over the latents. A map (1, h, w). Class-agnostic;
+        ``method``: "rollout"."""
+        rollout_only(method)
+        if x.shape[0] != 1:
+            raise ValueError(f"relevance takes one image (1, C, H, W), got {tuple(x.shape)}")
+        with torch.no_grad(), record_attention() as records:
+            logits = self(x)[0]
+        (_, query), *records = records[::-1]  # the decoder's read of the latents comes last
+        cross = id(self.encoder_cross.attn)
+        steps = [("cross" if id(layer) == cross else "self", p[0].mean(0))
+                 for layer, p in records[::-1]]
+        N = self.config.num_latents
+        M = steps[0][1].shape[-1]
+        h = round(math.sqrt(M * x.shape[2] / x.shape[3]))  # the byte grid keeps the aspect
+        if h * (M // h) != M:
+            raise ValueError(f"cannot lay {M} bytes out on a grid of the image's aspect")
+        read = query[0].mean(0)[0] @ latent_rollout(steps, N, M)[:, N:]  # (M,)
+        return Relevance(logits, normalised(read.view(1, h, M // h)), "attention rollout")
 
 
 def _hf(name: str) -> WeightsSpec:

@@ -30,8 +30,11 @@ from ..layers import (
     DropPath,
     Mlp,
     PatchEmbedNd,
+    Relevance,
     drop_path_rates,
     effective_window,
+    grad_cam,
+    normalised,
     padded_size,
     relative_position_bias,
     shift_mask,
@@ -278,6 +281,36 @@ class SwinBackbone(Classifier):
 
     def forward_head(self, features: Tensor) -> Tensor:
         return self.head(self.head_drop(features))
+
+    def relevance(
+        self, x: Tensor, target: int | None = None, method: str | None = None
+    ) -> Relevance:
+        """Grad-CAM of the last stage for one input x (1, C, H, W) or (1, C, T, H, W) and
+        class ``target`` (default: the predicted one): a map (1, h, w) or (T', h, w) on the
+        last stage's grid; ``method``: "grad_cam". (Attention rollout is not defined
+        across shifted windows.)"""
+        if method not in (None, "grad_cam"):
+            raise ValueError(f"Swin relevance methods: grad_cam; got {method!r}")
+        if x.shape[0] != 1:
+            raise ValueError(f"relevance takes one input, got a batch of {x.shape[0]}")
+        stage: dict[str, Tensor] = {}
+
+        def keep(module, inputs, output):  # a leaf that needs grad when the weights do not
+            output = output if output.requires_grad else output.detach().requires_grad_()
+            stage["out"] = output
+            return output
+
+        handle = self.layers[-1].register_forward_hook(keep)
+        try:
+            with torch.enable_grad():
+                logits = self(x)[0]
+                target = int(logits.argmax()) if target is None else target
+                (grad,) = torch.autograd.grad(logits[target], stage["out"])
+        finally:
+            handle.remove()
+        cam = grad_cam(stage["out"][0].detach(), grad[0])  # (*S)
+        cam = cam if cam.ndim == 3 else cam[None]
+        return Relevance(logits.detach(), normalised(cam), f"Grad-CAM of stage {len(self.layers)}")
 
     def _frozen_modules(self) -> list[nn.Module]:
         n = self.config.frozen_stages
