@@ -5,13 +5,13 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import videoformer
 from videoformer import create_model
 from videoformer.cli import main
 from videoformer.data.synthetic import write_video
+from videoformer.explanation import region_ratio
 
 TINY = dict(img_size=32, patch_size=8, num_frames=4, embed_dim=32, depth=2, num_heads=2,
             num_classes=3)
@@ -83,45 +83,37 @@ def test_explain_command_writes_overlay_grid_and_maps(saved, video, tmp_path, ca
             assert sum(1 for _ in container.decode(video=0)) == 4
 
 
-def box_mass_ratio(explanation, mask_view: torch.Tensor) -> float | None:
-    """The map's mass inside the shape's boxes over the boxes' share of the clip's area
-    (1: no better than uniform); None when the shape is never visible."""
-    inside = mask_view.numpy()
-    share = inside.mean()
-    if share == 0:
-        return None
-    maps = explanation.maps / explanation.maps.sum()
-    return float(maps[inside].sum() / share)
+def test_region_ratio_goes_through_the_view(saved, video):
+    """A region on the original frames lands where the frames land in the view: a map that
+    is exactly the square in the view has all its mass in the square's region."""
+    e = videoformer.explain(saved, video)
+    predictor = videoformer.Predictor(saved, views="1x1")
+    square = np.stack(_decode(video))[..., 0] > 128  # (16, 40, 48) on the original frames
+    in_view = e.frames[..., 0] > 128  # (4, 32, 32)
+    e.maps = in_view.astype(np.float32)
+    assert region_ratio(e, predictor, square) == pytest.approx(1 / in_view.mean(), rel=0.1)
+    corner = np.zeros_like(square)
+    corner[:, 30:, :8] = True  # dark everywhere
+    assert region_ratio(e, predictor, corner) == 0.0
+    assert region_ratio(e, predictor, np.zeros_like(square)) is None
+
+
+def _decode(path):
+    import av
+
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
 
 @pytest.mark.slow
 def test_the_demo_model_looks_at_the_moving_shape(tmp_path):
     """Train the demo; over every 5th validation clip, the relevance inside the shape's
     bounding boxes (the generator writes them) is on average at least twice the boxes'
-    share of the area. The boxes go through the same resize and crop as the frames."""
-    import av
-
+    share of the view (``region_ratio``)."""
+    from benchmarks.explain_boxes import box_ratios
     from videoformer.demo import run_demo
 
     run_demo(tmp_path)
-    root = tmp_path / "dataset"
-    boxes = json.loads((root / "boxes.json").read_text())
-    predictor = videoformer.Predictor(tmp_path / "model.safetensors", views="1x1")
-    mean, std = predictor.data_spec.mean[0], predictor.data_spec.std[0]
-    ratios = []
-    for line in (root / "val.csv").read_text().split()[::5]:
-        path = line.split(",")[0]
-        with av.open(str(root / path)) as container:
-            frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
-        mask = np.zeros_like(frames)
-        for t, box in enumerate(boxes[path]):
-            if box is not None:
-                x0, y0, x1, y1 = box
-                mask[t, y0 : y1 + 1, x0 : x1 + 1] = 255
-        explanation = videoformer.explain(predictor.model, torch.from_numpy(frames))
-        mask_view = predictor.views(torch.from_numpy(mask))[0, 0] * std + mean > 0.5
-        ratio = box_mass_ratio(explanation, mask_view)
-        if ratio is not None:
-            ratios.append(ratio)
+    ratios = box_ratios(tmp_path, every=5)
     assert len(ratios) >= 90
     assert np.mean(ratios) >= 2.0, f"mean box-mass ratio {np.mean(ratios):.2f}"

@@ -68,6 +68,25 @@ def explain(
     )
 
 
+def region_ratio(
+    explanation: Explanation, predictor: Predictor, region: np.ndarray
+) -> float | None:
+    """How much of the map lies in a region, over the region's share of the view (1: no
+    better than a uniform map). ``region``: bool (T, H, W) on the frames ``explain`` was
+    given (an object's boxes, say); it goes through the same view as the frames. None
+    when the region is not in the view."""
+    mask = torch.from_numpy(np.repeat(region[..., None], 3, axis=-1).astype(np.uint8) * 255)
+    spec = predictor.data_spec
+    view = predictor.views(mask)[0, 0] * spec.std[0] + spec.mean[0]  # (T, H, W), 0..1 or 255
+    inside = (view > (127.5 if max(spec.mean) > 1 else 0.5)).numpy()
+    if len(inside) != len(explanation.maps):
+        raise ValueError(f"the region gives {len(inside)} frames, the map {len(explanation.maps)}")
+    share = inside.mean()
+    if share == 0:
+        return None
+    return float((explanation.maps / explanation.maps.sum())[inside].sum() / share)
+
+
 def _target_index(target: str | int | None, labels: list[str]) -> int | None:
     if target is None:
         return None
