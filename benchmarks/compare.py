@@ -491,7 +491,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, or cuda where there is one")
     parser.add_argument("--json", type=Path, help="write every measured row here")
     parser.add_argument("--chart", type=Path, help="write a PNG bar chart of the ratios here")
+    parser.add_argument("--from-json", type=Path, help="print (and chart) a saved run instead")
     args = parser.parse_args()
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        return publish(saved, args.chart)
     device = torch.device(args.device)
     before = matmul_ceiling(args.threads, device)
     results: dict[str, dict] = {}
@@ -504,20 +508,26 @@ def main() -> None:
             if result is not None:
                 results.setdefault(kind, {})[case] = result
     after = matmul_ceiling(args.threads, device)
-    ceiling = max(before, after)
     machine = (f"{cpu_name()}, torch {torch.__version__}, {args.device}, "
                f"{args.threads} threads")
-    lines = [f"Machine: {machine}.",
-             f"float32 matmul ceiling: {before:.0f} GFLOP/s before, {after:.0f} after."]
-    lines += report(results, ceiling)
-    print("\n".join(lines))
+    saved = {"machine": machine, "ceiling_before": before, "ceiling_after": after,
+             "results": results, "date": time.strftime("%Y-%m-%d"),
+             "command": "python -m benchmarks.compare " + " ".join(sys.argv[1:])}
     if args.json:
-        args.json.write_text(json.dumps(
-            {"machine": machine, "ceiling_before": before, "ceiling_after": after,
-             "results": results, "date": time.strftime("%Y-%m-%d")}, indent=1))
-    if args.chart:
-        chart(ratios(results), args.chart,
-              f"videoformer against peers, {machine}, {time.strftime('%Y-%m-%d')}")
+        args.json.write_text(json.dumps(saved, indent=1))
+    publish(saved, args.chart)
+
+
+def publish(saved: dict, chart_path: Path | None) -> None:
+    """The tables of a run (the ceiling: the larger of before and after) and its chart."""
+    before, after = saved["ceiling_before"], saved["ceiling_after"]
+    lines = [f"Machine: {saved['machine']}; {saved['date']}.",
+             f"float32 matmul ceiling: {before:.0f} GFLOP/s before, {after:.0f} after."]
+    lines += report(saved["results"], max(before, after))
+    print("\n".join(lines))
+    if chart_path:
+        chart(ratios(saved["results"]), chart_path,
+              f"videoformer against peers, {saved['date']}\n{saved['machine']}")
 
 
 if __name__ == "__main__":
