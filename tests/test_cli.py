@@ -57,7 +57,7 @@ def test_version_and_help(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     text = capsys.readouterr().out
-    assert "Video transformers" in text and text.count("  videoformer ") == 3  # three examples
+    assert "Video transformers" in text and text.count("  videoformer ") == 4  # four examples
 
 
 def test_every_option_has_help():
