@@ -24,11 +24,12 @@ from videoformer import Predictor, explain
 from videoformer.explanation import region_ratio
 
 
-def box_ratios(run: Path, every: int = 5, method: str | None = None) -> list[float]:
+def box_ratios(run: Path, every: int = 5, method: str | None = None) -> dict[str, list[float]]:
+    """{class folder: the ratios of its clips} over every n-th validation clip."""
     root = Path(run) / "dataset"
     boxes = json.loads((root / "boxes.json").read_text())
     predictor = Predictor(Path(run) / "model.safetensors", views="1x1")
-    ratios = []
+    ratios: dict[str, list[float]] = {}
     for line in (root / "val.csv").read_text().split()[::every]:
         path = line.split(",")[0]
         with av.open(str(root / path)) as container:
@@ -41,7 +42,7 @@ def box_ratios(run: Path, every: int = 5, method: str | None = None) -> list[flo
         explanation = explain(predictor.model, torch.from_numpy(frames), method=method)
         ratio = region_ratio(explanation, predictor, region)
         if ratio is not None:
-            ratios.append(ratio)
+            ratios.setdefault(Path(path).parent.name, []).append(ratio)
     return ratios
 
 
@@ -51,11 +52,17 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=5)
     parser.add_argument("--methods", nargs="+", default=["gradient_rollout", "rollout"])
     args = parser.parse_args()
-    print("| method | clips | mean ratio | median | lowest |\n|---|---|---|---|---|")
-    for method in args.methods:
-        r = box_ratios(args.run, args.every, method)
+    by_method = {m: box_ratios(args.run, args.every, m) for m in args.methods}
+    print("| method | clips | mean ratio | median | lowest | below 1 |\n|---|---|---|---|---|---|")
+    for method, by_class in by_method.items():
+        r = [x for values in by_class.values() for x in values]
         print(f"| {method} | {len(r)} | {statistics.mean(r):.2f} | {statistics.median(r):.2f} "
-              f"| {min(r):.2f} |")
+              f"| {min(r):.2f} | {sum(x < 1 for x in r)} |")
+    print("\n| class | " + " | ".join(f"{m} mean (lowest)" for m in by_method) + " |")
+    print("|---|" + "---|" * len(by_method))
+    for name in sorted(next(iter(by_method.values()))):
+        cells = [f"{statistics.mean(b[name]):.2f} ({min(b[name]):.2f})" for b in by_method.values()]
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
