@@ -274,3 +274,28 @@ def test_predict_stride_gives_a_timeline_in_json_and_csv(trained, tiny_data, cap
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0] == "video,start,end,rank,label,probability" and len(lines) == 1 + 3 * 2
     assert lines[3].split(",")[1:4] == ["0.0", "0.4375", "1"]
+
+
+def test_compile_flag_gives_the_eager_answers(trained, tiny_data, tmp_path, capsys, monkeypatch):
+    """--compile on predict and extract compiles, and gives eager's probabilities and
+    embeddings."""
+    compiled = []
+    real_compile = torch.compile
+    monkeypatch.setattr(
+        torch, "compile", lambda m, **kw: compiled.append(m) or real_compile(m, **kw)
+    )
+    video = str(sorted((tiny_data / "videos" / "growing").glob("*.mp4"))[0])
+    checkpoint = ["--checkpoint", str(trained / "model.safetensors")]
+    answers = []
+    for flags in ([], ["--compile"]):
+        assert main(["predict", video, *checkpoint, "--json", *flags]) == 0
+        top = json.loads(capsys.readouterr().out)["predictions"][0]["top"]
+        out = tmp_path / f"emb{len(flags)}.npy"
+        assert main(["extract", video, *checkpoint, "--out", str(out), *flags]) == 0
+        capsys.readouterr()
+        answers.append(([t["label"] for t in top], [t["prob"] for t in top], np.load(out)))
+    assert len(compiled) == 2  # once for predict, once for extract, only with the flag
+    (labels, probs, emb), (labels_c, probs_c, emb_c) = answers
+    assert labels == labels_c
+    np.testing.assert_allclose(probs_c, probs, atol=2e-6)  # printed to 6 decimals
+    np.testing.assert_allclose(emb_c, emb, rtol=1e-5, atol=1e-6)
