@@ -21,8 +21,8 @@ def _seed():
     torch.manual_seed(0)
 
 
-def _saved_bytes(model, x) -> tuple[int, torch.Tensor]:
-    """Bytes autograd keeps for backward during ``model(x)``, and the loss."""
+def saved_bytes(fn):
+    """Bytes autograd keeps for backward while ``fn()`` runs, and what it returned."""
     saved = 0
 
     def pack(t):
@@ -31,20 +31,20 @@ def _saved_bytes(model, x) -> tuple[int, torch.Tensor]:
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss = model(x).square().sum()
-    return saved, loss
+        result = fn()
+    return saved, result
 
 
 def assert_checkpointing_keeps_gradients(model, x) -> None:
     """Gradient checkpointing recomputes activations: the gradients must not change, and
     the forward must keep less for backward (it really checkpoints)."""
     model.train()
-    plain_bytes, loss = _saved_bytes(model, x)
+    plain_bytes, loss = saved_bytes(lambda: model(x).square().sum())
     loss.backward()
     plain = [p.grad.clone() for p in model.parameters()]
     model.zero_grad()
     model.set_grad_checkpointing(True)
-    checkpointed_bytes, loss = _saved_bytes(model, x)
+    checkpointed_bytes, loss = saved_bytes(lambda: model(x).square().sum())
     loss.backward()
     assert checkpointed_bytes < plain_bytes / 2, (checkpointed_bytes, plain_bytes)
     for expected, p in zip(plain, model.parameters()):

@@ -44,13 +44,11 @@ class GeluMlpFunction(torch.autograd.Function):
         hidden = F.linear(x, w1, b1)  # (..., H)
         out = F.linear(F.gelu(hidden), w2, b2)  # (..., D_out)
         ctx.save_for_backward(x, hidden, w1, w2)
-        ctx.dtypes = (b1.dtype if b1 is not None else None, b2.dtype if b2 is not None else None)
         return out
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
         x, hidden, w1, w2 = ctx.saved_tensors
-        b1_dtype, b2_dtype = ctx.dtypes
         need_x, need_w1, need_b1, need_w2, need_b2 = ctx.needs_input_grad
         dtype = hidden.dtype
         g = grad_out.to(dtype).reshape(-1, grad_out.shape[-1])  # (M, D_out)
@@ -59,13 +57,13 @@ class GeluMlpFunction(torch.autograd.Function):
         if need_w2:
             grad_w2 = (g.t() @ F.gelu(h)).to(w2.dtype)  # the GELU recomputed
         if need_b2:
-            grad_b2 = g.sum(0).to(b2_dtype)
+            grad_b2 = g.sum(0).to(w2.dtype)  # a Linear's bias has its weight's dtype
         if need_x or need_w1 or need_b1:
             grad_h = torch.ops.aten.gelu_backward(g @ w2.to(dtype), h)  # (M, H)
             if need_w1:
                 grad_w1 = (grad_h.t() @ x.reshape(-1, x.shape[-1]).to(dtype)).to(w1.dtype)
             if need_b1:
-                grad_b1 = grad_h.sum(0).to(b1_dtype)
+                grad_b1 = grad_h.sum(0).to(w1.dtype)
             if need_x:
                 grad_x = (grad_h @ w1.to(dtype)).to(x.dtype).reshape(x.shape)
         return grad_x, grad_w1, grad_b1, grad_w2, grad_b2
