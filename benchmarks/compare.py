@@ -166,7 +166,7 @@ def child_onnx(case: str, reps: int, device: torch.device) -> dict:
     import onnxruntime
 
     from benchmarks.peers import build
-    from videoformer.export import export_onnx
+    from videoformer.inference.export import export_onnx
 
     pair = build(case)  # on the CPU: onnxruntime's CPU provider
     ours = pair.ours

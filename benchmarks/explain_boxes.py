@@ -1,6 +1,6 @@
 """Does a trained model's map follow the moving shape? On the synthetic motion dataset
 (whose generator writes each clip's per-frame bounding boxes), the map's mass inside the
-boxes over the boxes' share of the view (``videoformer.explanation.region_ratio``; 1 is
+boxes over the boxes' share of the view (``videoformer.inference.explanation.region_ratio``; 1 is
 no better than uniform), over every n-th validation clip of a trained run.
 
     python -m benchmarks.explain_boxes RUN_DIR [--every 5] [--method gradient_rollout]
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from videoformer import Predictor, explain
-from videoformer.explanation import region_ratio
+from videoformer.inference.explanation import region_ratio
 
 
 def box_ratios(run: Path, every: int = 5, method: str | None = None) -> dict[str, list[float]]:

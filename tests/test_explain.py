@@ -11,7 +11,7 @@ import videoformer
 from videoformer import create_model
 from videoformer.cli import main
 from videoformer.data.synthetic import write_video
-from videoformer.explanation import region_ratio
+from videoformer.inference.explanation import region_ratio
 
 TINY = dict(img_size=32, patch_size=8, num_frames=4, embed_dim=32, depth=2, num_heads=2,
             num_classes=3)

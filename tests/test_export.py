@@ -10,7 +10,7 @@ from videoformer.cli import main
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
-from videoformer.export import export_onnx  # noqa: E402
+from videoformer.inference.export import export_onnx  # noqa: E402
 
 TIMESFORMER = dict(
     img_size=32, patch_size=8, num_frames=4, embed_dim=32, depth=1, num_heads=2, num_classes=5
@@ -58,7 +58,7 @@ def test_export_matches_pytorch_at_another_batch_size(name, tmp_path):
 
 
 def test_weights_beyond_the_one_file_limit_go_beside_it(tmp_path, monkeypatch):
-    import videoformer.export as export
+    import videoformer.inference.export as export
 
     monkeypatch.setattr(export, "ONE_FILE_LIMIT", 0)
     family, config = MODELS["swin"]

@@ -12,9 +12,9 @@ import torch
 from safetensors.torch import save_file
 
 from videoformer import create_model
-from videoformer.hub import DownloadError, cached_path, download, hf_snapshot
 from videoformer.models import registry
 from videoformer.models.registry import DataSpec, WeightsSpec
+from videoformer.weights.hub import DownloadError, cached_path, download, hf_snapshot
 
 TINY = dict(
     img_size=32, patch_size=8, num_frames=4, embed_dim=32, depth=1, num_heads=2, num_classes=5
@@ -216,7 +216,7 @@ def test_every_released_url_is_http_and_every_tag_builds():
 
 
 def test_predictor_takes_a_tag(server, tiny_tag):
-    from videoformer.engine.predict import Predictor
+    from videoformer.inference.predictor import Predictor
 
     predictor = Predictor("tiny_test.k5", labels=list("abcde"))
     frames = torch.randint(0, 256, (12, 40, 48, 3), dtype=torch.uint8)

@@ -14,9 +14,9 @@ from tests.data.test_protocols import PIPELINES, golden
 from videoformer import create_model, data_config
 from videoformer.cli import main
 from videoformer.data.decode import probe
-from videoformer.engine.predict import Predictor
+from videoformer.inference.predictor import Predictor
 from videoformer.labels import label_names
-from videoformer.saving import export_safetensors, model_metadata
+from videoformer.weights.model_file import model_metadata, write_model_file
 
 CLIP_A = PIPELINES / "synth_a_320x240_25fps.mp4"
 CLIP_B = PIPELINES / "synth_b_136x180_29.97fps.mp4"
@@ -162,7 +162,7 @@ def test_multi_label_models_predict_with_sigmoid(tmp_path):
         num_classes=5,
         multi_label=True,
     ).eval()
-    export_safetensors(
+    write_model_file(
         model,
         model_metadata("perceiver", model, list("abcde"), model.default_data_config()),
         tmp_path / "ml.safetensors",
@@ -205,7 +205,7 @@ def test_audio_visual_models_get_each_clips_audio(tmp_path):
         multi_label=True,
     ).eval()
     data = videoformer.DataSpec(32, "4x2x2", (0.45,) * 3, (0.225,) * 3, audio_rate=16_000)
-    export_safetensors(
+    write_model_file(
         model,
         model_metadata("perceiver", model, ["a", "b", "c"], data),
         tmp_path / "av.safetensors",

@@ -1,6 +1,6 @@
 """The package's structure: imports point one way (no cycles, module level or inside
-functions) and the layers below never reach up (layers <- models <- convert <- checkpoint
-<- factory <- engine / zoo / cli)."""
+functions) and the layers below never reach up (specs <- layers <- models <- convert <-
+weights <- inference <- engine <- cli; data stands alone beside them)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_sees_imports_inside_functions():
     graph = import_graph()
-    assert "videoformer.checkpoint" in graph["videoformer.factory"]
+    assert "videoformer.weights.loading" in graph["videoformer.weights.factory"]
     # engine.train imports its plots inside a function (Trainer.finish)
     assert "videoformer.engine.plots" in graph["videoformer.engine.train"]
 
@@ -91,46 +91,48 @@ def test_a_cycle_would_be_found():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
 
 
+ABOVE_MODELS = ("convert", "weights", "inference", "engine", "cli", "demo")
 LOWER_LAYERS = {
-    "videoformer.layers": {
-        "videoformer.models",
-        "videoformer.convert",
-        "videoformer.checkpoint",
-        "videoformer.factory",
-        "videoformer.engine",
-        "videoformer.data",
-    },
-    "videoformer.models": {
-        "videoformer.convert",
-        "videoformer.checkpoint",
-        "videoformer.factory",
-        "videoformer.engine",
-        "videoformer.data",
-    },
-    "videoformer.convert": {"videoformer.checkpoint", "videoformer.factory", "videoformer.engine"},
-    "videoformer.checkpoint": {"videoformer.factory", "videoformer.engine"},
-    "videoformer.hub": {"videoformer.models", "videoformer.checkpoint", "videoformer.factory",
-                        "videoformer.engine"},
-    "videoformer.data": {
-        "videoformer.layers",
-        "videoformer.models",
-        "videoformer.convert",
-        "videoformer.checkpoint",
-        "videoformer.factory",
-        "videoformer.engine",
-    },
+    "specs": ("layers", "models", "data", *ABOVE_MODELS),
+    "fields": ("specs", "layers", "models", "data", *ABOVE_MODELS),
+    "seeding": ("specs", "layers", "models", "data", *ABOVE_MODELS),
+    "layers": ("models", "data", *ABOVE_MODELS),
+    "models": ("data", *ABOVE_MODELS),
+    "convert": ("data", "weights", "inference", "engine", "cli", "demo"),
+    "weights": ("inference", "engine", "cli", "demo"),
+    "data": ("layers", "models", *ABOVE_MODELS),
+    "inference": ("engine", "cli", "demo"),
+    "engine": ("cli", "demo"),
 }
+
+
+def _layer_names() -> set[str]:
+    return set(LOWER_LAYERS) | {f for forbidden in LOWER_LAYERS.values() for f in forbidden}
+
+
+def test_every_layer_named_exists():
+    modules = import_graph()
+    missing = sorted(
+        name for name in _layer_names()
+        if f"videoformer.{name}" not in modules
+    )
+    assert not missing, f"the layer table names modules that do not exist: {missing}"
+
+
+def _within(module: str, layer: str) -> bool:
+    name = f"videoformer.{layer}"
+    return module == name or module.startswith(name + ".")
 
 
 def test_lower_layers_never_import_upper_ones():
     bad = []
     for module, deps in import_graph().items():
         for layer, forbidden in LOWER_LAYERS.items():
-            if module == layer or module.startswith(layer + "."):
-                bad += [
-                    f"{module} -> {d}"
-                    for d in deps
-                    for f in forbidden
-                    if d == f or d.startswith(f + ".")
-                ]
+            if _within(module, layer):
+                bad += [f"{module} -> {d}" for d in deps for f in forbidden if _within(d, f)]
     assert not bad, bad
+
+
+def test_a_reach_up_would_be_found():
+    assert _within("videoformer.weights.source", "weights")
+    assert not _within("videoformer.weightsx", "weights")

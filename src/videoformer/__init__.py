@@ -1,20 +1,25 @@
 """videoformer: TimeSformer, Perceiver, Swin and Video Swin, faithful to the official code."""
 
-from .checkpoint import CheckpointError, LoadReport, load_checkpoint
-from .engine.predict import Predictor
-from .explanation import explain, save_explanation
-from .factory import create_model
-from .models import DataSpec, WeightsSpec, list_models, register_model
+from .inference.explanation import explain, save_explanation
+from .inference.predictor import Predictor
+from .inference.preprocessing import resolve_data_spec, test_views
+from .inference.saved_model import load_model, save_model
+from .models import list_models, register_model
 from .models.base import compile_model, unwrap_model
-from .preprocessing import data_config, test_views
-from .saving import load_model, save_model
+from .specs import DataSpec, ModelSource, WeightsSpec
+from .weights.factory import create_model
+from .weights.loading import CheckpointError, LoadReport, load_checkpoint
+from .weights.source import resolve_source
+
+data_config = resolve_data_spec  # the earlier name of resolve_data_spec
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DataSpec",
     "CheckpointError",
+    "DataSpec",
     "LoadReport",
+    "ModelSource",
     "Predictor",
     "WeightsSpec",
     "compile_model",
@@ -25,6 +30,8 @@ __all__ = [
     "load_checkpoint",
     "load_model",
     "register_model",
+    "resolve_data_spec",
+    "resolve_source",
     "save_explanation",
     "save_model",
     "test_views",

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
+from .layers.attribution import METHODS
+from .specs import AGGREGATES
 
 
 def _cmd_list_models(args: argparse.Namespace) -> int:
@@ -30,7 +30,7 @@ def _cmd_list_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .zoo import describe_model
+    from .weights.zoo import describe_model
 
     info = describe_model(args.model)
     if args.json:
@@ -82,35 +82,39 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from .engine.builders import build_datasets
     from .engine.config import load_config
     from .engine.distributed import DistInfo
     from .engine.evaluate import evaluate, write_report
-    from .engine.predict import resolve_device
-    from .preprocessing import with_views
-    from .saving import load_for_inference
+    from .inference.predictor import resolve_device
+    from .inference.preprocessing import with_views
+    from .weights.factory import load_source
+    from .weights.source import resolve_source
 
     device = resolve_device(args.device)
     cfg = load_config(args.config, list(args.set or []))
-    model, data, names = load_for_inference(args.checkpoint, args.model, fallback=cfg.model)
-    model.to(device)
+    source = resolve_source(args.checkpoint, args.model)
+    if source.variant is None:  # a foreign checkpoint: the recipe's model
+        source = resolve_source(args.checkpoint, cfg.model)
+    model = load_source(source).to(device)
+    names = model.label_names
+    data = with_views(model.data_spec, args.views)
+    if args.aggregate:
+        data = replace(data, aggregate=args.aggregate)
     if args.compile:
         from .models.base import compile_model
 
         model = compile_model(model)
-    data = with_views(data, args.views)
-    _, val, labels = build_datasets(cfg.data, cfg.seed, test_spec=data)
-    aggregate = args.aggregate or (
-        cfg.aggregate if data.protocol == "videoformer" else val.protocol.aggregate
-    )
+    _, val, labels = build_datasets(cfg, test_spec=data)
     result = evaluate(
         model,
         val,
         cfg.eval_batch_size,
         info=DistInfo(device=device),
         num_workers=cfg.data.num_workers,
-        aggregate=aggregate,
-        multi_label=cfg.multi_label,
+        aggregate=data.aggregate,
     )
     path = write_report(result, args.out, labels or names)
     keys = ("top1", "top5", "mean_class_accuracy", "mAP", "num_videos", "views_per_video")
@@ -120,11 +124,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _video_paths(inputs: list[str]) -> list[Path]:
+    from .data.datasets import VIDEO_EXTENSIONS
+
     paths = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            paths += sorted(f for f in p.rglob("*") if f.suffix.lower() in VIDEO_SUFFIXES)
+            paths += sorted(f for f in p.rglob("*") if f.suffix.lower() in VIDEO_EXTENSIONS)
         else:
             paths.append(p)
     return paths
@@ -132,7 +138,7 @@ def _video_paths(inputs: list[str]) -> list[Path]:
 
 def _predictor(args: argparse.Namespace):
     from .data.protocols import parse_views
-    from .engine.predict import Predictor, resolve_device
+    from .inference.predictor import Predictor, resolve_device
 
     if args.views:
         parse_views(args.views)  # before any model is loaded or downloaded
@@ -246,29 +252,21 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    import yaml
-
-    from .factory import create_model, weights_source
-    from .labels import label_set_of_size
+    from .fields import parse_assignments
     from .models.registry import split_tag
-    from .preprocessing import data_config, fit_to_model, hf_data_config
-    from .saving import export_safetensors, model_metadata
+    from .weights.factory import create_model, model_data_spec
+    from .weights.model_file import model_metadata, write_model_file
+    from .weights.source import resolve_source, shipped_labels
 
     if Path(args.out).suffix != ".safetensors":
         raise ValueError(f"--out must end in .safetensors, got {args.out}")
-    overrides = {}
-    for item in args.set or []:
-        if "=" not in item:
-            raise ValueError(f"--set expects FIELD=VALUE, got {item!r}")
-        key, raw = item.split("=", 1)
-        overrides[key] = yaml.safe_load(raw)
-    source = weights_source(args.source)
-    model = create_model(args.model, pretrained=source, **overrides)
-    hf_video = source.is_dir() and model.family == "timesformer"
-    data = fit_to_model(hf_data_config(source) if hf_video else data_config(args.model), model)
-    labels = model.load_report.labels or label_set_of_size(data.labels, model.config.num_classes)
+    overrides = parse_assignments(args.set or [])
+    model = create_model(args.model, pretrained=resolve_source(args.source, args.model),
+                         **overrides)
+    data = model_data_spec(model)
+    labels = model.label_names or shipped_labels(data, model.config.num_classes)
     meta = model_metadata(split_tag(args.model)[0], model, list(labels) if labels else None, data)
-    export_safetensors(model, meta, args.out)
+    write_model_file(model, meta, args.out)
     print(model.load_report)
     print(
         f"wrote {args.out} ({data.protocol} test views, {data.clip} x {data.num_crops} at "
@@ -278,19 +276,18 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_onnx
-    from .factory import create_model
-    from .models.registry import is_registered, split_tag
-    from .saving import load_for_inference
+    from .inference.export import export_onnx
+    from .weights.factory import create_model, load_source
+    from .weights.source import resolve_source
 
     if Path(args.out).suffix != ".onnx":
         raise ValueError(f"--out must end in .onnx, got {args.out}")
-    variant = is_registered(args.source) and not split_tag(args.source)[1]
-    if variant and not Path(args.source).exists():
-        model = create_model(args.source)  # a variant: its architecture with random weights
+    source = resolve_source(args.source, args.model, fetch=False)
+    if source.kind == "variant":
+        model = create_model(source)  # its architecture with random weights
         print(f"{args.source}: random weights (give a tag or a checkpoint for trained ones)")
     else:
-        model = load_for_inference(args.source, args.model)[0]
+        model = load_source(source)
     report = export_onnx(model, args.out)
     print(
         f"wrote {', '.join(map(str, report.files))} ({report.megabytes:.1f} MB) in "
@@ -302,7 +299,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    from .explanation import explain, save_explanation
+    from .inference.explanation import explain, save_explanation
 
     explanation = explain(
         args.checkpoint, args.video, model=args.model, target=args.target,
@@ -381,9 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=_cmd_list_models)
 
     p = sub.add_parser(
-        "info", help="parameters, FLOPs per clip, input shape and config of a variant"
+        "info", help="parameters, FLOPs per clip, input shape and config of a variant or tag"
     )
-    p.add_argument("model", help="variant or family name, e.g. timesformer_base")
+    p.add_argument(
+        "model", help="variant, family or tag, e.g. timesformer_base or timesformer_base.k600"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(fn=_cmd_info)
 
@@ -417,8 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--views", help=VIEWS_HELP)
     p.add_argument(
         "--aggregate",
-        choices=("mean_softmax", "sum_logits"),
-        help="how views combine (default: the weights' protocol, or the recipe's)",
+        choices=AGGREGATES,
+        help="how views combine (default: the checkpoint's data spec: its protocol's or its "
+        "recipe's)",
     )
     p.add_argument("--device", help=DEVICE_HELP)
     p.add_argument("--compile", action="store_true", help=COMPILE_HELP)
@@ -488,9 +488,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--method",
-        choices=("gradient_rollout", "rollout", "grad_cam"),
-        help="TimeSformer: gradient_rollout (default) or rollout; Perceivers: rollout; "
-        "Swin, Video Swin: grad_cam",
+        choices=tuple(METHODS),
+        help="a relevance method the model offers (default: its first); "
+        + "; ".join(f"{name}: {what}" for name, what in METHODS.items()),
     )
     p.add_argument("--format", choices=("gif", "mp4"), default="gif", help="the overlay's format")
     p.add_argument("--device", help=DEVICE_HELP)
@@ -517,8 +517,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    from .checkpoint import CheckpointError
-    from .hub import DownloadError
+    from .weights.hub import DownloadError
+    from .weights.loading import CheckpointError
 
     try:
         return args.fn(args)

@@ -14,18 +14,20 @@ import time
 from pathlib import Path
 
 from .engine.config import load_config
-from .engine.train import Trainer
+from .engine.distributed import DistInfo
+from .engine.train import Trainer, prepare_data
 
 log = logging.getLogger(__name__)
 
 
 def run_demo(out_dir: str | Path = "demo_out", overrides: list[str] = ()) -> dict:
     """Run the demo into ``out_dir``; returns the report written to ``metrics.json``."""
-    from .engine.predict import Predictor
+    from .inference.predictor import Predictor
 
     start = time.perf_counter()
     out = Path(out_dir)
     cfg = load_config("demo", [f"out={out}", f"data.root={out / 'dataset'}", *overrides])
+    prepare_data(cfg, DistInfo())
     trainer = Trainer(cfg)
     ready = time.perf_counter()
     result = trainer.fit()

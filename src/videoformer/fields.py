@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -48,3 +49,18 @@ def from_dict(cls, data: dict[str, Any] | None, where: str = "config"):
     return cls(**{k: coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()})
 
 
+
+
+def parse_assignments(items: Sequence[str], flag: str = "--set") -> dict[str, Any]:
+    """``KEY=VALUE`` items (``--set`` on every command) -> {key: value}, values parsed as
+    YAML (``optim.lr=1e-3`` gives a float, ``data.short_side=[32, 36]`` a list); a later
+    item wins over an earlier one of the same key."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{flag} expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = yaml.safe_load(raw)
+    return out

@@ -148,7 +148,7 @@ def test_convert_official_checkpoint_then_predict_from_it(tmp_path, tiny_data, c
         == 0
     )
     assert "layout timesformer_official" in capsys.readouterr().out
-    from videoformer.engine.predict import Predictor
+    from videoformer.inference.predictor import Predictor
 
     predictor = Predictor(out)
     with torch.no_grad():
@@ -177,8 +177,8 @@ def test_bad_arguments_exit_2(trained, capsys):
 def test_official_k400_weights_predict_named_classes():
     """Foreign checkpoints of a Kinetics-400 variant get the shipped class names and the
     official preprocessing."""
+    from videoformer.inference.preprocessing import resolve_data_spec as data_config
     from videoformer.labels import label_names
-    from videoformer.preprocessing import data_config
 
     names = label_names("kinetics400")
     assert (
@@ -195,8 +195,8 @@ def test_official_k400_weights_predict_named_classes():
 def test_shipped_kinetics_600_700_names():
     """Sorted, unique, the right sizes; a 600- or 700-way head of a Kinetics-400 variant
     (official K600 weights) gets the matching set."""
+    from videoformer.inference.preprocessing import resolve_data_spec as data_config
     from videoformer.labels import label_names, label_set_of_size
-    from videoformer.preprocessing import data_config
 
     k600, k700 = label_names("kinetics600"), label_names("kinetics700")
     for names, size in ((k600, 600), (k700, 700)):

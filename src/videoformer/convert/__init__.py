@@ -3,7 +3,7 @@
 A converter takes a state dict in a foreign layout plus the *target config* and
 returns a state dict with videoformer's keys. A family's resizer then resamples
 tensors whose shape depends on the config (position embeddings, bias tables).
-No I/O happens here; ``videoformer.checkpoint`` reads files and picks the layout.
+No I/O happens here; ``videoformer.weights.loading`` reads files and picks the layout.
 Importing this package registers every layout.
 """
 
@@ -17,27 +17,33 @@ from . import (  # noqa: F401  (register layouts)
     vit_imagenet,
 )
 from .layouts import (
-    HF_CONFIG_READERS,
+    HF_CONFIGS,
     LAYOUTS,
     RESIZERS,
+    HFConfigReader,
     Layout,
     StateDict,
     claiming_layouts,
+    hf_reader_for,
     layouts_for,
+    register_hf_config,
     register_layout,
 )
 from .timesformer_official import resize_timesformer_embeddings
 from .video_swin_official import inflate_swin_2d_to_3d
 
 __all__ = [
-    "HF_CONFIG_READERS",
+    "HF_CONFIGS",
+    "HFConfigReader",
     "LAYOUTS",
     "RESIZERS",
     "Layout",
     "StateDict",
     "claiming_layouts",
+    "hf_reader_for",
     "inflate_swin_2d_to_3d",
     "layouts_for",
+    "register_hf_config",
     "register_layout",
     "resize_timesformer_embeddings",
 ]

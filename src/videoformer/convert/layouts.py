@@ -1,10 +1,10 @@
-"""The table of checkpoint layouts, resizers and HF config readers the converters fill in.
+"""The tables the converters fill in: checkpoint layouts, resizers, HF config readers.
 
 A layout says, from a state dict's keys alone, whether the dict is in its format
 (``detect``), and maps it onto videoformer's keys for a target config (``convert``).
 The detectors of one family are mutually exclusive, so what a file is never depends
 on the order converters register in; ``claiming_layouts`` lists every layout that
-claims a dict and ``videoformer.checkpoint`` refuses a dict two layouts claim.
+claims a dict and ``videoformer.weights.loading`` refuses a dict two layouts claim.
 """
 
 from __future__ import annotations
@@ -34,11 +34,35 @@ class Layout:
     description: str
 
 
+@dataclass(frozen=True)
+class HFConfigReader:
+    """How a Hugging Face directory of ``model_type`` becomes a model of ``family``:
+    ``read(config.json) -> our config fields``; ``video_processor``: its
+    ``preprocessor_config.json`` is a VideoMAE processor that gives its test views."""
+
+    model_type: str
+    family: str
+    read: Callable[[Mapping[str, Any]], dict[str, Any]]
+    video_processor: bool = False
+
+
 LAYOUTS: list[Layout] = []
 # family -> fn(state_dict, config) -> state_dict resampled to the config's shapes
 RESIZERS: dict[str, Callable[[Mapping[str, Tensor], Any], StateDict]] = {}
-# family -> fn(HF config.json dict) -> our config fields (raises for another model_type)
-HF_CONFIG_READERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {}
+# config.json model_type -> its reader
+HF_CONFIGS: dict[str, HFConfigReader] = {}
+
+
+def register_hf_config(reader: HFConfigReader) -> HFConfigReader:
+    if reader.model_type in HF_CONFIGS:
+        raise ValueError(f"HF model_type {reader.model_type!r} is registered twice")
+    HF_CONFIGS[reader.model_type] = reader
+    return reader
+
+
+def hf_reader_for(family: str) -> HFConfigReader | None:
+    """The HF config reader of a family, if it reads HF directories."""
+    return next((r for r in HF_CONFIGS.values() if r.family == family), None)
 
 
 def register_layout(layout: Layout) -> Layout:

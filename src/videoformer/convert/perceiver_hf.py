@@ -10,7 +10,7 @@ from typing import Any
 
 from torch import Tensor
 
-from .layouts import HF_CONFIG_READERS, Layout, StateDict, register_layout
+from .layouts import HFConfigReader, Layout, StateDict, register_hf_config, register_layout
 
 # HF PerceiverLayer sub-key -> our PerceiverBlock sub-key
 BLOCK_RENAMES = {
@@ -96,7 +96,7 @@ def perceiver_io_config_from_hf(hf: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-HF_CONFIG_READERS["perceiver_io"] = perceiver_io_config_from_hf
+register_hf_config(HFConfigReader("perceiver", "perceiver_io", perceiver_io_config_from_hf))
 
 register_layout(
     Layout(

@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import Tensor
 
-from .layouts import HF_CONFIG_READERS, Layout, StateDict, register_layout
+from .layouts import HFConfigReader, Layout, StateDict, register_hf_config, register_layout
 
 # HF key (regex) -> our key; \1 is the block index.
 RENAMES = [
@@ -85,7 +85,9 @@ def timesformer_config_from_hf(hf: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-HF_CONFIG_READERS["timesformer"] = timesformer_config_from_hf
+register_hf_config(
+    HFConfigReader("timesformer", "timesformer", timesformer_config_from_hf, video_processor=True)
+)
 
 register_layout(
     Layout(

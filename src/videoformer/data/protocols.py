@@ -1,5 +1,6 @@
 """The official test-time pipelines, reproduced: which frames, how they are resized and
-cropped, how they are normalised, and how the views' scores are combined.
+cropped and how they are normalised (how the views' scores combine is the spec's
+``aggregate``: ``videoformer.specs``).
 
 A protocol turns a video into its test views ``(V, C, T, H, W)`` float32, clip-major
 (view = clip * num_crops + crop, even where the official code orders them crop-major).
@@ -8,7 +9,7 @@ A protocol turns a video into its test views ``(V, C, T, H, W)`` float32, clip-m
   transform}.py``. Frames: a 30 fps time base, clip k of N starting at delta*k/N, decoded
   by pts window, picked with a float32 linspace. Pixels: normalised, then resized
   bilinearly (no antialias) on floats, long side floored. Crops: start, centre (ceil),
-  end. Views: sum of logits.
+  end. Views (by default): sum of logits.
 - ``timesformer_ssv2``: the same code's ``datasets/ssv2.py``. Frames: segment middles
   ``(round(s*i) + round(s*(i+1))) // 2`` with ``s = (L-1)/T``. Pixels as above, in **BGR**
   order (the official loader reads its JPEG frames with cv2 and never swaps).
@@ -16,11 +17,11 @@ A protocol turns a video into its test views ``(V, C, T, H, W)`` float32, clip-m
   ``ActionDataPreprocessor`` (Video Swin). Frames: clip offsets
   ``round(k * max_offset / (N-1))``, looping past the end. Pixels: cv2 INTER_LINEAR on
   uint8 (emulated bit-exactly here), long side rounded. Crops: left, right, middle (or
-  the centre). Views: mean of softmax.
+  the centre). Views (by default): mean of softmax.
 - ``hf_videomae``: transformers ``VideoMAEImageProcessor`` (HF TimeSformer directories).
   Frames: T at ``linspace(0, n-1, T).round()`` (HF leaves frames to the caller). Pixels:
   bilinear with antialias on uint8, long side truncated, ``(x - 255*mean) / (255*std)``.
-  Crop: the centre (floor). Views: mean of softmax.
+  Crop: the centre (floor). Views (by default): mean of softmax.
 - ``videoformer``: this library's recipes: centred dense clips or segment middles,
   antialiased resize on uint8, then normalise; start, centre, end crops.
 
@@ -43,12 +44,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..specs import PROTOCOL_AGGREGATES
 from .decode import VideoInfo, probe, read_frames
 from .sampling import ClipSampler, SegmentSampler
 from .transforms import crop_position, short_side_size, video_test_transform
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (x1, y1 exclusive) in the resized frame
-AGGREGATES = ("sum_logits", "mean_softmax", "mean_sigmoid")
 
 # --- frame choice ----------------------------------------------------------------------
 
@@ -222,7 +223,6 @@ class Protocol:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     name: ClassVar[str]
-    aggregate: ClassVar[str] = "mean_softmax"
     crop_counts: ClassVar[tuple[int, ...]] = (1, 3)
 
     def __post_init__(self) -> None:
@@ -312,7 +312,6 @@ class TimeSformerProtocol(Protocol):
 
     target_fps: int = 30
     name: ClassVar[str] = "timesformer"
-    aggregate: ClassVar[str] = "sum_logits"
     bgr: ClassVar[bool] = False
 
     def clip_indices(self, info: VideoInfo) -> list[list[int]]:
@@ -440,12 +439,7 @@ class VideoformerProtocol(Protocol):
     ``sampler="segment"``), uint8 antialiased resize, start/centre/end crops."""
 
     sampler: str = "dense"
-    aggregate_views: str = "mean_softmax"
     name: ClassVar[str] = "videoformer"
-
-    @property
-    def aggregate(self) -> str:  # type: ignore[override]  (set by the recipe)
-        return self.aggregate_views
 
     def clip_indices(self, info: VideoInfo) -> list[list[int]]:
         if self.sampler == "segment":
@@ -482,6 +476,7 @@ PROTOCOLS: dict[str, type[Protocol]] = {
         VideoformerProtocol,
     )
 }
+assert PROTOCOLS.keys() == PROTOCOL_AGGREGATES.keys(), "each protocol videoformer.specs names"
 
 
 def parse_views(text: str) -> tuple[int, int]:
@@ -493,9 +488,9 @@ def parse_views(text: str) -> tuple[int, int]:
 
 
 def build_protocol(spec: Any, views: str | None = None, **extra: Any) -> Protocol:
-    """The protocol a data spec names (``videoformer.models.DataSpec`` or anything with its
-    fields: protocol, clip, size, mean, std, test_short_side, num_crops, sampler,
-    aggregate); ``views="CLIPSxCROPS"`` overrides the clip and crop counts."""
+    """The protocol a data spec names (``videoformer.specs.DataSpec`` or anything with its
+    fields: protocol, clip, size, mean, std, test_short_side, num_crops, sampler);
+    ``views="CLIPSxCROPS"`` overrides the clip and crop counts."""
     name = getattr(spec, "protocol", "videoformer")
     if name not in PROTOCOLS:
         raise ValueError(f"unknown test protocol {name!r}; known: {', '.join(PROTOCOLS)}")
@@ -515,14 +510,11 @@ def build_protocol(spec: Any, views: str | None = None, **extra: Any) -> Protoco
     )
     if name in ("videoformer", "mmaction"):
         fields["sampler"] = getattr(spec, "sampler", "dense")
-    if name == "videoformer":
-        fields["aggregate_views"] = getattr(spec, "aggregate", "mean_softmax")
     fields.update(extra)
     return PROTOCOLS[name](**fields)
 
 
 __all__ = [
-    "AGGREGATES",
     "PROTOCOLS",
     "MMActionProtocol",
     "Protocol",

@@ -9,75 +9,56 @@ from pathlib import Path
 import torch
 
 from ..data.datasets import (
-    IMAGE_EXTENSIONS,
-    VIDEO_EXTENSIONS,
     AudioVisualDataset,
     ImageFolderDataset,
     VideoDataset,
-    read_audioset_csv,
     read_class_folders,
-    read_kinetics_csv,
-    read_label_names,
-    read_list_file,
-    read_ssv2,
 )
+from ..data.kinds import DATASET_KINDS, DatasetKind
 from ..data.protocols import build_protocol
 from ..data.sampling import ClipSampler, SegmentSampler
 from ..data.synthetic import make_motion_dataset
 from ..data.transforms import video_test_transform, video_train_transform
-from ..hub import is_hub_id
-from ..models import DataSpec
-from ..models.registry import is_registered, resolve_weights
+from ..models.registry import resolve_weights
+from ..specs import DataSpec, ModelSource
+from ..weights.source import resolve_source
 from .config import DataConfig, TrainConfig
 
 log = logging.getLogger(__name__)
 
 
-def _items(cfg: DataConfig, split: str):
-    root = Path(cfg.root)
-    annotation = root / (cfg.train if split == "train" else cfg.val)
-    if cfg.dataset in ("synthetic", "list"):
-        names = _label_names(cfg)
-        return read_list_file(annotation, root, names), names
-    if cfg.dataset == "kinetics":
-        return read_kinetics_csv(annotation, root)
-    if cfg.dataset == "ssv2":
-        return read_ssv2(root / cfg.labels, annotation, root)
-    if cfg.dataset == "audioset":
-        return read_audioset_csv(annotation, root / cfg.labels, root)
-    return read_class_folders(root / split)
+def kind_of(cfg: DataConfig) -> DatasetKind:
+    return DATASET_KINDS[cfg.dataset]
+
+
+def split_items(cfg: DataConfig, split: str):
+    """(items, label names or None) of the ``"train"`` or ``"val"`` split."""
+    root, kind = Path(cfg.root), kind_of(cfg)
+    path = kind.split_path(root, split, cfg.train if split == "train" else cfg.val)
+    return kind.read(path, root, root / cfg.labels)
 
 
 def required_paths(cfg: DataConfig) -> list[Path]:
-    """The files and folders a data config reads (the synthetic set is written if missing)."""
-    root = Path(cfg.root)
-    if cfg.dataset == "synthetic":
-        return []
-    if cfg.dataset in ("folders", "images"):
-        return [root / "train", root / "val"]
-    paths = [root / cfg.train, root / cfg.val]
-    if cfg.dataset in ("ssv2", "audioset"):
-        paths.append(root / cfg.labels)
-    return paths
+    """The files and folders a data config reads (a generated set is written if missing)."""
+    return kind_of(cfg).required_paths(Path(cfg.root), (cfg.train, cfg.val), cfg.labels)
 
 
-def check_inputs(cfg: TrainConfig, device: torch.device) -> None:
+def check_inputs(cfg: TrainConfig, device: torch.device) -> ModelSource | None:
     """What ``load_config`` cannot see, checked before a run writes anything: the data
-    files, the model and its overrides, the pretrained source, precision on this device,
-    the test protocol. Errors name the field, the value and what is allowed."""
+    files, the model and its overrides, the pretrained source (resolved: returned for the
+    run to load), precision on this device, the test protocol. Errors name the field, the
+    value and what is allowed."""
     if not cfg.data.root:
-        raise ValueError(
-            "data.root is empty: the folder of the data set (written there for 'synthetic')"
-        )
+        raise ValueError("data.root is empty: the folder of the data set (or where to write it)")
     missing = [str(p) for p in required_paths(cfg.data) if not p.exists()]
     if missing:
         raise FileNotFoundError(
             f"data.dataset = {cfg.data.dataset!r} reads {', '.join(missing)}: not found"
         )
-    if cfg.data.dataset in ("folders", "images"):  # the class-folder layout, cheaply
-        extensions = IMAGE_EXTENSIONS if cfg.data.dataset == "images" else VIDEO_EXTENSIONS
+    kind = kind_of(cfg.data)
+    if kind.class_folders:  # the class-folder layout, cheaply
         for split in ("train", "val"):
-            read_class_folders(Path(cfg.data.root) / split, extensions)
+            read_class_folders(Path(cfg.data.root) / split, kind.extensions)
     if cfg.precision == "fp16" and device.type != "cuda":
         raise ValueError(
             "precision = 'fp16' needs a GPU (its gradient scaler is CUDA-only); use bf16 on the CPU"
@@ -90,30 +71,23 @@ def check_inputs(cfg: TrainConfig, device: torch.device) -> None:
         raise ValueError(
             f"model = {cfg.model!r}, model_overrides = {cfg.model_overrides}: {e}"
         ) from None
-    source = cfg.pretrained
-    fetched = source and (
-        source.startswith(("http://", "https://", "hf://", "file://"))
-        or is_registered(source)
-        or is_hub_id(source)
-    )
-    if source and not fetched and not Path(source).exists():
-        raise FileNotFoundError(f"pretrained = {source!r}: no such file, URL, tag or hub id")
     try:
-        build_protocol(data_spec(cfg.data))
+        build_protocol(recipe_data_spec(cfg))
     except ValueError as e:
         raise ValueError(f"data.protocol = {cfg.data.protocol!r}: {e}") from None
-
-
-def _label_names(cfg: DataConfig) -> list[str] | None:
-    path = Path(cfg.root) / cfg.labels
-    return (
-        read_label_names(path) if cfg.dataset in ("synthetic", "list") and path.is_file() else None
-    )
+    if not cfg.pretrained:
+        return None
+    try:
+        return resolve_source(cfg.pretrained)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"pretrained = {cfg.pretrained!r}: no such file, URL, tag or hub id"
+        ) from None
 
 
 def prepare_synthetic(cfg: DataConfig, is_main: bool = True) -> None:
     """Write the synthetic motion set under ``root`` unless it is there already."""
-    if cfg.dataset == "synthetic" and not (Path(cfg.root) / cfg.val).is_file() and is_main:
+    if kind_of(cfg).generated and not (Path(cfg.root) / cfg.val).is_file() and is_main:
         log.info("writing the synthetic motion dataset to %s", cfg.root)
         make_motion_dataset(
             cfg.root, cfg.synthetic_per_class, cfg.synthetic_size, cfg.synthetic_frames,
@@ -161,8 +135,10 @@ def transforms_for(cfg: DataConfig, names: list[str] | None):
     )
 
 
-def data_spec(cfg: DataConfig) -> DataSpec:
-    """The test input a recipe trains for (written into checkpoints as metadata)."""
+def recipe_data_spec(train: TrainConfig) -> DataSpec:
+    """The test input a recipe trains for (written into checkpoints as metadata): its data
+    settings, and views combined as ``data.aggregate`` says (by sigmoid when multi-label)."""
+    cfg = train.data
     return DataSpec(
         cfg.size,
         cfg.clip,
@@ -173,15 +149,17 @@ def data_spec(cfg: DataConfig) -> DataSpec:
         protocol=cfg.protocol,
         num_crops=cfg.test_crops,
         audio_rate=cfg.sample_rate
-        if cfg.dataset == "audioset" and cfg.audio_features == "raw"
+        if kind_of(cfg).sample == "audiovisual" and cfg.audio_features == "raw"
         else 0,
+        aggregate="mean_sigmoid" if train.multi_label else cfg.aggregate,
     )
 
 
-def build_datasets(cfg: DataConfig, seed: int = 0, test_spec: DataSpec | None = None):
+def build_datasets(train_cfg: TrainConfig, test_spec: DataSpec | None = None):
     """Training and validation datasets and the label names. The validation views follow
     ``test_spec`` (a checkpoint's own data spec) or the recipe's data settings."""
-    if cfg.dataset == "images":
+    cfg, seed, kind = train_cfg.data, train_cfg.seed, kind_of(train_cfg.data)
+    if kind.sample == "image":
         root = Path(cfg.root)
         train_tf, test_tf = transforms_for(cfg, None)
         train = ImageFolderDataset(root / "train", train_tf, seed)
@@ -189,12 +167,12 @@ def build_datasets(cfg: DataConfig, seed: int = 0, test_spec: DataSpec | None = 
         if train.label_names != val.label_names:
             raise ValueError(f"{root}: train/ and val/ have different class folders")
         return train, val, train.label_names
-    train_items, names = _items(cfg, "train")
-    val_items, val_names = _items(cfg, "val")
+    train_items, names = split_items(cfg, "train")
+    val_items, val_names = split_items(cfg, "val")
     names = names or val_names
     train_tf, test_tf = transforms_for(cfg, names)
     sampler = sampler_for(cfg)
-    if cfg.dataset == "audioset":
+    if kind.sample == "audiovisual":
         audio = dict(
             num_classes=len(names),
             audio_samples=cfg.audio_samples,
@@ -224,7 +202,7 @@ def build_datasets(cfg: DataConfig, seed: int = 0, test_spec: DataSpec | None = 
         train=False,
         label_names=names,
         num_crops=cfg.test_crops,
-        protocol=build_protocol(test_spec or data_spec(cfg)),
+        protocol=build_protocol(test_spec or recipe_data_spec(train_cfg)),
         **decoding,
     )
     return train, val, names

@@ -15,19 +15,20 @@ from typing import Any
 
 import yaml
 
+from ..data.decode import BACKENDS
+from ..data.kinds import DATASET_KINDS, DEFAULT_KIND
 from ..data.sampling import ClipSampler
-from ..fields import from_dict
+from ..fields import from_dict, parse_assignments
+from ..specs import AGGREGATES, PROTOCOL_AGGREGATES
 
 
 @dataclass
 class DataConfig:
-    # synthetic | list | kinetics | ssv2 | folders (videos) | images (root/{train,val}/<class>/)
-    # | audioset (video + audio, multi-label)
-    dataset: str = "synthetic"
+    dataset: str = DEFAULT_KIND  # a kind of videoformer.data.kinds.DATASET_KINDS
     root: str = ""
     train: str = "train.csv"  # annotation of the training split, relative to root
     val: str = "val.csv"
-    labels: str = "labels.txt"  # class names (list, synthetic) or labels.json (ssv2)
+    labels: str = "labels.txt"  # class names: labels.txt, labels.json (ssv2), a CSV (audioset)
     sampler: str = "dense"  # dense (clip_len x frame_interval) | segment (TSN)
     clip: str = "8x2x1"  # clip_len x frame_interval x num_clips (num_clips: test views)
     test_crops: int = 1  # 1 (centre) or 3 (three-crop)
@@ -37,6 +38,10 @@ class DataConfig:
     # test views: videoformer (this library's recipes) or an official pipeline
     # (timesformer, timesformer_ssv2, mmaction, hf_videomae; see data/protocols.py)
     protocol: str = "videoformer"
+    # how a video's views combine (videoformer.specs.AGGREGATES); "": the protocol's own
+    # (sum_logits for the official TimeSformer tests, else mean_softmax; mean_sigmoid when
+    # the recipe is multi-label)
+    aggregate: str = ""
     random_resized_crop: bool = False
     flip: bool = True
     flip_map: str = ""  # JSON {class: class} of labels a flip swaps ("" = none)
@@ -108,7 +113,6 @@ class TrainConfig:
     checkpoint_every: int = 0  # steps between mid-epoch checkpoints (0: at epoch ends)
     nonfinite: str = "stop"  # stop | skip a step whose loss is not finite
     distributed: str = "ddp"  # ddp | fsdp, when launched with torchrun
-    aggregate: str = "mean_softmax"  # test views per video: mean_softmax | sum_logits
     eval_every: int = 1  # epochs
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     max_steps: int | None = None  # stop early (smoke tests)
@@ -116,17 +120,17 @@ class TrainConfig:
 
 
 CHOICES = {
-    "data.dataset": ("synthetic", "list", "kinetics", "ssv2", "folders", "images", "audioset"),
+    "data.dataset": tuple(DATASET_KINDS),
     "data.audio_features": ("raw", "mel"),
-    "data.decode_backend": ("auto", "pyav", "torchcodec"),
+    "data.decode_backend": BACKENDS,
     "data.sampler": ("dense", "segment"),
-    "data.protocol": ("videoformer", "timesformer", "timesformer_ssv2", "mmaction", "hf_videomae"),
+    "data.protocol": tuple(PROTOCOL_AGGREGATES),
+    "data.aggregate": ("", *AGGREGATES),
     "optim.name": ("sgd", "adamw", "lamb"),
     "schedule.kind": ("cosine", "step"),
     "precision": ("fp32", "bf16", "fp16"),
     "nonfinite": ("stop", "skip"),
     "distributed": ("ddp", "fsdp"),
-    "aggregate": ("mean_softmax", "sum_logits"),
 }
 
 
@@ -215,11 +219,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Tr
     tree: dict = {}
     if path is not None:
         tree = yaml.safe_load(recipe_path(path).read_text()) or {}
-    for item in overrides:
-        if "=" not in item:
-            raise ValueError(f"--set expects key=value, got {item!r}")
-        key, raw = item.split("=", 1)
-        _set(tree, key.strip(), yaml.safe_load(raw))
+    for key, value in parse_assignments(overrides).items():
+        _set(tree, key, value)
     return validate(from_dict(TrainConfig, tree))
 
 

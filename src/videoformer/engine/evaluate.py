@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..progress import Progress
+from ..specs import combine_views
 from .distributed import DistInfo, EpochSampler, all_gather_objects
 
 log = logging.getLogger(__name__)
@@ -27,21 +28,11 @@ def model_inputs(batch: dict, device: torch.device):
     return batch["video"].to(device, non_blocking=True)
 
 
-def aggregate_views(
-    logits: dict[int, list[torch.Tensor]], how: str, multi_label: bool = False
-) -> dict[int, torch.Tensor]:
-    """Per video: mean of softmax (default), sum of logits (official TimeSformer), or mean
-    sigmoid (multi-label) over its views."""
-    out = {}
-    for video, views in logits.items():
-        stacked = torch.stack(views).float()
-        if multi_label:
-            out[video] = stacked.sigmoid().mean(0)
-        elif how == "sum_logits":
-            out[video] = stacked.sum(0)
-        else:
-            out[video] = stacked.softmax(-1).mean(0)
-    return out
+def aggregate_views(logits: dict[int, list[torch.Tensor]], how: str) -> dict[int, torch.Tensor]:
+    """Per video, its views' logits combined as ``how`` (``videoformer.specs.AGGREGATES``)
+    says: mean of softmax, sum of logits (official TimeSformer), mean of sigmoid
+    (multi-label)."""
+    return {video: combine_views(torch.stack(views), how) for video, views in logits.items()}
 
 
 def average_precision(scores: torch.Tensor, targets: torch.Tensor) -> float:
@@ -94,11 +85,11 @@ def evaluate(
     info: DistInfo | None = None,
     num_workers: int = 0,
     aggregate: str = "mean_softmax",
-    multi_label: bool = False,
     autocast_dtype: torch.dtype | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Score every view of ``dataset`` (a test-mode ``VideoDataset``) and aggregate per video."""
+    """Score every view of ``dataset`` (a test-mode ``VideoDataset``) and aggregate per
+    video; multi-hot labels (a multi-label set) are scored by mAP."""
     info = info or DistInfo()
     model.eval()
     sampler = EpochSampler(
@@ -132,9 +123,8 @@ def evaluate(
             views[i][v] = row  # duplicates from sampler padding collapse here
             labels[i] = label
     failed = sum(all_gather_objects(failed, info))
-    per_video = aggregate_views(
-        {i: list(v.values()) for i, v in views.items()}, aggregate, multi_label
-    )
+    per_video = aggregate_views({i: list(v.values()) for i, v in views.items()}, aggregate)
+    multi_label = torch.as_tensor(next(iter(labels.values()))).ndim == 1  # multi-hot targets
     videos = sorted(per_video)
     scores = torch.stack([per_video[i] for i in videos])
     num_classes = scores.shape[1]
@@ -151,7 +141,7 @@ def evaluate(
             scores, torch.tensor([int(labels[i]) for i in videos]), num_classes
         )
     result["views_per_video"] = max(len(v) for v in views.values())
-    result["aggregate"] = "mean_sigmoid" if multi_label else aggregate
+    result["aggregate"] = aggregate
     result["failed_files"] = failed
     return result
 

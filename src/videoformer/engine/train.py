@@ -26,15 +26,16 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..checkpoint import CheckpointError, load_checkpoint
 from ..data.transforms import MixupCutmix, one_hot
-from ..factory import create_model
 from ..models.base import compile_model
 from ..progress import Progress
-from ..saving import export_safetensors, model_metadata
 from ..seeding import derive_seed
+from ..specs import ModelSource
+from ..weights.factory import create_model
+from ..weights.loading import CheckpointError, load_checkpoint
+from ..weights.model_file import model_metadata, write_model_file
 from . import distributed
-from .builders import build_datasets, check_inputs, data_spec, prepare_synthetic
+from .builders import build_datasets, check_inputs, prepare_synthetic, recipe_data_spec
 from .checkpointing import (
     CHECKPOINT,
     atomic_save,
@@ -77,11 +78,21 @@ class TrainState:
     history: list[dict] = field(default_factory=list)
 
 
-def build_model(cfg: TrainConfig, num_classes: int | None) -> nn.Module:
+@dataclass
+class StepOutput:
+    """One optimizer step: its loss (averaged over the processes) and throughput."""
+
+    loss: float
+    clips_per_s: float
+
+
+def build_model(
+    cfg: TrainConfig, num_classes: int | None, pretrained: ModelSource | None = None
+) -> nn.Module:
     overrides = dict(cfg.model_overrides)
     if num_classes is not None:
         overrides.setdefault("num_classes", num_classes)
-    model = create_model(cfg.model, pretrained=cfg.pretrained, **overrides)
+    model = create_model(cfg.model, pretrained=pretrained, **overrides)
     if cfg.grad_checkpointing:
         model.set_grad_checkpointing(True)
     return model
@@ -107,29 +118,26 @@ def _wrap(model: nn.Module, cfg: TrainConfig, info: DistInfo) -> nn.Module:
 
 class Trainer:
     """One training run in ``cfg.out``: ``Trainer(cfg).fit()``; ``resume=True`` continues
-    from ``cfg.out/checkpoint.pt``."""
+    from ``cfg.out/checkpoint.pt``. Constructing it checks every input and builds the
+    model, data and optimizer in memory; the first file is written by ``fit``
+    (``open_run``). A data set that writes itself (the synthetic set) must be there:
+    ``train()`` writes it after the checks."""
 
     def __init__(
         self, cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None
     ) -> None:
         self.cfg = cfg
         self.info = info or distributed.init()
-        check_inputs(cfg, self.info.device)  # before anything is written
+        pretrained = check_inputs(cfg, self.info.device)  # before anything is written
         self.out = Path(cfg.out)
         if resume and (self.out / "config.yaml").is_file():  # before config.yaml is rewritten
             saved = yaml.safe_load((self.out / "config.yaml").read_text())
             check_resumable(saved, to_dict(cfg), self.out / "config.yaml")
         self._sigterm = False
-        if self.info.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            save_config(cfg, self.out / "config.yaml")
-        prepare_synthetic(cfg.data, self.info.is_main)
-        if self.info.enabled:
-            torch.distributed.barrier()
         torch.manual_seed(cfg.seed)
-        self.train_set, self.val_set, self.labels = build_datasets(cfg.data, cfg.seed)
+        self.train_set, self.val_set, self.labels = build_datasets(cfg)
         num_classes = len(self.labels) if self.labels else None
-        self.model = build_model(cfg, num_classes).to(self.info.device)
+        self.model = build_model(cfg, num_classes, pretrained).to(self.info.device)
         self.num_classes = self.model.config.num_classes
         self.sampler = EpochSampler(
             len(self.train_set), True, cfg.seed, self.info.rank, self.info.world_size
@@ -158,15 +166,23 @@ class Trainer:
             )
         self.state = TrainState()
         self.sinks = MetricSinks(cfg.logging.tensorboard, cfg.logging.wandb, self.out, to_dict(cfg))
+        self._opened = False
         if resume:
             self._resume()
+
+    def open_run(self) -> None:
+        """The run folder and its ``config.yaml`` (rank 0): the run's first writes."""
+        if self._opened:
+            return
+        self._opened = True
+        if self.info.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            save_config(self.cfg, self.out / "config.yaml")
 
     # --- checkpoints -------------------------------------------------------------------
 
     def metadata(self) -> dict[str, Any]:
-        return model_metadata(
-            self.cfg.model, self.model, self.labels, data_spec(self.cfg.data)
-        )
+        return model_metadata(self.cfg.model, self.model, self.labels, recipe_data_spec(self.cfg))
 
     @property
     def _sharded(self) -> bool:
@@ -192,6 +208,7 @@ class Trainer:
         model_state, optimizer_state = self._states()
         if not self.info.is_main:
             return
+        self.open_run()
         s = self.state
         atomic_save(
             {
@@ -275,6 +292,7 @@ class Trainer:
         self.state.history.append(row)
         if not self.info.is_main:
             return
+        self.open_run()
         with open(self.out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
         self.sinks.log(row)
@@ -298,11 +316,12 @@ class Trainer:
             f"{where}; stopped ({good}; set nonfinite: skip to skip such steps)"
         )
 
-    def train_epoch(self) -> None:
+    def _loader(self) -> DataLoader:
+        """This epoch's batches of this process, from the batch the run stopped at."""
         cfg, s, info = self.cfg, self.state, self.info
         self.train_set.set_epoch(s.epoch)
         self.sampler.set_epoch(s.epoch, skip=s.batch_in_epoch * cfg.batch_size)
-        loader = DataLoader(
+        return DataLoader(
             self.train_set,
             batch_size=cfg.batch_size,
             sampler=self.sampler,
@@ -314,74 +333,96 @@ class Trainer:
             # stream that dropout and stochastic depth draw from, or resume would not be exact
             generator=torch.Generator().manual_seed(derive_seed(cfg.seed, "loader", s.epoch)),
         )
-        total = self.steps_per_epoch * cfg.optim.accum_steps
+
+    def train_epoch(self) -> None:
+        """The rest of this epoch: a ``train_step`` per batch, an ``after_step`` per
+        optimizer step (which ends the epoch early at ``max_steps``)."""
+        cfg, s = self.cfg, self.state
+        batches = self.steps_per_epoch * cfg.optim.accum_steps
         bar = Progress(
-            loader,
-            total - s.batch_in_epoch,
+            self._loader(),
+            batches - s.batch_in_epoch,
             f"epoch {s.epoch + 1}/{cfg.schedule.epochs}",
-            enabled=info.is_main,
+            enabled=self.info.is_main,
             interval=cfg.logging.progress_interval,
         )
         self.wrapped.train()
-        dtype = AUTOCAST[cfg.precision]
-        tick, clips = time.perf_counter(), 0
+        self._tick, self._clips = time.perf_counter(), 0
         for batch in bar:
-            if s.batch_in_epoch >= total:
+            if s.batch_in_epoch >= batches:
                 break
-            x = model_inputs(batch, info.device)
-            y = batch["label"].to(info.device)
-            s.failed_files += int(batch["failed"].sum())
-            if self.mixer is not None:
-                if isinstance(x, dict):
-                    raise ValueError("mixup/cutmix apply to video-only inputs")
-                x, y = self.mixer(
-                    x, y, random.Random(derive_seed(cfg.seed, "mix", s.step, s.batch_in_epoch))
-                )
-            elif cfg.multi_label and y.ndim == 1:
-                y = one_hot(y, self.num_classes)
-            micro = s.batch_in_epoch % cfg.optim.accum_steps
-            last_micro = micro == cfg.optim.accum_steps - 1
-            sync = (
-                self.wrapped.no_sync()
-                if info.enabled and not last_micro and hasattr(self.wrapped, "no_sync")
-                else nullcontext()
-            )
-            with sync:
-                with torch.autocast(info.device.type, dtype=dtype, enabled=dtype is not None):
-                    loss = self._loss(self.wrapped(x), y)
-                skip = self._handle_nonfinite(loss)
-                if not skip:
-                    self.scaler.scale(loss / cfg.optim.accum_steps).backward()
-            s.batch_in_epoch += 1
-            clips += len(y) * info.world_size
-            if last_micro and not skip:
-                self._optimizer_step()
-                now = time.perf_counter()
-                global_loss = distributed.all_reduce_sum([loss.item()], info)[0] / info.world_size
-                row = {
-                    "kind": "train",
-                    "epoch": s.epoch,
-                    "step": s.step,
-                    "loss": global_loss,
-                    "lr": self.optimizer.param_groups[0]["lr"],
-                    "clips_per_s": clips / max(now - tick, 1e-9),
-                }
-                tick, clips = now, 0
-                self._log(row)
-                bar.set_postfix(
-                    loss=f"{row['loss']:.3f}",
-                    lr=f"{row['lr']:.2e}",
-                    clips_s=f"{row['clips_per_s']:.1f}",
-                )
-                if self._stop_requested():
-                    bar.close()
-                    self.save()
-                    raise Preempted(s.step)
-                if cfg.checkpoint_every and s.step % cfg.checkpoint_every == 0:
-                    self.save()
-                if cfg.max_steps and s.step >= cfg.max_steps:
-                    break
+            out = self.train_step(batch)
+            if out is not None and self.after_step(out, bar):
+                break
         bar.close()
+
+    def train_step(self, batch: dict) -> StepOutput | None:
+        """One batch: forward, loss and backward (gradients accumulate over
+        ``optim.accum_steps`` batches); on the last batch of an accumulation, clipping, the
+        optimizer step and EMA. Returns the step's output when an optimizer step was
+        taken, None otherwise (accumulating, or a non-finite loss skipped)."""
+        cfg, s, info = self.cfg, self.state, self.info
+        x = model_inputs(batch, info.device)
+        y = batch["label"].to(info.device)
+        s.failed_files += int(batch["failed"].sum())
+        if self.mixer is not None:
+            if isinstance(x, dict):
+                raise ValueError("mixup/cutmix apply to video-only inputs")
+            x, y = self.mixer(
+                x, y, random.Random(derive_seed(cfg.seed, "mix", s.step, s.batch_in_epoch))
+            )
+        elif cfg.multi_label and y.ndim == 1:
+            y = one_hot(y, self.num_classes)
+        last_micro = s.batch_in_epoch % cfg.optim.accum_steps == cfg.optim.accum_steps - 1
+        sync = (
+            self.wrapped.no_sync()
+            if info.enabled and not last_micro and hasattr(self.wrapped, "no_sync")
+            else nullcontext()
+        )
+        dtype = AUTOCAST[cfg.precision]
+        with sync:
+            with torch.autocast(info.device.type, dtype=dtype, enabled=dtype is not None):
+                loss = self._loss(self.wrapped(x), y)
+            skip = self._handle_nonfinite(loss)
+            if not skip:
+                self.scaler.scale(loss / cfg.optim.accum_steps).backward()
+        s.batch_in_epoch += 1
+        self._clips += len(y) * info.world_size
+        if not last_micro or skip:
+            return None
+        self._optimizer_step()
+        now = time.perf_counter()
+        global_loss = distributed.all_reduce_sum([loss.item()], info)[0] / info.world_size
+        out = StepOutput(global_loss, self._clips / max(now - self._tick, 1e-9))
+        self._tick, self._clips = now, 0
+        return out
+
+    def after_step(self, out: StepOutput, bar: Progress | None = None) -> bool:
+        """After an optimizer step: the metrics row, the progress line, a checkpoint when
+        one is due, the preemption check (SIGTERM: checkpoint, then ``Preempted``). True
+        when training stops here (``max_steps``)."""
+        cfg, s = self.cfg, self.state
+        row = {
+            "kind": "train",
+            "epoch": s.epoch,
+            "step": s.step,
+            "loss": out.loss,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "clips_per_s": out.clips_per_s,
+        }
+        self._log(row)
+        if bar is not None:
+            bar.set_postfix(
+                loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.2e}", clips_s=f"{out.clips_per_s:.1f}"
+            )
+        if self._stop_requested():
+            if bar is not None:
+                bar.close()
+            self.save()
+            raise Preempted(s.step)
+        if cfg.checkpoint_every and s.step % cfg.checkpoint_every == 0:
+            self.save()
+        return bool(cfg.max_steps and s.step >= cfg.max_steps)
 
     def _optimizer_step(self) -> None:
         cfg = self.cfg
@@ -404,8 +445,7 @@ class Trainer:
             self.cfg.eval_batch_size,
             self.info,
             self.cfg.data.num_workers,
-            self.cfg.aggregate,
-            self.cfg.multi_label,
+            recipe_data_spec(self.cfg).aggregate,
             AUTOCAST[self.cfg.precision],
         )
         row = {
@@ -455,6 +495,7 @@ class Trainer:
             cfg.optim.accum_steps,
             cfg.batch_size * self.info.world_size * cfg.optim.accum_steps,
         )
+        self.open_run()
         result: dict[str, Any] = {}
         while s.epoch < cfg.schedule.epochs:
             self.train_epoch()
@@ -486,18 +527,29 @@ class Trainer:
                 self.labels,
                 "eval",
             )
-        export_safetensors(weights, self.metadata(), self.out / "model.safetensors")
+        write_model_file(weights, self.metadata(), self.out / "model.safetensors")
+
+
+def prepare_data(cfg: TrainConfig, info: DistInfo) -> None:
+    """Write a data set that writes itself (the synthetic set) when it is missing, after
+    the recipe is checked: rank 0 writes, the others wait."""
+    check_inputs(cfg, info.device)
+    prepare_synthetic(cfg.data, info.is_main)
+    if info.enabled:
+        torch.distributed.barrier()
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """A whole run; after a SIGTERM, ``{"preempted_at_step": n}`` (the checkpoint is on disk)."""
-    trainer = Trainer(cfg, resume=resume)
+    info = distributed.init()
     try:
-        return trainer.fit()
-    except Preempted as stop:
-        log.warning(
-            "preempted at step %d: checkpoint written to %s", stop.step, trainer.out / CHECKPOINT
-        )
-        return {"preempted_at_step": stop.step}
+        prepare_data(cfg, info)
+        trainer = Trainer(cfg, resume=resume, info=info)
+        try:
+            return trainer.fit()
+        except Preempted as stop:
+            where = trainer.out / CHECKPOINT
+            log.warning("preempted at step %d: checkpoint written to %s", stop.step, where)
+            return {"preempted_at_step": stop.step}
     finally:
         distributed.shutdown()

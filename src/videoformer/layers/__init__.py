@@ -2,9 +2,12 @@
 
 from .attention import Attention, dot_product_attention, merge_heads, record_attention, split_heads
 from .attribution import (
+    METHODS,
+    AttentionGraph,
     Relevance,
     grad_cam,
     gradient_weighted,
+    grouped_rollout,
     latent_rollout,
     normalised,
     rollout_step,
@@ -20,7 +23,10 @@ from .windows import effective_window, padded_size, shift_mask, window_partition
 
 __all__ = [
     "Attention",
+    "AttentionGraph",
+    "METHODS",
     "Relevance",
+    "grouped_rollout",
     "latent_rollout",
     "normalised",
     "dot_product_attention",

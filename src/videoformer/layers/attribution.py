@@ -6,9 +6,11 @@ Rollout follows information from the input tokens to the output through the atte
 layers: each layer's head-averaged attention A, with the residual connection, becomes
 0.5 A + 0.5 I, and the layers multiply. Its gradient-weighted form (Chefer et al., 2021)
 replaces A by the positive part of (∂ target / ∂A) ⊙ A and adds, R += Ā R: class-specific,
-and sharper on the motion dataset (docs/explain.md). Models turn what
-``record_attention`` gathered into token-by-token matrices (``scatter_groups``) and call
-the update per layer.
+and sharper on the motion dataset (docs/explain.md). A model whose attention runs
+within groups of tokens describes them as an ``AttentionGraph`` (which token each
+position of each group is, layer by layer); ``grouped_rollout`` turns what
+``record_attention`` gathered into token-by-token matrices (``scatter_groups``) and
+rolls them out.
 """
 
 from __future__ import annotations
@@ -16,7 +18,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+
+from .attention import record_attention
+
+# The relevance methods a model may offer (its ``relevance_methods``; the first is its
+# default); the CLI's choices read this table.
+METHODS = {
+    "gradient_rollout": "attention rollout weighted by its gradient for the target class "
+    "(Chefer et al.)",
+    "rollout": "plain attention rollout, class-agnostic",
+    "grad_cam": "Grad-CAM of the last stage",
+}
 
 
 def rollout_step(relevance: Tensor, attention: Tensor) -> Tensor:
@@ -75,6 +88,46 @@ def latent_rollout(steps: list[tuple[str, Tensor]], num_latents: int, num_bytes:
         else:  # z + cross(z, bytes): half what the latent held, half the bytes it read
             relevance = 0.5 * relevance + 0.5 * torch.cat([torch.zeros(N, N), probs], dim=1)
     return relevance
+
+
+@dataclass
+class AttentionGraph:
+    """The attention layers of a model whose attention runs within groups of tokens, as
+    one token set: ``size`` tokens; ``layers`` in call order, each an attention module
+    with the global id (G, L) of every position of its G groups; ``outputs`` the ids of
+    the tokens the head reads (their rows are summed); ``grid`` (T', h, w) the ids of the
+    input patch tokens."""
+
+    size: int
+    layers: list[tuple[nn.Module, Tensor]]
+    outputs: Tensor
+    grid: Tensor
+
+
+def grouped_rollout(
+    model: nn.Module, x: Tensor, graph: AttentionGraph, target: int | None, gradient: bool
+) -> tuple[Tensor, Tensor]:
+    """(logits (K,), map (T', h, w) summing to 1) of one input x through ``graph``: plain
+    rollout, or with ``gradient`` Chefer's R += Ā R with the attention weighted by its
+    gradient for ``target`` (default: the predicted class). A token shared by several
+    groups (a cls token) gets the mean of its rows, or their sum for gradients (its
+    gradient is already split over the groups)."""
+    with torch.set_grad_enabled(gradient), record_attention(keep_graph=gradient) as records:
+        logits = model(x)[0]
+        if gradient:
+            target = int(logits.argmax()) if target is None else target
+            logits[target].backward(inputs=[p for _, p in records])
+    probs_of = {id(layer): p for layer, p in records}  # (G, nH, L, L) each
+    relevance = torch.eye(graph.size)
+    for layer, index in graph.layers:
+        probs = probs_of[id(layer)]
+        if gradient:
+            weighted = scatter_groups(gradient_weighted(probs), index, graph.size, "sum", 0.0)
+            relevance = relevance + weighted @ relevance
+        else:
+            attention = scatter_groups(probs.detach().mean(-3), index, graph.size)
+            relevance = rollout_step(relevance, attention)
+    return logits.detach(), normalised(relevance[graph.outputs].sum(0)[graph.grid])
 
 
 @dataclass

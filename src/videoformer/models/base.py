@@ -11,20 +11,27 @@ A family declares, as class attributes:
 - ``block_types``: the repeated blocks, which FSDP shards one by one and ``run_block``
   recomputes under gradient checkpointing;
 
-and implements ``forward_features``, ``input_shape`` and ``default_data_config``.
-Adding a family touches ``models/`` (and ``convert/`` for its checkpoints), never the
-engine.
+and implements ``forward_features``, ``input_shape`` and ``default_data_config``. For the
+tools it declares ``multi_label`` (views combine by sigmoid) and ``relevance_methods``
+(what ``explain`` may ask of ``relevance``). Adding a family touches ``models/`` (and
+``convert/`` for its checkpoints), never the engine or the tools.
+
+A built model carries where it came from as ``source`` (a ``ModelSource``, set by
+``create_model``); ``weights_spec``, ``data_spec``, ``label_names`` and ``load_report``
+read it.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import torch.utils.checkpoint
 from torch import Tensor, nn
 
 from ..layers import Relevance
-from .registry import DataSpec, apply_overrides
+from ..specs import DataSpec, ModelSource
+from .registry import apply_overrides
 
 
 def make_head(num_features: int, num_classes: int) -> nn.Module:
@@ -63,7 +70,9 @@ class Classifier(nn.Module):
     stem: ClassVar[tuple[str, ...]] = ()
     block_lists: ClassVar[tuple[str, ...]] = ()
     block_types: ClassVar[tuple[type[nn.Module], ...]] = ()
+    relevance_methods: ClassVar[tuple[str, ...]] = ()  # layers.attribution.METHODS; 1st default
     grad_checkpointing: bool = False  # see set_grad_checkpointing
+    source: ModelSource | None = None  # where the model came from (create_model sets it)
 
     def forward_features(self, x) -> Tensor:
         raise NotImplementedError
@@ -80,9 +89,62 @@ class Classifier(nn.Module):
     ) -> Relevance:
         """Where the model looks for one input x (batch 1): its logits and a map on its
         token grid (T', h, w) summing to 1; ``target`` is the class for gradient-based
-        maps (default: the predicted one), ``method`` one the family offers (None: its
-        default). Families that can explain override this."""
-        raise NotImplementedError(f"{type(self).__name__} has no relevance maps")
+        maps (default: the predicted one), ``method`` one of ``relevance_methods`` (None:
+        the first). Families that can explain implement ``explain_input``."""
+        if not self.relevance_methods:
+            raise NotImplementedError(f"{type(self).__name__} has no relevance maps")
+        method = method or self.relevance_methods[0]
+        if method not in self.relevance_methods:
+            raise ValueError(
+                f"{type(self).__name__} relevance methods: {', '.join(self.relevance_methods)}; "
+                f"got {method!r}"
+            )
+        batch = next(iter(x.values())).shape[0] if isinstance(x, dict) else x.shape[0]
+        if batch != 1:
+            raise ValueError(f"relevance takes one input (batch 1), got a batch of {batch}")
+        return self.explain_input(x, target, method)
+
+    def explain_input(self, x: Tensor, target: int | None, method: str) -> Relevance:
+        """``relevance`` of the family, for a checked ``method`` and batch 1."""
+        raise NotImplementedError
+
+    @property
+    def multi_label(self) -> bool:
+        """Whether classes are independent (sigmoid scores, views averaged by sigmoid)."""
+        return False
+
+    # --- where the model came from (its ``source``) -------------------------------------
+
+    def _with_source(self, **fields: Any) -> None:
+        self.source = replace(self.source or ModelSource("<model>", "model"), **fields)
+
+    @property
+    def weights_spec(self):
+        """The released weights (``WeightsSpec``) the model was built for, or None."""
+        return self.source.weights if self.source else None
+
+    @property
+    def load_report(self):
+        """What loading the weights did (``LoadReport``), or None."""
+        return self.source.load_report if self.source else None
+
+    @property
+    def data_spec(self) -> DataSpec | None:
+        """The test input its source gives (None: ``default_data_config()``)."""
+        return self.source.data if self.source else None
+
+    @data_spec.setter
+    def data_spec(self, spec: DataSpec | None) -> None:
+        self._with_source(data=spec)
+
+    @property
+    def label_names(self) -> list[str] | None:
+        labels = self.source.labels if self.source else None
+        return list(labels) if labels else None
+
+    @label_names.setter
+    def label_names(self, labels: list[str] | None) -> None:
+        self._with_source(labels=tuple(labels) if labels else None)
 
     @property
     def input_shape(self) -> tuple[int, ...] | dict[str, tuple[int, ...]]:

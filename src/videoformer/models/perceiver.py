@@ -37,8 +37,9 @@ from ..layers import (
     record_attention,
     split_heads,
 )
+from ..specs import IMAGENET_MEAN, IMAGENET_STD, DataSpec
 from .base import Classifier, init_weights, make_head, run_block
-from .registry import IMAGENET_MEAN, IMAGENET_STD, DataSpec, apply_overrides, register_model
+from .registry import apply_overrides, register_model
 
 
 class PerceiverAttention(nn.Module):
@@ -261,6 +262,7 @@ class Perceiver(Classifier):
         "latent_stacks",
     )  # layer i + 1: cross-attend i and its latent blocks
     block_types = (PerceiverBlock,)
+    relevance_methods = ("rollout",)
 
     def __init__(self, config: PerceiverConfig) -> None:
         super().__init__()
@@ -300,6 +302,10 @@ class Perceiver(Classifier):
                 nn.init.trunc_normal_(p, std=0.02)
 
     @property
+    def multi_label(self) -> bool:
+        return self.config.multi_label
+
+    @property
     def input_shape(self) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
         """Default per-sample input: the shape whose patch grid is ``max_resolution``
         (a dict of shapes for several inputs)."""
@@ -321,7 +327,8 @@ class Perceiver(Classifier):
         labels = "imagenet1k" if frames == 1 and self.config.num_classes == 1000 else ""
         audio = any(s.name == "audio" and s.layout == "BS" for s in self.config.inputs)
         return DataSpec(S[-1], f"{frames}x1x1", IMAGENET_MEAN, IMAGENET_STD, labels=labels,
-                        audio_rate=48_000 if audio else 0)  # the paper's AudioSet audio
+                        audio_rate=48_000 if audio else 0,  # the paper's AudioSet audio
+                        aggregate="mean_sigmoid" if self.config.multi_label else "")
 
     def byte_array(self, x: Tensor | dict[str, Tensor]) -> Tensor:
         """Inputs -> (B, M, C) byte array."""
@@ -363,19 +370,14 @@ class Perceiver(Classifier):
                 z = run_block(self, latent, z)
         return z.mean(1)
 
-    def relevance(
-        self, x: Tensor, target: int | None = None, method: str | None = None
-    ) -> Relevance:
+    def explain_input(self, x: Tensor, target: int | None, method: str) -> Relevance:
         """Which input positions the latents read, for one image or clip x (1, C, *S):
         rollout through every cross-attend and latent block, then the mean over the
         latents (the classifier pools them so). A map on the patch grid, (T', h, w) or
-        (1, h, w) for images. Class-agnostic (``target`` is unused); ``method``: "rollout"."""
-        rollout_only(method)
+        (1, h, w) for images. Class-agnostic (``target`` is unused)."""
         spec = self.config.inputs[0]
         if len(self.config.inputs) > 1 or spec.layout != "BCS" or spec.num_axes not in (2, 3):
             raise ValueError("relevance maps cover one image or video input")
-        if x.shape[0] != 1:
-            raise ValueError(f"relevance takes one input (1, C, *S), got {tuple(x.shape)}")
         with torch.no_grad(), record_attention() as records:
             logits = self(x)[0]
         cross = {id(block.attn) for block in self.cross_attends}
@@ -384,11 +386,6 @@ class Perceiver(Classifier):
         N, M = self.config.num_latents, math.prod(grid)
         read = latent_rollout(steps, N, M)[:, N:].mean(0)  # (M,), row-major over the grid
         return Relevance(logits, normalised(read.view(-1, *grid[-2:])), "attention rollout")
-
-
-def rollout_only(method: str | None) -> None:
-    if method not in (None, "rollout"):
-        raise ValueError(f"Perceiver relevance methods: rollout; got {method!r}")
 
 
 def _default_shape(spec: ByteArray) -> tuple[int, ...]:

@@ -32,16 +32,10 @@ from ..layers import (
     normalised,
     record_attention,
 )
+from ..specs import IMAGENET_MEAN, IMAGENET_STD, DataSpec, WeightsSpec
 from .base import Classifier, init_weights, make_head, run_block
-from .perceiver import PerceiverBlock, rollout_only
-from .registry import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    DataSpec,
-    WeightsSpec,
-    apply_overrides,
-    register_model,
-)
+from .perceiver import PerceiverBlock
+from .registry import apply_overrides, register_model
 
 PREPROCESSORS = {"fourier": 261, "learned": 512, "conv": 322}  # -> the d_model each produces
 
@@ -125,6 +119,7 @@ class PerceiverIO(Classifier):
     stem = ("preprocess", "latents", "encoder_cross")  # the encoder reads the input as a stem does
     block_lists = ("self_attends",)
     block_types = (PerceiverBlock,)
+    relevance_methods = ("rollout",)
 
     def __init__(self, config: PerceiverIOConfig) -> None:
         super().__init__()
@@ -188,16 +183,10 @@ class PerceiverIO(Classifier):
         query = self.decoder_query.expand(x.shape[0], -1, -1)  # (B, 1, D)
         return self.decoder_cross(query, z)[:, 0]
 
-    def relevance(
-        self, x: Tensor, target: int | None = None, method: str | None = None
-    ) -> Relevance:
+    def explain_input(self, x: Tensor, target: int | None, method: str) -> Relevance:
         """Which pixels (or conv-stem positions) the latents read, for one image x
         (1, C, H, W): rollout through the encoder and latent blocks, weighted by the
-        decoder query's attention over the latents. A map (1, h, w). Class-agnostic;
-        ``method``: "rollout"."""
-        rollout_only(method)
-        if x.shape[0] != 1:
-            raise ValueError(f"relevance takes one image (1, C, H, W), got {tuple(x.shape)}")
+        decoder query's attention over the latents. A map (1, h, w). Class-agnostic."""
         with torch.no_grad(), record_attention() as records:
             logits = self(x)[0]
         (_, query), *records = records[::-1]  # the decoder's read of the latents comes last

@@ -11,75 +11,17 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
-import re
 import typing
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from torch import nn
 
 from ..fields import coerce
+from ..specs import DataSpec, WeightsSpec  # noqa: F401  (DataSpec re-exported)
 
 C = TypeVar("C")
-
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-KINETICS_MEAN = (0.45, 0.45, 0.45)  # the official TimeSformer (PySlowFast) normalisation
-KINETICS_STD = (0.225, 0.225, 0.225)
-
-
-PROTOCOL_NAMES = ("videoformer", "timesformer", "timesformer_ssv2", "mmaction", "hf_videomae")
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """What a model's input is at test time: frames, size, normalisation, crops, label set,
-    and the ``protocol`` that builds the views (``videoformer.data.protocols``).
-
-    ``clip`` is ``"{clip_len}x{frame_interval}x{num_clips}"`` (``"1x1x1"`` for images);
-    frames are resized to ``test_short_side`` (None: ``size``) on the short side, then
-    ``num_crops`` crops of ``size`` squared are taken.
-    """
-
-    size: int
-    clip: str
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    sampler: str = "dense"  # "dense" (clips of a frame interval) or "segment" (TSN)
-    labels: str = ""  # shipped label set, e.g. "kinetics400"; "" for none
-    test_short_side: int | None = None
-    protocol: str = "videoformer"
-    num_crops: int = 1
-    audio_rate: int = 0  # sample rate of a raw-audio input ("audio"); 0: the model takes none
-
-    def __post_init__(self) -> None:
-        if self.protocol not in PROTOCOL_NAMES:
-            raise ValueError(
-                f"protocol {self.protocol!r} is not one of {', '.join(PROTOCOL_NAMES)}"
-            )
-
-
-@dataclass(frozen=True)
-class WeightsSpec:
-    """One released set of weights of a variant (``variant.tag``): where the file is, where
-    that address is published, its license, the config it needs and the input it was
-    tested on."""
-
-    tag: str
-    url: str  # the file itself (http(s)://); a Hugging Face repo as hf://org/name
-    source: str  # the page that lists it (official README or model zoo)
-    layout: str  # the converter ``load_checkpoint`` detects for this file
-    license: str
-    data: DataSpec
-    num_classes: int
-    sha256: str = ""  # hex digest or its first characters (OpenMMLab file names); "" unknown
-    config: dict[str, Any] = field(default_factory=dict)  # config fields the weights need
-
-    def __post_init__(self) -> None:
-        if not re.fullmatch(r"[a-z0-9_]+", self.tag):
-            raise ValueError(f"weights tag {self.tag!r}: lower-case letters, digits and _ only")
 
 
 @dataclass(frozen=True)

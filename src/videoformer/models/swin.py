@@ -41,15 +41,9 @@ from ..layers import (
     window_partition,
     window_reverse,
 )
+from ..specs import IMAGENET_MEAN, IMAGENET_STD, DataSpec, WeightsSpec
 from .base import Classifier, init_weights, make_head, run_block
-from .registry import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    DataSpec,
-    WeightsSpec,
-    apply_overrides,
-    register_model,
-)
+from .registry import apply_overrides, register_model
 
 
 class WindowAttention(Attention):
@@ -219,6 +213,7 @@ class SwinBackbone(Classifier):
     stem = ("patch_embed", "absolute_pos_embed")
     block_lists = ("layers",)
     block_types = (SwinBlock,)
+    relevance_methods = ("grad_cam",)
 
     def no_weight_decay(self) -> set[str]:
         """Embeddings and the relative-position bias tables."""
@@ -282,17 +277,10 @@ class SwinBackbone(Classifier):
     def forward_head(self, features: Tensor) -> Tensor:
         return self.head(self.head_drop(features))
 
-    def relevance(
-        self, x: Tensor, target: int | None = None, method: str | None = None
-    ) -> Relevance:
+    def explain_input(self, x: Tensor, target: int | None, method: str) -> Relevance:
         """Grad-CAM of the last stage for one input x (1, C, H, W) or (1, C, T, H, W) and
         class ``target`` (default: the predicted one): a map (1, h, w) or (T', h, w) on the
-        last stage's grid; ``method``: "grad_cam". (Attention rollout is not defined
-        across shifted windows.)"""
-        if method not in (None, "grad_cam"):
-            raise ValueError(f"Swin relevance methods: grad_cam; got {method!r}")
-        if x.shape[0] != 1:
-            raise ValueError(f"relevance takes one input, got a batch of {x.shape[0]}")
+        last stage's grid. (Attention rollout is not defined across shifted windows.)"""
         stage: dict[str, Tensor] = {}
 
         def keep(module, inputs, output):  # a leaf that needs grad when the weights do not

@@ -54,29 +54,20 @@ from torch import Tensor, nn
 
 from ..layers import (
     Attention,
+    AttentionGraph,
     DropPath,
     Mlp,
     PatchEmbedNd,
     Relevance,
     drop_path_rates,
-    gradient_weighted,
-    normalised,
-    record_attention,
+    grouped_rollout,
     resample_pos_embed,
     resample_time_embed,
-    rollout_step,
-    scatter_groups,
     sincos_2d,
 )
+from ..specs import KINETICS_MEAN, KINETICS_STD, DataSpec, WeightsSpec
 from .base import Classifier, init_weights, make_head, run_block
-from .registry import (
-    KINETICS_MEAN,
-    KINETICS_STD,
-    DataSpec,
-    WeightsSpec,
-    apply_overrides,
-    register_model,
-)
+from .registry import apply_overrides, register_model
 
 ATTENTION_TYPES = (
     "divided_space_time",
@@ -92,7 +83,8 @@ class Grouping:
     """A regrouping of a video's patch tokens ``(B, h*w*t, D)`` into ``(B*G, L, D)`` sequences.
 
     ``pattern`` is an einops pattern whose axes ``t, h, w`` are the sizes *inside* a
-    group; ``strides`` names axes that split a grid dim into 2 (blocks or strides).
+    group; ``halves`` names the grid dims split into 2 (blocks or strides), whose halves
+    are the axes ``t2, h2, w2``.
     """
 
     pattern: str
@@ -258,6 +250,7 @@ class TimeSformer(Classifier):
     stem = ("patch_embed", *embeddings)
     block_lists = ("blocks",)
     block_types = (TimeSformerBlock,)
+    relevance_methods = ("gradient_rollout", "rollout")
 
     def __init__(self, config: TimeSformerConfig) -> None:
         super().__init__()
@@ -367,62 +360,39 @@ class TimeSformer(Classifier):
             x = x.view(B, T, *x.shape[1:]).mean(1)  # average frames before the final norm
         return self.norm(x)[:, 0]
 
-    def relevance(
-        self, x: Tensor, target: int | None = None, method: str | None = None
-    ) -> Relevance:
-        """Where the cls token's information comes from, for one clip x (1, C, T, H, W): a
-        map (T, h, w) over the patches. ``method``: "gradient_rollout" (the default:
-        attention weighted by its gradient for ``target``, default the predicted class,
-        Chefer et al.) or "rollout" (plain attention rollout, class-agnostic). Every
-        attention step of every block is a layer; a step within groups (frames, patches
-        over time, windows) becomes one token-by-token matrix."""
-        method = method or "gradient_rollout"
-        if method not in ("gradient_rollout", "rollout"):
-            raise ValueError(
-                f"TimeSformer relevance methods: gradient_rollout, rollout; got {method!r}"
-            )
-        if x.shape[0] != 1:
-            raise ValueError(f"relevance takes one clip (1, C, T, H, W), got {tuple(x.shape)}")
-        gradient = method == "gradient_rollout"
-        with torch.set_grad_enabled(gradient), record_attention(keep_graph=gradient) as records:
-            logits = self(x)[0]
-            if gradient:
-                target = int(logits.argmax()) if target is None else target
-                logits[target].backward(inputs=[p for _, p in records])
-        layers = {id(layer): p for layer, p in records}  # (G, nH, L, L) each
-
-        def step(relevance: Tensor, layer: nn.Module, index: Tensor, size: int) -> Tensor:
-            probs = layers[id(layer)]
-            if gradient:  # R += Ā R, the cls token's gradient already split over the groups
-                return relevance + scatter_groups(
-                    gradient_weighted(probs), index, size, shared="sum", unseen=0.0
-                ) @ relevance
-            return rollout_step(relevance, scatter_groups(probs.detach().mean(-3), index, size))
-
-        T, p = x.shape[2], self.config.patch_size
-        h, w = x.shape[3] // p, x.shape[4] // p
-        if self.space_only:  # frames apart, each with its own cls token: one group per frame
+    def attention_graph(self, T: int, h: int, w: int) -> AttentionGraph:
+        """Every attention step of every block for a clip of T frames of h x w patches, as
+        one token set (``layers.attribution``): a step within groups (frames, patches over
+        time, windows) lists each group's tokens. Tokens: 0 is the cls token, then (h, w,
+        t) time fastest; space-only has a cls token per frame, frames apart."""
+        if self.space_only:
             n = T * (1 + h * w)
-            index = torch.arange(n).view(T, 1 + h * w)
-            relevance = torch.eye(n)
-            for blk in self.blocks:
-                relevance = step(relevance, blk.attn, index, n)
-            cls_rows = relevance[index[:, 0]][:, index[:, 1:]]  # (T, T, h*w)
-            grid = cls_rows.diagonal(dim1=0, dim2=1).T.reshape(T, h, w)
-        else:
-            n = h * w * T
-            tokens = torch.arange(1, n + 1).view(1, n, 1)  # global ids, 0 is the cls token
-            relevance = torch.eye(1 + n)
-            for blk in self.blocks:
-                for name, grouping in blk.pre_steps:  # groups without the cls token
-                    index = grouping.split(tokens, T, h, w)[..., 0]  # (G, L)
-                    relevance = step(relevance, getattr(blk, f"{name}_attn"), index, 1 + n)
-                index = blk.cls_grouping.split(tokens, T, h, w)[..., 0]
-                index = torch.cat([torch.zeros_like(index[:, :1]), index], dim=1)  # cls first
-                relevance = step(relevance, blk.attn, index, 1 + n)
-            grid = rearrange(relevance[0, 1:], "(h w t) -> t h w", h=h, w=w, t=T)
+            index = torch.arange(n).view(T, 1 + h * w)  # one group per frame, cls first
+            layers = [(blk.attn, index) for blk in self.blocks]
+            return AttentionGraph(n, layers, index[:, 0], index[:, 1:].reshape(T, h, w))
+        n = h * w * T
+        tokens = torch.arange(1, n + 1).view(1, n, 1)  # global ids of the patch tokens
+        layers = []
+        for blk in self.blocks:
+            for name, grouping in blk.pre_steps:  # groups without the cls token
+                index = grouping.split(tokens, T, h, w)[..., 0]  # (G, L)
+                layers.append((getattr(blk, f"{name}_attn"), index))
+            index = blk.cls_grouping.split(tokens, T, h, w)[..., 0]  # (G, L)
+            layers.append((blk.attn, torch.cat([torch.zeros_like(index[:, :1]), index], dim=1)))
+        grid = rearrange(tokens[0, :, 0], "(h w t) -> t h w", h=h, w=w, t=T)
+        return AttentionGraph(1 + n, layers, torch.zeros(1, dtype=torch.long), grid)
+
+    def explain_input(self, x: Tensor, target: int | None, method: str) -> Relevance:
+        """Where the cls token's information comes from, for one clip x (1, C, T, H, W): a
+        map (T, h, w) over the patches. "gradient_rollout": attention weighted by its
+        gradient for ``target`` (default: the predicted class, Chefer et al.);
+        "rollout": plain attention rollout, class-agnostic."""
+        p = self.config.patch_size
+        graph = self.attention_graph(x.shape[2], x.shape[3] // p, x.shape[4] // p)
+        gradient = method == "gradient_rollout"
+        logits, grid = grouped_rollout(self, x, graph, target, gradient)
         name = "gradient-weighted attention rollout" if gradient else "attention rollout"
-        return Relevance(logits.detach(), normalised(grid), name)
+        return Relevance(logits, grid, name)
 
 
 README = "https://github.com/facebookresearch/TimeSformer/blob/main/README.md"

@@ -17,15 +17,9 @@ from typing import ClassVar
 from torch import Tensor, nn
 
 from ..layers import PatchEmbedNd
+from ..specs import IMAGENET_MEAN, IMAGENET_STD, DataSpec, WeightsSpec
 from .base import init_weights, make_head
-from .registry import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    DataSpec,
-    WeightsSpec,
-    apply_overrides,
-    register_model,
-)
+from .registry import apply_overrides, register_model
 from .swin import SwinBackbone
 
 

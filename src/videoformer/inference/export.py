@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .models.base import unwrap_model
+from ..models.base import unwrap_model
 
 # protobuf caps one file at 2 GiB: larger models keep their weights beside it in FILE.data
 ONE_FILE_LIMIT = 1.8 * 2**30

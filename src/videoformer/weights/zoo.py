@@ -1,4 +1,5 @@
-"""Describing registered variants: parameters, FLOPs, input, weights (CLI ``info``, docs)."""
+"""Describing registered variants and tags: parameters, FLOPs, input, weights (CLI
+``info``, docs/model_zoo.md)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any
 
 import torch
 
-from .convert import LAYOUTS, layouts_for
-from .flops import count_flops, count_params
-from .models import get_model_entry, list_models
-from .models.registry import WeightsSpec
+from ..convert import LAYOUTS, layouts_for
+from ..flops import count_flops, count_params
+from ..models import get_model_entry, list_models
+from ..specs import WeightsSpec
+from .source import resolve_source
 
 
 @dataclass(frozen=True)
@@ -22,15 +24,19 @@ class ModelInfo:
     flops: int  # per clip, 2 FLOPs per multiply-add
     input_shape: tuple[int, ...] | dict[str, tuple[int, ...]]  # per sample
     config: dict[str, Any]
-    weights: tuple[WeightsSpec, ...]  # released weights, the default tag first
+    weights: tuple[WeightsSpec, ...]  # released weights, the default tag first (a tag: its own)
     layouts: tuple[str, ...]  # checkpoint layouts load_checkpoint reads for this family
 
 
 def describe_model(name: str, **overrides: Any) -> ModelInfo:
-    """Build the variant on the ``meta`` device (instant) and count params and FLOPs."""
-    entry = get_model_entry(name)
+    """Build the variant or tag (with the config its weights need) on the ``meta`` device
+    (instant) and count params and FLOPs; nothing is downloaded."""
+    source = resolve_source(name, fetch=False)
+    if source.kind not in ("variant", "tag"):
+        raise ValueError(f"{name}: info describes a registered variant or tag")
+    entry = get_model_entry(source.variant)
     with torch.device("meta"):
-        model = entry.build(**overrides).eval()
+        model = entry.build(**{**source.config, **overrides}).eval()
     shape = model.input_shape
     batched = {k: (1, *v) for k, v in shape.items()} if isinstance(shape, dict) else (1, *shape)
     return ModelInfo(
@@ -40,7 +46,7 @@ def describe_model(name: str, **overrides: Any) -> ModelInfo:
         flops=count_flops(model, batched),
         input_shape=shape,
         config=dataclasses.asdict(model.config),
-        weights=entry.weights,
+        weights=(source.weights,) if source.weights else entry.weights,
         layouts=tuple(lay.name for lay in layouts_for(entry.family)),
     )
 

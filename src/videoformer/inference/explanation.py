@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .engine.predict import Predictor, Video
+from .predictor import Predictor, Video
 
 
 @dataclass
@@ -150,7 +150,7 @@ def save_explanation(explanation: Explanation, out: str | Path, video_format: st
         images = [Image.fromarray(f) for f in shown]
         images[0].save(paths[0], save_all=True, append_images=images[1:], duration=250, loop=0)
     else:
-        from .data.synthetic import write_video
+        from ..data.synthetic import write_video
 
         write_video(paths[0], shown[:, : shown.shape[1] // 2 * 2, : shown.shape[2] // 2 * 2],
                     fps=4)

@@ -1,19 +1,18 @@
 """Prediction and embedding extraction, for files or tensors, with the test views of the
 model's weights.
 
-``Predictor(source)`` takes a saved model or checkpoint (videoformer files carry the model
-name and config, label names and data spec), released weights by tag, an HF directory or
-id, a URL, or a model object (``load_model``'s, or any registered model: its
-``data_spec``/``label_names`` when it has them, else its defaults). Foreign checkpoints
-need ``model=`` (a variant or tag) unless they are HF directories. The views are those of
-``videoformer.test_views`` (``views="CLIPSxCROPS"`` changes the counts, ``stride`` slides a
-window instead) and are combined as the protocol does: the mean of softmax, or of logits
-(official TimeSformer's sum), or the mean of sigmoid for multi-label models.
+``Predictor(source)`` takes anything ``resolve_source`` reads (a saved model or checkpoint,
+released weights by tag, an HF directory or id, a URL), the ``ModelSource`` it returns, or
+a model object (``load_model``'s, or any registered model: its source's test input and
+labels when it has them, else its defaults). Foreign checkpoints need ``model=`` (a variant
+or tag) unless they are HF directories. The views are those of ``videoformer.test_views``
+(``views="CLIPSxCROPS"`` changes the counts, ``stride`` slides a window instead) and are
+combined as the data spec's ``aggregate`` says: the mean of softmax, the sum of logits
+(official TimeSformer), or the mean of sigmoid for multi-label models.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,11 +23,10 @@ from ..data.audio import audio_window, read_audio
 from ..data.decode import VideoInfo, probe
 from ..data.protocols import build_protocol, frames_info
 from ..data.sampling import ClipSampler
-from ..labels import label_set_of_size
-from ..models import DataSpec
 from ..models.base import compile_model
-from ..preprocessing import data_config
-from ..saving import load_for_inference
+from ..specs import DataSpec, ModelSource, view_probabilities
+from ..weights.factory import load_source, model_data_spec
+from ..weights.source import shipped_labels
 
 Video = str | Path | Tensor  # a file, uint8 frames (T, H, W, C), or float views (V, C, T, H, W)
 
@@ -67,7 +65,7 @@ class Predictor:
 
     def __init__(
         self,
-        source: str | Path | nn.Module,
+        source: str | Path | ModelSource | nn.Module,
         model: str | None = None,
         labels: list[str] | str | Path | None = None,
         device: str | torch.device | None = None,
@@ -76,14 +74,14 @@ class Predictor:
         compile: bool = False,
     ) -> None:
         if isinstance(source, nn.Module):
-            self.model, self.data = source, data_config(source)
-            names = getattr(source, "label_names", None)
-        elif not isinstance(source, (str, Path)):
+            self.model = source
+        elif isinstance(source, (str, Path, ModelSource)):
+            self.model = load_source(source, model)
+        else:
             raise TypeError(
                 f"Predictor takes a path, a tag or a model, got {type(source).__name__}"
             )
-        else:
-            self.model, self.data, names = load_for_inference(source, model)
+        self.data = model_data_spec(self.model)
         self.device = resolve_device(device)
         self.model.eval().to(self.device)
         self.run = compile_model(self.model) if compile else self.model  # logits
@@ -94,8 +92,8 @@ class Predictor:
         num_classes = self.model.config.num_classes
         self.labels = list(
             labels
-            or names
-            or label_set_of_size(self.data.labels, num_classes)
+            or self.model.label_names
+            or shipped_labels(self.data, num_classes)
             or [str(i) for i in range(num_classes)]
         )
         if len(self.labels) != num_classes:
@@ -103,7 +101,6 @@ class Predictor:
                 f"{len(self.labels)} label names for a model with {num_classes} classes"
             )
         self.protocol = build_protocol(self.data, views)
-        self.multi_label = bool(getattr(self.model.config, "multi_label", False))
         self.stride = stride
 
     @property
@@ -148,11 +145,11 @@ class Predictor:
         return {"video": self.protocol.views(video, clips=clips), "audio": torch.stack(windows)}
 
     def _audio_input(self) -> int | None:
-        """Samples of the model's raw-audio input, or None without one."""
-        for spec in getattr(self.model.config, "inputs", ()):
-            if spec.name == "audio" and spec.layout == "BS":
-                return math.prod(r * p for r, p in zip(spec.max_resolution, spec.patch_size))
-        return None
+        """Samples of the model's raw-audio input (an ``audio`` input of one axis in its
+        ``input_shape``), or None without one."""
+        shape = self.model.input_shape
+        audio = shape.get("audio", ()) if isinstance(shape, dict) else ()
+        return audio[0] if len(audio) == 1 else None
 
     def _to_device(self, x: Tensor | dict[str, Tensor]) -> Tensor | dict[str, Tensor]:
         if isinstance(x, dict):
@@ -165,14 +162,9 @@ class Predictor:
         return self.run(self._to_device(self.inputs(video))).float().cpu()
 
     def probabilities(self, logits: Tensor) -> Tensor:
-        """Per-class probabilities of a video from its views' logits (V, K): the mean of
-        sigmoid (multi-label), the softmax of the mean logit (protocols that sum logits:
-        the same ranking), else the mean of softmax."""
-        if self.multi_label:
-            return logits.sigmoid().mean(0)
-        if self.protocol.aggregate == "sum_logits":
-            return logits.mean(0).softmax(-1)
-        return logits.softmax(-1).mean(0)
+        """Per-class probabilities of a video from its views' logits (V, K), combined as
+        the data spec's ``aggregate`` says (``videoformer.specs.view_probabilities``)."""
+        return view_probabilities(logits, self.data.aggregate)
 
     def _topk(self, probabilities: Tensor, k: int) -> list[tuple[str, float]]:
         p, i = probabilities.topk(min(k, len(probabilities)))

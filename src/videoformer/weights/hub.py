@@ -14,7 +14,6 @@ import hashlib
 import http.client
 import logging
 import os
-import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -145,11 +144,6 @@ def _fetch(url: str, tmp: Path, progress: bool) -> tuple[str, int, int | None]:
     if not received:
         raise DownloadError(f"{url} answered with an empty file")
     return digest.hexdigest(), received, total
-
-
-def is_hub_id(text: str) -> bool:
-    """``org/name`` that is not a local path: a Hugging Face hub repository."""
-    return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", text)) and not Path(text).exists()
 
 
 def hf_cache_dir() -> Path:

@@ -7,7 +7,6 @@ safetensors. Model classes never read files; this module does.
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .convert import HF_CONFIG_READERS, RESIZERS, Layout, claiming_layouts, layouts_for
+from ..convert import RESIZERS, Layout, claiming_layouts, layouts_for
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ class LoadReport:
     reinitialised: list[str] = field(default_factory=list)  # classifier of another size
     missing: list[str] = field(default_factory=list)  # only with strict=False
     unexpected: list[str] = field(default_factory=list)  # only with strict=False
-    labels: list[str] | None = None  # class names, when the checkpoint carries them
+    labels: list[str] | None = None  # class names, when the source carries them
 
     def __str__(self) -> str:
         parts = [f"loaded {self.loaded} tensors from {self.source} (layout {self.layout})"]
@@ -114,37 +113,6 @@ def read_checkpoint(source: str | PathLike) -> dict[str, Tensor]:
     return unwrap_state_dict(obj, str(file))
 
 
-def read_hf_config(source: str | PathLike) -> dict[str, Any] | None:
-    """The ``config.json`` of a model directory, or None."""
-    path = Path(source)
-    config = path / "config.json" if path.is_dir() else None
-    if config is None or not config.is_file():
-        return None
-    return json.loads(config.read_text())
-
-
-def config_from_checkpoint_dir(source: str | PathLike, family: str) -> dict[str, Any]:
-    """Config fields a checkpoint gives a model of ``family``: a saved videoformer model's
-    own config (``.safetensors`` header or a folder holding one), or an HF directory's
-    ``config.json``. Other files give none (nothing but their header is read here)."""
-    path = Path(source)
-    if path.suffix == ".safetensors" or (path / "model.safetensors").is_file():
-        meta, _ = read_metadata(path)
-        if meta and meta.get("family") == family and "model_config" in meta:
-            return dict(meta["model_config"])
-    hf = read_hf_config(source)
-    if hf is None:
-        return {}
-    if family not in HF_CONFIG_READERS:
-        raise CheckpointError(
-            f"{source}: reading config.json is not supported for family {family!r}"
-        )
-    try:
-        return HF_CONFIG_READERS[family](hf)
-    except ValueError as e:
-        raise CheckpointError(f"{source}: {e}") from e
-
-
 def detect_layout(sd: Mapping[str, Tensor], family: str) -> Layout:
     """The one layout of ``family`` that claims ``sd``; none or several is an error."""
     claims = claiming_layouts(sd, family)
@@ -191,9 +159,9 @@ def load_checkpoint(
             fit; the message names the keys and shapes.
     """
     if isinstance(source, Mapping):
-        name, sd, hf = "<state dict>", unwrap_state_dict(source), None
+        name, sd = "<state dict>", unwrap_state_dict(source)
     else:
-        name, sd, hf = str(source), read_checkpoint(source), read_hf_config(source)
+        name, sd = str(source), read_checkpoint(source)
     layout = detect_layout(sd, model.family)
     converted = layout.convert(sd, model.config)
     resize = RESIZERS.get(model.family)
@@ -205,11 +173,6 @@ def load_checkpoint(
             f"{k}: {before[k]} -> {tuple(v.shape)}"
             for k, v in converted.items()
             if tuple(v.shape) != before[k]
-        ]
-    if hf is not None and "id2label" in hf:
-        id2label = hf["id2label"]
-        report.labels = [
-            id2label[str(i)] if str(i) in id2label else id2label[i] for i in range(len(id2label))
         ]
     if classifier not in ("strict", "reinit", "adopt"):
         raise ValueError(f"classifier must be 'strict', 'reinit' or 'adopt', got {classifier!r}")
@@ -279,26 +242,3 @@ def _load_strict(
     sd = {k: v for k, v in sd.items() if k in expected}
     model.load_state_dict(sd, strict=False)
     report.loaded = len(sd)
-
-
-def read_metadata(path: str | Path) -> tuple[dict[str, Any] | None, Any]:
-    """(videoformer metadata or None, weights source) of a checkpoint: a release
-    ``.safetensors`` with its metadata header, a training ``checkpoint.pt``, or anything
-    else ``load_checkpoint`` reads (no metadata)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    if path.is_dir() and (path / "model.safetensors").is_file():  # a saved model folder
-        return read_metadata(path / "model.safetensors")[0], path
-    if path.suffix == ".safetensors":
-        from safetensors import safe_open
-
-        with safe_open(str(path), "pt") as f:
-            meta = (f.metadata() or {}).get("videoformer")
-        return (json.loads(meta) if meta else None), path
-    if path.is_file():
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(obj, dict) and isinstance(obj.get("meta"), dict) and "model" in obj:
-            return obj["meta"], obj["model"]
-        return None, obj
-    return None, path
