@@ -25,8 +25,7 @@ from ..data.protocols import build_protocol, frames_info
 from ..data.sampling import ClipSampler
 from ..models.base import compile_model
 from ..specs import DataSpec, ModelSource, view_probabilities
-from ..weights.factory import load_source, model_data_spec
-from ..weights.source import shipped_labels
+from ..weights.factory import load_source, ready_to_use
 
 Video = str | Path | Tensor  # a file, uint8 frames (T, H, W, C), or float views (V, C, T, H, W)
 
@@ -73,15 +72,13 @@ class Predictor:
         stride: int | None = None,
         compile: bool = False,
     ) -> None:
-        if isinstance(source, nn.Module):
-            self.model = source
-        elif isinstance(source, (str, Path, ModelSource)):
-            self.model = load_source(source, model)
-        else:
+        if not isinstance(source, (str, Path, ModelSource, nn.Module)):
             raise TypeError(
                 f"Predictor takes a path, a tag or a model, got {type(source).__name__}"
             )
-        self.data = model_data_spec(self.model)
+        loaded = source if isinstance(source, nn.Module) else load_source(source, model)
+        self.model = ready_to_use(loaded)
+        self.data: DataSpec = self.model.data_spec
         self.device = resolve_device(device)
         self.model.eval().to(self.device)
         self.run = compile_model(self.model) if compile else self.model  # logits
@@ -91,10 +88,7 @@ class Predictor:
             ]
         num_classes = self.model.config.num_classes
         self.labels = list(
-            labels
-            or self.model.label_names
-            or shipped_labels(self.data, num_classes)
-            or [str(i) for i in range(num_classes)]
+            labels or self.model.label_names or [str(i) for i in range(num_classes)]
         )
         if len(self.labels) != num_classes:
             raise ValueError(

@@ -18,7 +18,7 @@ from ..data.sampling import ClipSampler
 from ..models.registry import get_model_entry
 from ..specs import DataSpec, ModelSource
 from .loading import load_checkpoint
-from .source import architecture, resolve_source, shipped_labels
+from .source import architecture, released_weights, resolve_source, shipped_labels
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +31,7 @@ def _weights(target: ModelSource, pretrained: Pretrained) -> ModelSource | dict 
     if pretrained is None or pretrained is False:
         return None
     if pretrained is True:
-        if target.kind == "tag" and target.path is not None:
-            return target
-        entry = get_model_entry(target.variant)
-        tag = target.text if target.kind == "tag" else f"{entry.name}.{entry.weights_for(None).tag}"
-        return resolve_source(tag)
+        return released_weights(target)
     if isinstance(pretrained, dict):
         return pretrained
     return resolve_source(pretrained)
@@ -125,14 +121,23 @@ def model_data_spec(model: nn.Module) -> DataSpec:
     return data
 
 
+def ready_to_use(model: nn.Module) -> nn.Module:
+    """The model with its source completed: its test input (``model_data_spec``) and
+    label names (the source's, or the shipped names of its classifier size)."""
+    data = model_data_spec(model)
+    labels = model.label_names or shipped_labels(data, model.config.num_classes)
+    model.source = replace(
+        model.source or ModelSource("<model>", "model"),
+        data=data,
+        labels=tuple(labels) if labels else None,
+    )
+    return model
+
+
 def load_source(source: str | PathLike | ModelSource, model: str | None = None) -> nn.Module:
-    """The model a source describes, with its weights, in eval mode: a tag, a saved model,
-    a training checkpoint, an HF directory or id, a URL, or a foreign checkpoint with
-    ``model`` naming its variant. ``model.source`` then holds its test input (``data``)
-    and label names (the source's, or the shipped names of its classifier size)."""
+    """The model a source describes, with its weights, ready to use (``ready_to_use``), in
+    eval mode: a tag, a saved model, a training checkpoint, an HF directory or id, a URL,
+    or a foreign checkpoint with ``model`` naming its variant."""
     src = resolve_source(source, model)
     built = create_model(src, pretrained=True if src.kind in ("tag", "variant") else None)
-    data = model_data_spec(built)
-    labels = built.source.labels or shipped_labels(data, built.config.num_classes)
-    built.source = replace(built.source, data=data, labels=labels)
-    return built.eval()
+    return ready_to_use(built).eval()

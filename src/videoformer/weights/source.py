@@ -83,6 +83,15 @@ def resolve_source(
     return _local(text, path, model)
 
 
+def released_weights(source: ModelSource) -> ModelSource:
+    """The released weights a tag names, or a variant's default tag, downloaded."""
+    if source.kind == "tag" and source.path is not None:
+        return source
+    entry = get_model_entry(source.variant)
+    tag = source.text if source.kind == "tag" else f"{entry.name}.{entry.weights_for(None).tag}"
+    return resolve_source(tag)
+
+
 def _registered(name: str, fetch: bool) -> ModelSource:
     """A variant (its default tag's test input, when it has one) or a tag."""
     entry, spec = resolve_weights(name)
