@@ -172,9 +172,7 @@ def child_onnx(case: str, reps: int, device: torch.device) -> dict:
     ours = pair.ours
     with tempfile.TemporaryDirectory() as tmp:
         report = export_onnx(ours, Path(tmp) / f"{case}.onnx")
-        session = onnxruntime.InferenceSession(
-            str(report.path), providers=["CPUExecutionProvider"]
-        )
+        session = onnxruntime.InferenceSession(str(report.path), providers=["CPUExecutionProvider"])
         x = torch.randn(1, *pair.input_shape)
         name = session.get_inputs()[0].name
         run_ort = lambda: session.run(None, {name: x.numpy()})[0]  # noqa: E731
@@ -280,8 +278,12 @@ def child_main(argv: list[str]) -> None:
     if args.kind == "train":
         result = child_train(args.case, args.impl, args.reps, device)
     else:
-        run = {"infer": child_infer, "compile": child_compile, "onnx": child_onnx,
-               "long": child_long}[args.kind]
+        run = {
+            "infer": child_infer,
+            "compile": child_compile,
+            "onnx": child_onnx,
+            "long": child_long,
+        }[args.kind]
         result = run(args.case, args.reps, device)
     print(json.dumps(result))
 
@@ -315,13 +317,27 @@ def cpu_name() -> str:
 
 
 def run_child(args, kind: str, case: str, impl: str = "ours") -> dict | None:
-    command = [sys.executable, "-m", "benchmarks.compare", "--child", kind, case,
-               "--impl", impl, "--reps", str(args.reps if kind != "train" else args.steps),
-               "--threads", str(args.threads), "--device", args.device]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.compare",
+        "--child",
+        kind,
+        case,
+        "--impl",
+        impl,
+        "--reps",
+        str(args.reps if kind != "train" else args.steps),
+        "--threads",
+        str(args.threads),
+        "--device",
+        args.device,
+    ]
     start = time.perf_counter()
     out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-    print(f"  {kind} {case} {impl}: {time.perf_counter() - start:.0f} s", file=sys.stderr,
-          flush=True)
+    print(
+        f"  {kind} {case} {impl}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True
+    )
     if out.returncode:
         print(f"{kind} {case} {impl} failed:\n{out.stderr[-3000:]}", file=sys.stderr)
         return None
@@ -339,8 +355,10 @@ def measure(args, kind: str, case: str) -> dict | None:
                 return None
             runs[impl].append(result)
     return {
-        **{f"{impl}_s": statistics.median(t for r in rs for t in r["step_s"])
-           for impl, rs in runs.items()},
+        **{
+            f"{impl}_s": statistics.median(t for r in rs for t in r["step_s"])
+            for impl, rs in runs.items()
+        },
         **{f"{impl}_peak_gib": max(r["peak_gib"] for r in rs) for impl, rs in runs.items()},
         "steps": sum(len(r["step_s"]) for r in runs["ours"]),
     }
@@ -368,73 +386,180 @@ def report(results: dict, ceiling: float) -> list[str]:
 
     def table(title, header, rows):
         if rows:
-            lines.extend(["", f"### {title}", "", "| " + " | ".join(header) + " |",
-                          "|" + "---|" * len(header)])
+            lines.extend(
+                [
+                    "",
+                    f"### {title}",
+                    "",
+                    "| " + " | ".join(header) + " |",
+                    "|" + "---|" * len(header),
+                ]
+            )
             lines.extend("| " + " | ".join(row) + " |" for row in rows)
 
     rows = []
     for case, r in results.get("infer", {}).items():
         rate = r["gflop"] / r["ours_s"]
         ratio = r["peer_s"] / r["ours_s"]
-        rows.append([case, r["peer"], f"{r['params'] / 1e6:.2f}M", f"{r['gflop']:.1f}",
-                     f"{r['ours_s']:.3f}", f"{r['peer_s']:.3f}", f"**{ratio:.2f}**",
-                     _verdict("infer", case, ratio), f"{rate:.0f} ({rate / ceiling:.0%})",
-                     f"{r['max_abs_diff']:.1e} ({r['rel_diff']:.0e})"])
-    table("Inference, eager float32, batch 1",
-          ["model", "peer", "params", "GFLOP", "videoformer s", "peer s", "peer / ours",
-           "target", "videoformer GFLOP/s (of ceiling)", "max abs logit diff (relative)"],
-          rows)
+        rows.append(
+            [
+                case,
+                r["peer"],
+                f"{r['params'] / 1e6:.2f}M",
+                f"{r['gflop']:.1f}",
+                f"{r['ours_s']:.3f}",
+                f"{r['peer_s']:.3f}",
+                f"**{ratio:.2f}**",
+                _verdict("infer", case, ratio),
+                f"{rate:.0f} ({rate / ceiling:.0%})",
+                f"{r['max_abs_diff']:.1e} ({r['rel_diff']:.0e})",
+            ]
+        )
+    table(
+        "Inference, eager float32, batch 1",
+        [
+            "model",
+            "peer",
+            "params",
+            "GFLOP",
+            "videoformer s",
+            "peer s",
+            "peer / ours",
+            "target",
+            "videoformer GFLOP/s (of ceiling)",
+            "max abs logit diff (relative)",
+        ],
+        rows,
+    )
 
     rows = []
     for case, r in results.get("compile", {}).items():
         rate = r["gflop"] / r["ours_s"]
         ratio = r["peer_s"] / r["ours_s"]
-        target = (_verdict("compile", case, rate / ceiling) if case == "timesformer_divided"
-                  else _verdict("compile", case, ratio))
-        rows.append([case, r["peer"], f"{r['compile_s']:.0f}", f"{r['ours_s']:.3f}",
-                     f"{r['peer_s']:.3f}", f"**{ratio:.2f}**",
-                     f"{rate:.0f} ({rate / ceiling:.0%})", target,
-                     f"{r['max_abs_diff']:.1e}"])
-    table("Compiled (`compile_model`), against the peer in eager mode",
-          ["model", "peer", "compile s (first call)", "compiled s", "peer s", "peer / ours",
-           "compiled GFLOP/s (of ceiling)", "target", "max abs diff to eager"], rows)
+        target = (
+            _verdict("compile", case, rate / ceiling)
+            if case == "timesformer_divided"
+            else _verdict("compile", case, ratio)
+        )
+        rows.append(
+            [
+                case,
+                r["peer"],
+                f"{r['compile_s']:.0f}",
+                f"{r['ours_s']:.3f}",
+                f"{r['peer_s']:.3f}",
+                f"**{ratio:.2f}**",
+                f"{rate:.0f} ({rate / ceiling:.0%})",
+                target,
+                f"{r['max_abs_diff']:.1e}",
+            ]
+        )
+    table(
+        "Compiled (`compile_model`), against the peer in eager mode",
+        [
+            "model",
+            "peer",
+            "compile s (first call)",
+            "compiled s",
+            "peer s",
+            "peer / ours",
+            "compiled GFLOP/s (of ceiling)",
+            "target",
+            "max abs diff to eager",
+        ],
+        rows,
+    )
 
     rows = []
     for case, r in results.get("onnx", {}).items():
-        rows.append([case, f"{r['export_s']:.0f}", f"{r['megabytes']:.0f}", f"{r['ort_s']:.3f}",
-                     f"{r['ours_s']:.3f}", f"{r['peer_s']:.3f}",
-                     f"**{r['peer_s'] / r['ort_s']:.2f}**", f"{r['ours_s'] / r['ort_s']:.2f}",
-                     f"{r['max_abs_diff']:.1e} ({r['rel_diff']:.0e})"])
-    table("ONNX (`videoformer export`), onnxruntime on the CPU",
-          ["model", "export s", "MB", "onnxruntime s", "videoformer eager s", "peer eager s",
-           "peer / onnxruntime", "videoformer eager / onnxruntime",
-           "max abs diff to PyTorch (relative)"], rows)
+        rows.append(
+            [
+                case,
+                f"{r['export_s']:.0f}",
+                f"{r['megabytes']:.0f}",
+                f"{r['ort_s']:.3f}",
+                f"{r['ours_s']:.3f}",
+                f"{r['peer_s']:.3f}",
+                f"**{r['peer_s'] / r['ort_s']:.2f}**",
+                f"{r['ours_s'] / r['ort_s']:.2f}",
+                f"{r['max_abs_diff']:.1e} ({r['rel_diff']:.0e})",
+            ]
+        )
+    table(
+        "ONNX (`videoformer export`), onnxruntime on the CPU",
+        [
+            "model",
+            "export s",
+            "MB",
+            "onnxruntime s",
+            "videoformer eager s",
+            "peer eager s",
+            "peer / onnxruntime",
+            "videoformer eager / onnxruntime",
+            "max abs diff to PyTorch (relative)",
+        ],
+        rows,
+    )
 
     rows = []
     for case, r in results.get("train", {}).items():
         ratio = r["peer_s"] / r["ours_s"]
         memory = r["ours_peak_gib"] / r["peer_peak_gib"]
-        rows.append([case, f"{r['ours_s']:.2f}", f"{r['peer_s']:.2f}", f"**{ratio:.2f}**",
-                     _verdict("train", case, ratio), f"{r['ours_peak_gib']:.2f}",
-                     f"{r['peer_peak_gib']:.2f}", f"**{memory:.2f}**",
-                     _verdict("train_memory", case, memory, at_most=True)])
-    table("Training step (forward + cross-entropy + backward + AdamW, batch 2, float32; "
-          "median of the steps of all rounds)",
-          ["model", "videoformer s/step", "peer s/step", "peer / ours", "target",
-           "videoformer peak GiB", "peer peak GiB", "ours / peer memory", "target"], rows)
+        rows.append(
+            [
+                case,
+                f"{r['ours_s']:.2f}",
+                f"{r['peer_s']:.2f}",
+                f"**{ratio:.2f}**",
+                _verdict("train", case, ratio),
+                f"{r['ours_peak_gib']:.2f}",
+                f"{r['peer_peak_gib']:.2f}",
+                f"**{memory:.2f}**",
+                _verdict("train_memory", case, memory, at_most=True),
+            ]
+        )
+    table(
+        "Training step (forward + cross-entropy + backward + AdamW, batch 2, float32; "
+        "median of the steps of all rounds)",
+        [
+            "model",
+            "videoformer s/step",
+            "peer s/step",
+            "peer / ours",
+            "target",
+            "videoformer peak GiB",
+            "peer peak GiB",
+            "ours / peer memory",
+            "target",
+        ],
+        rows,
+    )
 
     rows = []
     for case, r in results.get("long", {}).items():
         what = "forward, no grad" if "forward" in case else "train step, checkpointed"
         note = ""
         if case == "joint_96_forward":
-            note = (f"HF's explicit attention: {hf_joint_attention_gib(96):.0f} GiB for one "
-                    "layer's scores and softmax (computed, not run)")
-        rows.append([case, what, f"{r['gflop'] / 1e3:.1f}", f"{r['seconds']:.1f}",
-                     f"{r['peak_gib']:.2f}",
-                     _verdict("long", case, r["peak_gib"], at_most=True), note])
-    table("Long clips (TimeSformer-B, batch 1, videoformer only)",
-          ["case", "what", "TFLOP (forward)", "s", "peak GiB", "target GiB", "note"], rows)
+            note = (
+                f"HF's explicit attention: {hf_joint_attention_gib(96):.0f} GiB for one "
+                "layer's scores and softmax (computed, not run)"
+            )
+        rows.append(
+            [
+                case,
+                what,
+                f"{r['gflop'] / 1e3:.1f}",
+                f"{r['seconds']:.1f}",
+                f"{r['peak_gib']:.2f}",
+                _verdict("long", case, r["peak_gib"], at_most=True),
+                note,
+            ]
+        )
+    table(
+        "Long clips (TimeSformer-B, batch 1, videoformer only)",
+        ["case", "what", "TFLOP (forward)", "s", "peak GiB", "target GiB", "note"],
+        rows,
+    )
     return lines
 
 
@@ -451,8 +576,13 @@ def ratios(results: dict) -> list[tuple[str, float, float | None]]:
         out.append((f"onnx: {case}", r["peer_s"] / r["ort_s"], None))
     for case, r in results.get("train", {}).items():
         target = TARGETS.get(("train_memory", case))
-        out.append((f"train memory: {case}", r["peer_peak_gib"] / r["ours_peak_gib"],
-                    1 / target if target else None))
+        out.append(
+            (
+                f"train memory: {case}",
+                r["peer_peak_gib"] / r["ours_peak_gib"],
+                1 / target if target else None,
+            )
+        )
     return out
 
 
@@ -508,11 +638,15 @@ def main() -> None:
             if result is not None:
                 results.setdefault(kind, {})[case] = result
     after = matmul_ceiling(args.threads, device)
-    machine = (f"{cpu_name()}, torch {torch.__version__}, {args.device}, "
-               f"{args.threads} threads")
-    saved = {"machine": machine, "ceiling_before": before, "ceiling_after": after,
-             "results": results, "date": time.strftime("%Y-%m-%d"),
-             "command": "python -m benchmarks.compare " + " ".join(sys.argv[1:])}
+    machine = f"{cpu_name()}, torch {torch.__version__}, {args.device}, {args.threads} threads"
+    saved = {
+        "machine": machine,
+        "ceiling_before": before,
+        "ceiling_after": after,
+        "results": results,
+        "date": time.strftime("%Y-%m-%d"),
+        "command": "python -m benchmarks.compare " + " ".join(sys.argv[1:]),
+    }
     if args.json:
         args.json.write_text(json.dumps(saved, indent=1))
     publish(saved, args.chart)
@@ -521,13 +655,18 @@ def main() -> None:
 def publish(saved: dict, chart_path: Path | None) -> None:
     """The tables of a run (the ceiling: the larger of before and after) and its chart."""
     before, after = saved["ceiling_before"], saved["ceiling_after"]
-    lines = [f"Machine: {saved['machine']}; {saved['date']}.",
-             f"float32 matmul ceiling: {before:.0f} GFLOP/s before, {after:.0f} after."]
+    lines = [
+        f"Machine: {saved['machine']}; {saved['date']}.",
+        f"float32 matmul ceiling: {before:.0f} GFLOP/s before, {after:.0f} after.",
+    ]
     lines += report(saved["results"], max(before, after))
     print("\n".join(lines))
     if chart_path:
-        chart(ratios(saved["results"]), chart_path,
-              f"videoformer against peers, {saved['date']}\n{saved['machine']}")
+        chart(
+            ratios(saved["results"]),
+            chart_path,
+            f"videoformer against peers, {saved['date']}\n{saved['machine']}",
+        )
 
 
 if __name__ == "__main__":

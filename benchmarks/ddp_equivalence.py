@@ -27,8 +27,13 @@ def main(optimizer: str = "sgd", lr: float = 0.1) -> None:
     tmp = Path(tempfile.mkdtemp())
     data = make_motion_dataset(tmp / "data", num_per_class=4, size=32, frames=8, seed=1)
     for steps in (2, 7, 14):
-        common = {"max_steps": steps, "schedule.epochs": 2, "optim.name": optimizer,
-                  "optim.lr": lr, "data.num_workers": 0}
+        common = {
+            "max_steps": steps,
+            "schedule.epochs": 2,
+            "optim.name": optimizer,
+            "optim.lr": lr,
+            "data.num_workers": 0,
+        }
         Trainer(
             load_config(None, tiny_overrides(data, tmp / f"one{steps}", batch_size=4, **common))
         ).fit()

@@ -56,8 +56,10 @@ def main() -> None:
     print("| method | clips | mean ratio | median | lowest | below 1 |\n|---|---|---|---|---|---|")
     for method, by_class in by_method.items():
         r = [x for values in by_class.values() for x in values]
-        print(f"| {method} | {len(r)} | {statistics.mean(r):.2f} | {statistics.median(r):.2f} "
-              f"| {min(r):.2f} | {sum(x < 1 for x in r)} |")
+        print(
+            f"| {method} | {len(r)} | {statistics.mean(r):.2f} | {statistics.median(r):.2f} "
+            f"| {min(r):.2f} | {sum(x < 1 for x in r)} |"
+        )
     print("\n| class | " + " | ".join(f"{m} mean (lowest)" for m in by_method) + " |")
     print("|---|" + "---|" * len(by_method))
     for name in sorted(next(iter(by_method.values()))):

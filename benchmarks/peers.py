@@ -70,7 +70,9 @@ def _timesformer(attention: str) -> Callable[[bool], Pair]:
         config = TimesformerConfig(attention_type=name, num_labels=400)  # no drop path
         peer = _randomise(TimesformerForVideoClassification(config))
         ours = create_model(
-            "timesformer_base", pretrained=peer.state_dict(), attention_type=name,
+            "timesformer_base",
+            pretrained=peer.state_dict(),
+            attention_type=name,
             drop_path_rate=0.0,
         )
         return Pair(
@@ -138,9 +140,15 @@ def _perceiver_io_fourier(training: bool) -> Pair:
     from transformers import PerceiverConfig, PerceiverForImageClassificationFourier
 
     config = PerceiverConfig(
-        num_latents=512, d_latents=1024, d_model=261, num_blocks=8,
-        num_self_attends_per_block=6, num_self_attention_heads=8,
-        num_cross_attention_heads=1, image_size=224, num_labels=1000,
+        num_latents=512,
+        d_latents=1024,
+        d_model=261,
+        num_blocks=8,
+        num_self_attends_per_block=6,
+        num_self_attention_heads=8,
+        num_cross_attention_heads=1,
+        image_size=224,
+        num_labels=1000,
     )  # HF's default PerceiverConfig is the language model's
     peer = _randomise(PerceiverForImageClassificationFourier(config))
     ours = create_model("perceiver_io_imagenet_fourier", pretrained=peer.state_dict())

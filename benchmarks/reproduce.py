@@ -63,7 +63,11 @@ PAPER = {
     ("perceiver_imagenet", None): (44.9e6, 707.2, "GFLOP"),
 }
 TIMESFORMER_ATTENTIONS = (
-    "space_only", "joint_space_time", "divided_space_time", "sparse_local_global", "axial",
+    "space_only",
+    "joint_space_time",
+    "divided_space_time",
+    "sparse_local_global",
+    "axial",
 )
 
 
@@ -82,22 +86,34 @@ def part_cost() -> list[dict]:
             with torch.device("meta"):
                 model = create_model(name, **overrides).eval()
             shape = model.input_shape
-            inputs = ({k: (1, *v) for k, v in shape.items()} if isinstance(shape, dict)
-                      else (1, *shape))
+            inputs = (
+                {k: (1, *v) for k, v in shape.items()} if isinstance(shape, dict) else (1, *shape)
+            )
             params, gflop = count_params(model), count_flops(model, inputs) / 1e9
             paper_params, paper_cost, unit = PAPER.get((name, attention), (None, None, ""))
             ours_cost = gflop if unit == "GFLOP" else gflop / 2
-            rows.append({
-                "variant": name, "attention": attention, "input": str(shape),
-                "params": params, "gflop": gflop, "paper_params": paper_params,
-                "paper_cost": paper_cost, "unit": unit, "ours_cost": ours_cost,
-            })
+            rows.append(
+                {
+                    "variant": name,
+                    "attention": attention,
+                    "input": str(shape),
+                    "params": params,
+                    "gflop": gflop,
+                    "paper_params": paper_params,
+                    "paper_cost": paper_cost,
+                    "unit": unit,
+                    "ours_cost": ours_cost,
+                }
+            )
     return rows
 
 
 def render_cost(rows: list[dict]) -> list[str]:
-    lines = ["| variant | input | params | paper | ratio | GFLOP (2 per MAC) | ours, paper's unit "
-             "| paper | ratio |", "|" + "---|" * 9]
+    lines = [
+        "| variant | input | params | paper | ratio | GFLOP (2 per MAC) | ours, paper's unit "
+        "| paper | ratio |",
+        "|" + "---|" * 9,
+    ]
     for r in rows:
         name = r["variant"] + (f" ({r['attention']})" if r["attention"] else "")
         p_paper = f"{r['paper_params'] / 1e6:.1f}M" if r["paper_params"] else "—"
@@ -108,8 +124,10 @@ def render_cost(rows: list[dict]) -> list[str]:
             c_ratio = f"{r['ours_cost'] / r['paper_cost']:.3f}"
         else:
             ours = paper = c_ratio = "—"
-        lines.append(f"| `{name}` | {r['input']} | {r['params'] / 1e6:.2f}M | {p_paper} | "
-                     f"{p_ratio} | {r['gflop']:.1f} | {ours} | {paper} | {c_ratio} |")
+        lines.append(
+            f"| `{name}` | {r['input']} | {r['params'] / 1e6:.2f}M | {p_paper} | "
+            f"{p_ratio} | {r['gflop']:.1f} | {ours} | {paper} | {c_ratio} |"
+        )
     return lines
 
 
@@ -117,27 +135,58 @@ def render_cost(rows: list[dict]) -> list[str]:
 
 # The demo's TimeSformer (docs/timesformer.md), one attention type per run
 TIMESFORMER_SMALL = {
-    "img_size": 32, "patch_size": 8, "num_frames": 4, "embed_dim": 64, "depth": 4,
-    "num_heads": 4, "drop_path_rate": 0.0, "time_embed_init_std": 1.0,
+    "img_size": 32,
+    "patch_size": 8,
+    "num_frames": 4,
+    "embed_dim": 64,
+    "depth": 4,
+    "num_heads": 4,
+    "drop_path_rate": 0.0,
+    "time_embed_init_std": 1.0,
     "pos_embed_init": "sincos",
 }
 ABLATION = {
-    **{a: ("timesformer", {**TIMESFORMER_SMALL, "attention_type": a})
-       for a in TIMESFORMER_ATTENTIONS},
+    **{
+        a: ("timesformer", {**TIMESFORMER_SMALL, "attention_type": a})
+        for a in TIMESFORMER_ATTENTIONS
+    },
     # 2x4x4 tubelets -> 2 x 8 x 8 tokens, windows of 2 x 4 x 4, two stages of two blocks
-    "video_swin": ("video_swin", {
-        "img_size": 32, "num_frames": 4, "patch_size": [2, 4, 4], "embed_dim": 64,
-        "depths": [2, 2], "num_heads": [2, 4], "window_size": [2, 4, 4],
-        "drop_path_rate": 0.0, "head_drop_rate": 0.0,
-    }),
+    "video_swin": (
+        "video_swin",
+        {
+            "img_size": 32,
+            "num_frames": 4,
+            "patch_size": [2, 4, 4],
+            "embed_dim": 64,
+            "depths": [2, 2],
+            "num_heads": [2, 4],
+            "window_size": [2, 4, 4],
+            "drop_path_rate": 0.0,
+            "head_drop_rate": 0.0,
+        },
+    ),
     # pixels in 1x4x4 patches (4 x 8 x 8 = 256 bytes) + 8 Fourier bands over (t, h, w),
     # 64 x 64 latents (the TimeSformer's width), 2 cross-attends of 2 latent blocks
-    "perceiver": ("perceiver", {
-        "inputs": [{"name": "video", "layout": "BCS", "channels": 3, "patch_size": [1, 4, 4],
-                    "num_bands": 8, "max_resolution": [4, 8, 8]}],
-        "num_latents": 64, "latent_dim": 64, "num_cross_attends": 2,
-        "latent_blocks_per_cross_attend": 2, "latent_heads": 4,
-    }),
+    "perceiver": (
+        "perceiver",
+        {
+            "inputs": [
+                {
+                    "name": "video",
+                    "layout": "BCS",
+                    "channels": 3,
+                    "patch_size": [1, 4, 4],
+                    "num_bands": 8,
+                    "max_resolution": [4, 8, 8],
+                }
+            ],
+            "num_latents": 64,
+            "latent_dim": 64,
+            "num_cross_attends": 2,
+            "latent_blocks_per_cross_attend": 2,
+            "latent_heads": 4,
+        },
+    ),
 }
 
 
@@ -155,16 +204,18 @@ def run_ablation(work: Path, epochs: int, seeds: list[int], names: list[str]) ->
     return results
 
 
-def _train(out: Path, family: str, overrides: dict, seed: int, epochs: int,
-           dataset: Path) -> None:
+def _train(out: Path, family: str, overrides: dict, seed: int, epochs: int, dataset: Path) -> None:
     """One ``videoformer train`` of the demo recipe; resumes a stopped run."""
     settings = {
-        "model": family, "model_overrides": overrides, "seed": seed,
-        "schedule.epochs": epochs, "eval_every": epochs, "data.root": str(dataset),
+        "model": family,
+        "model_overrides": overrides,
+        "seed": seed,
+        "schedule.epochs": epochs,
+        "eval_every": epochs,
+        "data.root": str(dataset),
         "logging.tensorboard": False,
     }
-    command = [sys.executable, "-m", "videoformer", "train", "--config", "demo",
-               "--out", str(out)]
+    command = [sys.executable, "-m", "videoformer", "train", "--config", "demo", "--out", str(out)]
     for key, value in settings.items():
         command += ["--set", f"{key}={json.dumps(value)}"]
     resume = (out / "checkpoint.pt").is_file()
@@ -179,8 +230,12 @@ def _train(out: Path, family: str, overrides: dict, seed: int, epochs: int,
     out.mkdir(parents=True, exist_ok=True)
     timing.write_text(json.dumps({"seconds": spent}))
     report = json.loads((out / "eval.json").read_text())
-    result = {"top1": report["top1"], "mean_class_accuracy": report["mean_class_accuracy"],
-              "seconds": spent, "params": _params(out)}
+    result = {
+        "top1": report["top1"],
+        "mean_class_accuracy": report["mean_class_accuracy"],
+        "seconds": spent,
+        "params": _params(out),
+    }
     (out / "result.json").write_text(json.dumps(result))
 
 
@@ -192,17 +247,21 @@ def _params(out: Path) -> int:
 
 
 def render_ablation(results: dict, figure: Path) -> list[str]:
-    lines = ["| model | params | top-1 per seed | mean | spread (max − min) | minutes per run |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| model | params | top-1 per seed | mean | spread (max − min) | minutes per run |",
+        "|---|---|---|---|---|---|",
+    ]
     summary = {}
     for name, by_seed in results.items():
         top1 = [by_seed[s]["top1"] * 100 for s in sorted(by_seed, key=int)]
         minutes = statistics.mean(r["seconds"] for r in by_seed.values()) / 60
         params = next(iter(by_seed.values()))["params"]
         summary[name] = (statistics.mean(top1), min(top1), max(top1))
-        lines.append(f"| {name} | {params / 1e3:.0f}k | {', '.join(f'{t:.1f}' for t in top1)} | "
-                     f"**{statistics.mean(top1):.1f}** | {max(top1) - min(top1):.1f} | "
-                     f"{minutes:.1f} |")
+        lines.append(
+            f"| {name} | {params / 1e3:.0f}k | {', '.join(f'{t:.1f}' for t in top1)} | "
+            f"**{statistics.mean(top1):.1f}** | {max(top1) - min(top1):.1f} | "
+            f"{minutes:.1f} |"
+        )
     _bar_figure(summary, figure)
     return lines + [""] + ablation_verdicts(summary)
 
@@ -213,9 +272,11 @@ def ablation_verdicts(summary: dict) -> list[str]:
     if {"space_only", "divided_space_time"} <= set(summary):
         space, divided = summary["space_only"], summary["divided_space_time"]
         holds = divided[1] > space[2]  # every divided seed above every space-only seed
-        out.append(f"- Space-only falls far behind divided: {space[0]:.1f} vs {divided[0]:.1f} "
-                   f"mean top-1 ({'holds' if holds else 'does not hold'}: the seeds' ranges "
-                   f"{'do not ' if holds else ''}overlap).")
+        out.append(
+            f"- Space-only falls far behind divided: {space[0]:.1f} vs {divided[0]:.1f} "
+            f"mean top-1 ({'holds' if holds else 'does not hold'}: the seeds' ranges "
+            f"{'do not ' if holds else ''}overlap)."
+        )
     if {"joint_space_time", "divided_space_time"} <= set(summary):
         joint, divided = summary["joint_space_time"], summary["divided_space_time"]
         if divided[0] >= joint[0]:
@@ -224,8 +285,10 @@ def ablation_verdicts(summary: dict) -> list[str]:
             verdict = "not shown: a lower mean, within the seeds' spread"
         else:
             verdict = "does not hold: every divided seed below every joint seed"
-        out.append(f"- Divided at least as good as joint: {divided[0]:.1f} vs {joint[0]:.1f} "
-                   f"mean top-1 ({verdict}).")
+        out.append(
+            f"- Divided at least as good as joint: {divided[0]:.1f} vs {joint[0]:.1f} "
+            f"mean top-1 ({verdict})."
+        )
     return out
 
 
@@ -240,8 +303,13 @@ def _bar_figure(summary: dict, path: Path) -> None:
     low = [summary[n][0] - summary[n][1] for n in names]
     high = [summary[n][2] - summary[n][0] for n in names]
     fig, ax = plt.subplots(figsize=(7, 3.2))
-    ax.bar(names, means, yerr=[low, high], capsize=4,
-           color=["tab:red" if n == "space_only" else "tab:blue" for n in names])
+    ax.bar(
+        names,
+        means,
+        yerr=[low, high],
+        capsize=4,
+        color=["tab:red" if n == "space_only" else "tab:blue" for n in names],
+    )
     ax.axhline(50, color="grey", linestyle="--", linewidth=1)
     ax.text(-0.4, 51, "order-blind ceiling (50%)", ha="left", fontsize=8)
     ax.set_ylabel("top-1 % (mean; whiskers: seed range)")
@@ -274,8 +342,10 @@ def measure_forward(attention: str, frames: int, size: int) -> dict:
     torch.set_num_threads(2)
     kw = dict(attention_type=attention, num_frames=frames, img_size=size)
     with torch.device("meta"):
-        gflop = count_flops(create_model("timesformer_base", **kw).eval(),
-                            (1, 3, frames, size, size)) / 1e9
+        gflop = (
+            count_flops(create_model("timesformer_base", **kw).eval(), (1, 3, frames, size, size))
+            / 1e9
+        )
     model = create_model("timesformer_base", **kw).eval()
     x = torch.randn(1, 3, frames, size, size)
     before = _rss_gib()
@@ -313,8 +383,7 @@ def perceiver_cost() -> list[dict]:
     for side in (32, 64, 96, 128, 160, 192, 224):
         with torch.device("meta"):
             model = create_model("perceiver_imagenet", cache_cross_kv=False).eval()
-            rows.append({"M": side * side,
-                         "gflop": count_flops(model, (1, 3, side, side)) / 1e9})
+            rows.append({"M": side * side, "gflop": count_flops(model, (1, 3, side, side)) / 1e9})
     return rows
 
 
@@ -327,26 +396,55 @@ def run_scaling(work: Path) -> dict:
         if not path.is_file():
             print(f"forward {attention} {frames}x{size} ...", file=sys.stderr, flush=True)
             out = subprocess.run(
-                [sys.executable, "-m", "benchmarks.reproduce", "--measure", attention,
-                 str(frames), str(size)], capture_output=True, text=True, cwd=ROOT, check=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.reproduce",
+                    "--measure",
+                    attention,
+                    str(frames),
+                    str(size),
+                ],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                check=True,
+            )
             path.write_text(out.stdout.strip().splitlines()[-1])
         r = json.loads(path.read_text())
-        points.append({"attention": attention, "frames": frames, "size": size, **r,
-                       "explicit_gib": explicit_attention_gib(attention, frames, size)})
+        points.append(
+            {
+                "attention": attention,
+                "frames": frames,
+                "size": size,
+                **r,
+                "explicit_gib": explicit_attention_gib(attention, frames, size),
+            }
+        )
     return {"timesformer": points, "perceiver": perceiver_cost()}
 
 
 def render_scaling(data: dict, figure: Path) -> list[str]:
-    lines = ["| attention | frames x size | tokens | TFLOP | forward s | measured extra peak "
-             "GiB (SDPA) | explicit attention, one layer (computed) GiB |", "|" + "---|" * 7]
+    lines = [
+        "| attention | frames x size | tokens | TFLOP | forward s | measured extra peak "
+        "GiB (SDPA) | explicit attention, one layer (computed) GiB |",
+        "|" + "---|" * 7,
+    ]
     for p in data["timesformer"]:
         tokens = p["frames"] * (p["size"] // 16) ** 2
-        lines.append(f"| {p['attention']} | {p['frames']}x{p['size']} | {tokens} | "
-                     f"{p['gflop'] / 1e3:.2f} | {p['seconds']:.1f} | "
-                     f"{p['forward_peak_gib']:.2f} | {p['explicit_gib']:.1f} |")
+        lines.append(
+            f"| {p['attention']} | {p['frames']}x{p['size']} | {tokens} | "
+            f"{p['gflop'] / 1e3:.2f} | {p['seconds']:.1f} | "
+            f"{p['forward_peak_gib']:.2f} | {p['explicit_gib']:.1f} |"
+        )
     pc = data["perceiver"]
-    lines += ["", "Perceiver (ImageNet model, 8 cross-attends, every one counted):", "",
-              "| M (bytes) | GFLOP | GFLOP / M x 1000 |", "|---|---|---|"]
+    lines += [
+        "",
+        "Perceiver (ImageNet model, 8 cross-attends, every one counted):",
+        "",
+        "| M (bytes) | GFLOP | GFLOP / M x 1000 |",
+        "|---|---|---|",
+    ]
     lines += [f"| {r['M']} | {r['gflop']:.1f} | {r['gflop'] / r['M'] * 1e3:.2f} |" for r in pc]
     _scaling_figure(data, figure)
     return lines + [""] + scaling_verdicts(data)
@@ -357,20 +455,27 @@ def scaling_verdicts(data: dict) -> list[str]:
     the Perceiver's cost per input byte over its sweep."""
     out = []
     for attention in ("joint_space_time", "divided_space_time"):
-        pts = {p["frames"]: p for p in data["timesformer"]
-               if p["attention"] == attention and p["size"] == 224}
+        pts = {
+            p["frames"]: p
+            for p in data["timesformer"]
+            if p["attention"] == attention and p["size"] == 224
+        }
         if 8 in pts and 96 in pts:
             flops = pts[96]["gflop"] / pts[8]["gflop"]
             memory = pts[96]["forward_peak_gib"] / max(pts[8]["forward_peak_gib"], 1e-9)
-            out.append(f"- {attention}: 12x the frames costs {flops:.1f}x the FLOPs and "
-                       f"{memory:.1f}x the measured memory.")
+            out.append(
+                f"- {attention}: 12x the frames costs {flops:.1f}x the FLOPs and "
+                f"{memory:.1f}x the measured memory."
+            )
     pc = data["perceiver"]
     slopes = [(b["gflop"] - a["gflop"]) / (b["M"] - a["M"]) * 1e3 for a, b in zip(pc, pc[1:])]
     linear = max(slopes) - min(slopes) < 0.01 * max(slopes)
-    out.append(f"- Perceiver: from M = {pc[0]['M']} to {pc[-1]['M']} bytes each step of the "
-               f"sweep adds {min(slopes):.3f} to {max(slopes):.3f} GFLOP per 1,000 bytes "
-               f"({'linear' if linear else 'not linear'} in M: the cross-attention forms "
-               f"N x M logits, the latent transformer does not see M).")
+    out.append(
+        f"- Perceiver: from M = {pc[0]['M']} to {pc[-1]['M']} bytes each step of the "
+        f"sweep adds {min(slopes):.3f} to {max(slopes):.3f} GFLOP per 1,000 bytes "
+        f"({'linear' if linear else 'not linear'} in M: the cross-attention forms "
+        f"N x M logits, the latent transformer does not see M)."
+    )
     return out
 
 
@@ -386,15 +491,34 @@ def _scaling_figure(data: dict, path: Path) -> None:
         by_frames = sorted((p for p in pts if p["size"] == 224), key=lambda p: p["frames"])
         by_size = sorted((p for p in pts if p["frames"] == 8), key=lambda p: p["size"])
         label = attention.replace("_space_time", "")
-        axes[0].plot([p["frames"] for p in by_frames], [p["gflop"] / 1e3 for p in by_frames],
-                     "o-", color=colour, label=f"{label}: TFLOP")
-        axes[0].plot([p["frames"] for p in by_frames],
-                     [p["forward_peak_gib"] for p in by_frames], "s--", color=colour,
-                     label=f"{label}: peak GiB (ours)")
-        axes[1].plot([p["size"] for p in by_size], [p["gflop"] / 1e3 for p in by_size],
-                     "o-", color=colour, label=f"{label}: TFLOP")
-        axes[1].plot([p["size"] for p in by_size], [p["forward_peak_gib"] for p in by_size],
-                     "s--", color=colour, label=f"{label}: peak GiB (ours)")
+        axes[0].plot(
+            [p["frames"] for p in by_frames],
+            [p["gflop"] / 1e3 for p in by_frames],
+            "o-",
+            color=colour,
+            label=f"{label}: TFLOP",
+        )
+        axes[0].plot(
+            [p["frames"] for p in by_frames],
+            [p["forward_peak_gib"] for p in by_frames],
+            "s--",
+            color=colour,
+            label=f"{label}: peak GiB (ours)",
+        )
+        axes[1].plot(
+            [p["size"] for p in by_size],
+            [p["gflop"] / 1e3 for p in by_size],
+            "o-",
+            color=colour,
+            label=f"{label}: TFLOP",
+        )
+        axes[1].plot(
+            [p["size"] for p in by_size],
+            [p["forward_peak_gib"] for p in by_size],
+            "s--",
+            color=colour,
+            label=f"{label}: peak GiB (ours)",
+        )
     axes[0].set_xlabel("frames (224 px)")
     axes[1].set_xlabel("resolution (8 frames)")
     for ax in axes[:2]:
@@ -421,14 +545,18 @@ def environment() -> str:
 
     cpu = platform.processor() or platform.machine()
     try:
-        cpu = next(line.split(":", 1)[1].strip()
-                   for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
-    return (f"{cpu}, {torch.get_num_threads()} threads; Python {platform.python_version()}, "
-            f"torch {torch.__version__}, videoformer {videoformer.__version__}, "
-            f"PyAV {av.__version__}, numpy {numpy.__version__}")
+    return (
+        f"{cpu}, {torch.get_num_threads()} threads; Python {platform.python_version()}, "
+        f"torch {torch.__version__}, videoformer {videoformer.__version__}, "
+        f"PyAV {av.__version__}, numpy {numpy.__version__}"
+    )
 
 
 def main() -> None:
@@ -450,13 +578,19 @@ def main() -> None:
         if part == "cost":
             data = part_cost()
         elif part == "ablation":
-            data = {"epochs": args.epochs,
-                    "results": run_ablation(args.work, args.epochs, args.seeds, args.models)}
+            data = {
+                "epochs": args.epochs,
+                "results": run_ablation(args.work, args.epochs, args.seeds, args.models),
+            }
         else:
             data = run_scaling(args.work)
-        record = {"data": data, "seconds": time.perf_counter() - start,
-                  "environment": environment(), "date": time.strftime("%Y-%m-%d"),
-                  "command": "python -m benchmarks.reproduce " + " ".join(sys.argv[1:])}
+        record = {
+            "data": data,
+            "seconds": time.perf_counter() - start,
+            "environment": environment(),
+            "date": time.strftime("%Y-%m-%d"),
+            "command": "python -m benchmarks.reproduce " + " ".join(sys.argv[1:]),
+        }
         (args.work / f"{part}.json").write_text(json.dumps(record, indent=1))
     write_report(args.work, args.report)
 
@@ -475,11 +609,20 @@ def write_report(work: Path, report: Path) -> None:
         spent = _duration(record["seconds"])
         if part == "ablation":  # finished runs are read back; say what they cost
             runs = [r for by_seed in record["data"]["results"].values() for r in by_seed.values()]
-            spent += (f" (runs found in the cache are read, not rerun; the {len(runs)} runs "
-                      f"trained for {_duration(sum(r['seconds'] for r in runs))} in all)")
-        lines += ["", f"## {TITLES[part]}", "", INTROS[part].strip(), "",
-                  f"Measured {record['date']} with `{record['command']}` in {spent} "
-                  f"on {record['environment']}.", ""]
+            spent += (
+                f" (runs found in the cache are read, not rerun; the {len(runs)} runs "
+                f"trained for {_duration(sum(r['seconds'] for r in runs))} in all)"
+            )
+        lines += [
+            "",
+            f"## {TITLES[part]}",
+            "",
+            INTROS[part].strip(),
+            "",
+            f"Measured {record['date']} with `{record['command']}` in {spent} "
+            f"on {record['environment']}.",
+            "",
+        ]
         if part == "cost":
             lines += render_cost(record["data"])
         elif part == "ablation":
@@ -496,8 +639,11 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
-TITLES = {"cost": "1. Cost of every variant", "ablation": "2. Attention ablation",
-          "scaling": "3. Scaling with clip length and resolution"}
+TITLES = {
+    "cost": "1. Cost of every variant",
+    "ablation": "2. Attention ablation",
+    "scaling": "3. Scaling with clip length and resolution",
+}
 HEADER = """# The papers' claims, reproduced
 
 Generated by `python -m benchmarks.reproduce` (benchmarks/reproduce.py) from the results

@@ -13,8 +13,13 @@ import torch
 def main(out: str) -> None:
     torch.manual_seed(2201)
     model = timm.create_model(
-        "swin_tiny_patch4_window7_224", pretrained=False, depths=(2, 2), num_heads=(3, 6),
-        embed_dim=48, img_size=56, num_classes=6,
+        "swin_tiny_patch4_window7_224",
+        pretrained=False,
+        depths=(2, 2),
+        num_heads=(3, 6),
+        embed_dim=48,
+        img_size=56,
+        num_classes=6,
     ).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():

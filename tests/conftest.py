@@ -1,9 +1,15 @@
+"""Helpers the test modules share (fixtures, golden data, media writers)."""
+
+from fractions import Fraction
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 import torch
 
 GOLDEN = Path(__file__).parent / "golden"
+PIPELINES = GOLDEN / "pipelines"
 
 
 def load_golden(name: str) -> dict:
@@ -49,3 +55,61 @@ def assert_checkpointing_keeps_gradients(model, x) -> None:
     assert checkpointed_bytes < plain_bytes / 2, (checkpointed_bytes, plain_bytes)
     for expected, p in zip(plain, model.parameters()):
         torch.testing.assert_close(p.grad, expected)
+
+
+CONFIG_FIELDS = (
+    "img_size",
+    "patch_size",
+    "in_chans",
+    "num_classes",
+    "embed_dim",
+    "depth",
+    "num_heads",
+    "mlp_ratio",
+    "qkv_bias",
+    "num_frames",
+    "attention_type",
+    "drop_path_rate",
+)
+
+
+def build_from_golden(g: dict, **overrides):
+    """The TimeSformer a golden reference was made with (its kwargs), in eval mode."""
+    from videoformer import create_model
+
+    fields = {k: g["kwargs"][k] for k in CONFIG_FIELDS}
+    return create_model("timesformer", **{**fields, **overrides}).eval()
+
+
+def golden(name: str) -> dict:
+    """What an official test pipeline produced on a shared clip (tests/golden/pipelines)."""
+    path = PIPELINES / f"{name}.pt"
+    if not path.is_file():
+        pytest.fail(f"golden file {path} is missing (copy it from ../shared/golden/pipelines)")
+    return torch.load(path, weights_only=True)
+
+
+def write_av(path, seconds=2.0, tone_hz=440.0, fps=16, rate=44_100, size=32):
+    """A video with a grey ramp and a mono sine tone of ``tone_hz`` (AAC)."""
+    with av.open(str(path), "w") as c:
+        vs = c.add_stream("mpeg4", rate=fps)
+        vs.width = vs.height = size
+        vs.pix_fmt = "yuv420p"
+        aus = c.add_stream("aac", rate=rate)
+        aus.layout = "mono"
+        for i in range(int(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(
+                np.full((size, size, 3), (i * 9) % 250, np.uint8), format="rgb24"
+            )
+            frame.pts = i
+            c.mux(vs.encode(frame))
+        t = np.arange(int(seconds * rate)) / rate
+        wave = (0.5 * np.sin(2 * np.pi * tone_hz * t)).astype(np.float32)
+        for start in range(0, len(wave), 1024):
+            chunk = wave[start : start + 1024]
+            af = av.AudioFrame.from_ndarray(chunk[None], format="flt", layout="mono")
+            af.sample_rate, af.pts, af.time_base = rate, start, Fraction(1, rate)
+            c.mux(aus.encode(af))
+        c.mux(vs.encode())
+        c.mux(aus.encode())
+    return path

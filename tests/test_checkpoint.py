@@ -4,8 +4,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from tests.conftest import GOLDEN, load_golden
-from tests.models.test_timesformer_golden import build_from_golden
+from tests.conftest import GOLDEN, build_from_golden, load_golden
 from videoformer import CheckpointError, create_model, load_checkpoint
 
 TINY = dict(

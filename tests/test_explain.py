@@ -13,8 +13,9 @@ from videoformer.cli import main
 from videoformer.data.synthetic import write_video
 from videoformer.inference.explanation import region_ratio
 
-TINY = dict(img_size=32, patch_size=8, num_frames=4, embed_dim=32, depth=2, num_heads=2,
-            num_classes=3)
+TINY = dict(
+    img_size=32, patch_size=8, num_frames=4, embed_dim=32, depth=2, num_heads=2, num_classes=3
+)
 LABELS = ["left", "right", "still"]
 
 
@@ -60,11 +61,23 @@ def test_bad_targets_and_methods_are_named(saved, video):
 
 
 @pytest.mark.parametrize("video_format", ["gif", "mp4"])
-def test_explain_command_writes_overlay_grid_and_maps(saved, video, tmp_path, capsys,
-                                                      video_format):
+def test_explain_command_writes_overlay_grid_and_maps(saved, video, tmp_path, capsys, video_format):
     out = tmp_path / "out"
-    assert main(["explain", str(video), "--checkpoint", str(saved), "--out", str(out),
-                 "--format", video_format]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(video),
+                "--checkpoint",
+                str(saved),
+                "--out",
+                str(out),
+                "--format",
+                video_format,
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "gradient-weighted attention rollout on a 4x4x4 token grid" in printed
     assert np.load(out / "tokens.npy").shape == (4, 4, 4)

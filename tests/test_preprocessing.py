@@ -9,8 +9,7 @@ import torch
 from safetensors.torch import save_file
 
 import videoformer
-from tests.conftest import GOLDEN
-from tests.data.test_protocols import PIPELINES, golden
+from tests.conftest import GOLDEN, PIPELINES, golden, write_av
 from videoformer import create_model, data_config
 from videoformer.cli import main
 from videoformer.data.decode import probe
@@ -28,16 +27,18 @@ def test_tag_gives_the_official_timesformer_views():
     for model in ("timesformer_base.k400", "timesformer_base", "timesformer_base.k600"):
         views = videoformer.test_views(CLIP_A, model)
         assert views.shape == (3, 3, 8, 224, 224)
-        torch.testing.assert_close(views[:, :, :1].half().float(), g["views"][:, :, :1].float(),
-                                   atol=2e-3, rtol=0)
+        torch.testing.assert_close(
+            views[:, :, :1].half().float(), g["views"][:, :, :1].float(), atol=2e-3, rtol=0
+        )
     one_crop = videoformer.test_views(CLIP_A, "timesformer_base.k400", views="2x1")
     assert one_crop.shape == (2, 3, 8, 224, 224)
     four = golden("P1x4__synth_a_320x240_25fps")  # 4 clips x 3 crops: frame 0 of every view
     views = videoformer.test_views(CLIP_A, "timesformer_base.k400", views="4x3")
     stored = views[:, :, :1].half().float()
     torch.testing.assert_close(stored, four["views"].float(), atol=2e-3, rtol=0)
-    torch.testing.assert_close(views.mean(dim=(3, 4)), four["per_view_channel_frame_mean"],
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        views.mean(dim=(3, 4)), four["per_view_channel_frame_mean"], atol=1e-5, rtol=0
+    )
 
 
 def test_video_swin_tag_gives_mmaction2_views_clip_major():
@@ -186,7 +187,6 @@ def test_checkpoint_without_metadata_names_what_to_pass(tmp_path):
 
 def test_audio_visual_models_get_each_clips_audio(tmp_path):
     """predict/extract feed an audio+video Perceiver the audio of each clip's window."""
-    from tests.data.test_audio import write_av
     from videoformer.data.audio import audio_window, read_audio
     from videoformer.models.perceiver import ByteArray
 

@@ -22,12 +22,30 @@ def test_every_variant_matches_its_papers_size_and_cost():
     "summary, expected",
     [
         # (mean, min, max) over seeds
-        ({"space_only": (36, 34, 38), "divided_space_time": (90, 88, 92),
-          "joint_space_time": (89, 87, 91)}, ["holds", "holds"]),
-        ({"space_only": (60, 40, 89), "divided_space_time": (90, 88, 92),
-          "joint_space_time": (95, 94, 96)}, ["does not hold", "does not hold: every"]),
-        ({"space_only": (36, 34, 38), "divided_space_time": (90, 86, 92),
-          "joint_space_time": (91, 88, 93)}, ["holds", "not shown: a lower mean"]),
+        (
+            {
+                "space_only": (36, 34, 38),
+                "divided_space_time": (90, 88, 92),
+                "joint_space_time": (89, 87, 91),
+            },
+            ["holds", "holds"],
+        ),
+        (
+            {
+                "space_only": (60, 40, 89),
+                "divided_space_time": (90, 88, 92),
+                "joint_space_time": (95, 94, 96),
+            },
+            ["does not hold", "does not hold: every"],
+        ),
+        (
+            {
+                "space_only": (36, 34, 38),
+                "divided_space_time": (90, 86, 92),
+                "joint_space_time": (91, 88, 93),
+            },
+            ["holds", "not shown: a lower mean"],
+        ),
     ],
 )
 def test_ablation_verdicts(summary, expected):

@@ -112,10 +112,7 @@ def _layer_names() -> set[str]:
 
 def test_every_layer_named_exists():
     modules = import_graph()
-    missing = sorted(
-        name for name in _layer_names()
-        if f"videoformer.{name}" not in modules
-    )
+    missing = sorted(name for name in _layer_names() if f"videoformer.{name}" not in modules)
     assert not missing, f"the layer table names modules that do not exist: {missing}"
 
 

@@ -34,10 +34,20 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     info = describe_model(args.model)
     if args.json:
-        print(json.dumps({
-            "name": info.name, "family": info.family, "params": info.params, "flops": info.flops,
-            "input_shape": info.input_shape, "config": info.config,
-        }, indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    "name": info.name,
+                    "family": info.family,
+                    "params": info.params,
+                    "flops": info.flops,
+                    "input_shape": info.input_shape,
+                    "config": info.config,
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return 0
     print(f"{info.name} (family {info.family})")
     print(f"  parameters : {info.params:,}")
@@ -70,8 +80,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, overrides)
     result = train(cfg, resume=args.resume)
     if "preempted_at_step" in result:
-        print(f"preempted (SIGTERM) after step {result['preempted_at_step']}: checkpoint in "
-              f"{cfg.out}; continue with: videoformer train ... --resume")
+        print(
+            f"preempted (SIGTERM) after step {result['preempted_at_step']}: checkpoint in "
+            f"{cfg.out}; continue with: videoformer train ... --resume"
+        )
         return 0
     if result:
         print(
@@ -143,8 +155,15 @@ def _predictor(args: argparse.Namespace):
     if args.views:
         parse_views(args.views)  # before any model is loaded or downloaded
     device = resolve_device(args.device)
-    return Predictor(args.checkpoint, model=args.model, labels=args.labels, device=device,
-                     views=args.views, stride=args.stride, compile=args.compile)
+    return Predictor(
+        args.checkpoint,
+        model=args.model,
+        labels=args.labels,
+        device=device,
+        views=args.views,
+        stride=args.stride,
+        compile=args.compile,
+    )
 
 
 def _videos(args: argparse.Namespace, desc: str):
@@ -261,8 +280,9 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     if Path(args.out).suffix != ".safetensors":
         raise ValueError(f"--out must end in .safetensors, got {args.out}")
     overrides = parse_assignments(args.set or [])
-    model = create_model(args.model, pretrained=resolve_source(args.source, args.model),
-                         **overrides)
+    model = create_model(
+        args.model, pretrained=resolve_source(args.source, args.model), **overrides
+    )
     data = model_data_spec(model)
     labels = model.label_names or shipped_labels(data, model.config.num_classes)
     meta = model_metadata(split_tag(args.model)[0], model, list(labels) if labels else None, data)
@@ -302,8 +322,12 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from .inference.explanation import explain, save_explanation
 
     explanation = explain(
-        args.checkpoint, args.video, model=args.model, target=args.target,
-        method=args.method, device=args.device,
+        args.checkpoint,
+        args.video,
+        model=args.model,
+        target=args.target,
+        method=args.method,
+        device=args.device,
     )
     paths = save_explanation(explanation, args.out, args.format)
     print(

@@ -49,8 +49,6 @@ def from_dict(cls, data: dict[str, Any] | None, where: str = "config"):
     return cls(**{k: coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()})
 
 
-
-
 def parse_assignments(items: Sequence[str], flag: str = "--set") -> dict[str, Any]:
     """``KEY=VALUE`` items (``--set`` on every command) -> {key: value}, values parsed as
     YAML (``optim.lr=1e-3`` gives a float, ``data.short_side=[32, 36]`` a list); a later

@@ -27,8 +27,15 @@ class Progress:
         self.stream = stream or sys.stderr
         self.terminal = self.stream.isatty()
         self.enabled, self.interval, self.desc, self.total = enabled, interval, desc, total
-        self.iterable = tqdm(iterable, total=total, desc=desc, unit="batch", mininterval=2.0,
-                             disable=not (enabled and self.terminal), file=self.stream)
+        self.iterable = tqdm(
+            iterable,
+            total=total,
+            desc=desc,
+            unit="batch",
+            mininterval=2.0,
+            disable=not (enabled and self.terminal),
+            file=self.stream,
+        )
         self.count, self.postfix = 0, {}
         self.start = self.last = time.perf_counter()
 
@@ -53,8 +60,9 @@ class Progress:
         elapsed = now - self.start
         eta = elapsed / self.count * (self.total - self.count) if self.count else 0.0
         values = "".join(f", {k}={v}" for k, v in self.postfix.items())
-        self.stream.write(f"{self.desc}: {self.count}/{self.total}{values}, "
-                          f"{elapsed:.0f} s, ETA {eta:.0f} s\n")
+        self.stream.write(
+            f"{self.desc}: {self.count}/{self.total}{values}, {elapsed:.0f} s, ETA {eta:.0f} s\n"
+        )
         self.stream.flush()
         self.last = now
 

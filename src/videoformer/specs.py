@@ -68,9 +68,7 @@ class DataSpec:
         if not self.aggregate:
             object.__setattr__(self, "aggregate", PROTOCOL_AGGREGATES[self.protocol])
         if self.aggregate not in AGGREGATES:
-            raise ValueError(
-                f"aggregate {self.aggregate!r} is not one of {', '.join(AGGREGATES)}"
-            )
+            raise ValueError(f"aggregate {self.aggregate!r} is not one of {', '.join(AGGREGATES)}")
 
 
 @dataclass(frozen=True)

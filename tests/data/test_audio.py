@@ -1,44 +1,17 @@
 """Audio through PyAV from the same files as the video; AudioSet-style multi-label data."""
 
 import math
-from fractions import Fraction
 
-import av
 import numpy as np
 import pytest
 import torch
 
+from tests.conftest import write_av
 from videoformer.data.audio import audio_window, log_mel, mel_filterbank, read_audio
 from videoformer.data.datasets import AudioVisualDataset, read_audioset_csv
 from videoformer.data.decode import VideoDecodeError
 from videoformer.data.sampling import ClipSampler
 from videoformer.data.transforms import video_test_transform
-
-
-def write_av(path, seconds=2.0, tone_hz=440.0, fps=16, rate=44_100, size=32):
-    """A video with a grey ramp and a mono sine tone of ``tone_hz`` (AAC)."""
-    with av.open(str(path), "w") as c:
-        vs = c.add_stream("mpeg4", rate=fps)
-        vs.width = vs.height = size
-        vs.pix_fmt = "yuv420p"
-        aus = c.add_stream("aac", rate=rate)
-        aus.layout = "mono"
-        for i in range(int(seconds * fps)):
-            frame = av.VideoFrame.from_ndarray(
-                np.full((size, size, 3), (i * 9) % 250, np.uint8), format="rgb24"
-            )
-            frame.pts = i
-            c.mux(vs.encode(frame))
-        t = np.arange(int(seconds * rate)) / rate
-        wave = (0.5 * np.sin(2 * np.pi * tone_hz * t)).astype(np.float32)
-        for start in range(0, len(wave), 1024):
-            chunk = wave[start : start + 1024]
-            af = av.AudioFrame.from_ndarray(chunk[None], format="flt", layout="mono")
-            af.sample_rate, af.pts, af.time_base = rate, start, Fraction(1, rate)
-            c.mux(aus.encode(af))
-        c.mux(vs.encode())
-        c.mux(aus.encode())
-    return path
 
 
 def test_audio_is_resampled_and_keeps_its_pitch(tmp_path):

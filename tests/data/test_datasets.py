@@ -41,8 +41,10 @@ def train_set(root, **kw):
 def test_synthetic_dataset_is_byte_identical_for_a_seed_across_processes(tmp_path):
     """Three processes write the same set at the same time (load made libx264's lookahead
     vary between processes); every file must come out the same."""
-    code = ("import sys; from videoformer.data.synthetic import make_motion_dataset; "
-            "make_motion_dataset(sys.argv[1], num_per_class=3, size=64, frames=16, seed=7)")
+    code = (
+        "import sys; from videoformer.data.synthetic import make_motion_dataset; "
+        "make_motion_dataset(sys.argv[1], num_per_class=3, size=64, frames=16, seed=7)"
+    )
     roots = [tmp_path / f"p{i}" for i in range(3)]
     procs = [subprocess.Popen([sys.executable, "-c", code, str(r)]) for r in roots]
     assert [p.wait() for p in procs] == [0, 0, 0]

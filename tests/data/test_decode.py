@@ -48,11 +48,14 @@ def test_index_outside_the_video_is_an_error(cfr_video):
         read_frames(cfr_video, [0, 60])
 
 
-@pytest.mark.parametrize(("content", "reason"), [
-    (None, "file not found"),
-    (b"", "empty file"),
-    (b"this is not a video" * 100, "not a readable video container"),
-])
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "file not found"),
+        (b"", "empty file"),
+        (b"this is not a video" * 100, "not a readable video container"),
+    ],
+)
 def test_broken_files_name_the_file_and_reason(tmp_path, content, reason):
     path = tmp_path / "broken.mp4"
     if content is not None:

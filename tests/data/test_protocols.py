@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.conftest import PIPELINES, golden
 from videoformer.data.decode import probe
 from videoformer.data.protocols import (
     MMActionProtocol,
@@ -21,17 +22,9 @@ from videoformer.data.protocols import (
     ssv2_segment_indices,
 )
 
-PIPELINES = Path(__file__).parents[1] / "golden" / "pipelines"
 CLIPS = ["synth_a_320x240_25fps", "synth_b_136x180_29.97fps"]
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 KINETICS = ((0.45,) * 3, (0.225,) * 3)
-
-
-def golden(name: str) -> dict:
-    path = PIPELINES / f"{name}.pt"
-    if not path.is_file():
-        pytest.fail(f"golden file {path} is missing (copy it from ../shared/golden/pipelines)")
-    return torch.load(path, weights_only=True)
 
 
 def video(clip: str) -> Path:

@@ -34,10 +34,13 @@ def test_dense_train_start_is_random_but_seeded():
     assert [b - a for a, b in zip(clip, clip[1:])] == [3, 3, 3]
 
 
-@pytest.mark.parametrize(("short", "expected"), [
-    ("loop", [0, 3, 6, 9 % 7]),
-    ("clamp", [0, 3, 6, 6]),
-])
+@pytest.mark.parametrize(
+    ("short", "expected"),
+    [
+        ("loop", [0, 3, 6, 9 % 7]),
+        ("clamp", [0, 3, 6, 6]),
+    ],
+)
 def test_short_videos_loop_or_clamp(short, expected):
     assert ClipSampler(4, 3, short=short).test(7) == [expected]
     assert ClipSampler(4, 3, short=short).train(7, random.Random(0)) == expected

@@ -30,10 +30,16 @@ def frames_identical(video):
     return all(torch.equal(video[0], v) for v in video)
 
 
-@pytest.mark.parametrize("transform", [
-    ShortSideResize((20, 30)), RandomCrop(24), RandomResizedCrop(16), RandomHorizontalFlip(1.0),
-    *[RandAugment(1, 9, [op]) for op in RAND_AUGMENT_OPS],
-])
+@pytest.mark.parametrize(
+    "transform",
+    [
+        ShortSideResize((20, 30)),
+        RandomCrop(24),
+        RandomResizedCrop(16),
+        RandomHorizontalFlip(1.0),
+        *[RandAugment(1, 9, [op]) for op in RAND_AUGMENT_OPS],
+    ],
+)
 def test_random_transforms_apply_the_same_parameters_to_every_frame(transform):
     for seed in range(5):
         out = transform(static_clip(), random.Random(seed))

@@ -1,4 +1,8 @@
+import os
+import socket
+
 import pytest
+import torch
 
 from videoformer.data.synthetic import make_motion_dataset
 
@@ -36,3 +40,28 @@ def tiny_overrides(root, out, **extra) -> list[str]:
     }
     base.update(extra)
     return [f"{k}={v}" for k, v in base.items()]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_worker(rank: int, world: int, port: int, overrides: list[str]) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+    )
+    torch.set_num_threads(1)
+    from videoformer.engine import distributed
+    from videoformer.engine.config import load_config
+    from videoformer.engine.train import Trainer
+
+    try:
+        Trainer(load_config(None, overrides)).fit()
+    finally:
+        distributed.shutdown()

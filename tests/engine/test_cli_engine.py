@@ -263,8 +263,16 @@ def test_demo_command_writes_its_report(tmp_path, capsys):
 def test_predict_stride_gives_a_timeline_in_json_and_csv(trained, tiny_data, capsys):
     """Sliding windows: each window's span in seconds and its top-k, beside the aggregate."""
     video = sorted((tiny_data / "videos" / "growing").glob("*.mp4"))[0]  # 8 frames at 16 fps
-    args = ["predict", str(video), "--checkpoint", str(trained / "model.safetensors"),
-            "--stride", "1", "--topk", "2"]
+    args = [
+        "predict",
+        str(video),
+        "--checkpoint",
+        str(trained / "model.safetensors"),
+        "--stride",
+        "1",
+        "--topk",
+        "2",
+    ]
     assert main(args + ["--json"]) == 0
     row = json.loads(capsys.readouterr().out)["predictions"][0]
     # clips of 4 frames 2 apart span 7 of the 8 frames: starts 0 (frames 0-6) and 1 (1-7)

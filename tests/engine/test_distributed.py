@@ -1,44 +1,18 @@
 """DistributedDataParallel on 2 CPU processes (gloo, loopback) against one process."""
 
-import os
-import socket
-
 import pytest
 import torch
 import torch.multiprocessing as mp
 
-from tests.engine.conftest import tiny_overrides
+from tests.engine.conftest import free_port, run_worker, tiny_overrides
 from videoformer.engine.checkpointing import load_training_checkpoint
 from videoformer.engine.config import load_config
 from videoformer.engine.train import Trainer
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _worker(rank: int, world: int, port: int, overrides: list[str]) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        RANK=str(rank),
-        WORLD_SIZE=str(world),
-        LOCAL_RANK=str(rank),
-    )
-    torch.set_num_threads(1)
-    from videoformer.engine import distributed
-
-    try:
-        Trainer(load_config(None, overrides)).fit()
-    finally:
-        distributed.shutdown()
-
-
 def _run(world: int, overrides: list[str]) -> None:
     mp.start_processes(
-        _worker, args=(world, _free_port(), overrides), nprocs=world, start_method="spawn"
+        run_worker, args=(world, free_port(), overrides), nprocs=world, start_method="spawn"
     )
 
 

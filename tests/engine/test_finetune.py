@@ -32,18 +32,36 @@ def folders(tiny_data, tmp_path):
 @pytest.fixture
 def official_file(tmp_path):
     """A tiny Kinetics-style TimeSformer in the official .pyth layout (400-way head)."""
-    model = create_model("timesformer", img_size=32, patch_size=8, num_frames=4, embed_dim=32,
-                         depth=2, num_heads=2, num_classes=400)
+    model = create_model(
+        "timesformer",
+        img_size=32,
+        patch_size=8,
+        num_frames=4,
+        embed_dim=32,
+        depth=2,
+        num_heads=2,
+        num_classes=400,
+    )
     path = tmp_path / "tiny_k400.pyth"
     torch.save({"model_state": {f"model.{k}": v for k, v in model.state_dict().items()}}, path)
     return path, model
 
 
 def recipe(folders, official, out, **extra):
-    overrides = {"data.root": folders, "pretrained": official, "model_overrides": TINY,
-                 "data.clip": "4x2x1", "data.size": 32, "data.short_side": "[32, 36]",
-                 "data.test_short_side": 32, "data.num_workers": 0, "batch_size": 3,
-                 "schedule.epochs": 2, "out": out, **extra}
+    overrides = {
+        "data.root": folders,
+        "pretrained": official,
+        "model_overrides": TINY,
+        "data.clip": "4x2x1",
+        "data.size": 32,
+        "data.short_side": "[32, 36]",
+        "data.test_short_side": 32,
+        "data.num_workers": 0,
+        "batch_size": 3,
+        "schedule.epochs": 2,
+        "out": out,
+        **extra,
+    }
     return load_config("finetune_folders", [f"{k}={v}" for k, v in overrides.items()])
 
 
@@ -61,8 +79,19 @@ def test_finetune_on_class_folders_predicts_names(folders, official_file, tmp_pa
     ckpt = load_training_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert ckpt["meta"]["labels"] == list(CLASSES)
     video = sorted((folders / "val" / "growing").glob("*.mp4"))[0]
-    assert main(["predict", str(video), "--checkpoint", str(tmp_path / "run" / "model.safetensors"),
-                 "--topk", "3"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(video),
+                "--checkpoint",
+                str(tmp_path / "run" / "model.safetensors"),
+                "--topk",
+                "3",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert all(name in printed for name in CLASSES)
 

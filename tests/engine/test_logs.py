@@ -26,8 +26,10 @@ def test_progress_off_a_terminal_writes_a_line_every_interval():
 
 
 def test_tensorboard_can_be_switched_off(tiny_data, tmp_path):
-    cfg = load_config(None, tiny_overrides(tiny_data, tmp_path / "run", max_steps=2,
-                                           **{"logging.tensorboard": False}))
+    cfg = load_config(
+        None,
+        tiny_overrides(tiny_data, tmp_path / "run", max_steps=2, **{"logging.tensorboard": False}),
+    )
     Trainer(cfg).fit()
     assert not (tmp_path / "run" / "tensorboard").exists()
 

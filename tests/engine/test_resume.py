@@ -68,7 +68,10 @@ def assert_same(a, b):
     assert a["step"] == b["step"]
 
 
-@pytest.mark.parametrize("setting", [*SETTINGS, "all"])
+# By default every setting at once; each one alone (the whole matrix) in the slow run.
+@pytest.mark.parametrize(
+    "setting", ["all", *(pytest.param(name, marks=pytest.mark.slow) for name in SETTINGS)]
+)
 def test_resume_is_bitwise_under_each_setting(tiny_data, tmp_path, setting):
     extra = ALL if setting == "all" else SETTINGS[setting]
     steps_per_epoch = (

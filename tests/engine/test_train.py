@@ -25,8 +25,15 @@ def test_tiny_run_writes_everything(tiny_data, tmp_path):
     cfg = load_config(None, tiny_overrides(tiny_data, out))
     result = Trainer(cfg).fit()
     assert 0.0 <= result["top1"] <= 1.0 and result["num_videos"] == 10
-    for name in ("config.yaml", "checkpoint.pt", "metrics.jsonl", "curves.png", "eval.json",
-                 "eval_confusion.png", "model.safetensors"):
+    for name in (
+        "config.yaml",
+        "checkpoint.pt",
+        "metrics.jsonl",
+        "curves.png",
+        "eval.json",
+        "eval_confusion.png",
+        "model.safetensors",
+    ):
         assert (out / name).is_file(), name
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if r["kind"] == "train"] == list(
@@ -130,7 +137,7 @@ def test_packaged_recipes_load():
 
 def test_audiovisual_multilabel_training_and_map(tmp_path):
     """A tiny audio+video Perceiver trains with BCE on AudioSet-style data; eval reports mAP."""
-    from tests.data.test_audio import write_av
+    from tests.conftest import write_av
 
     root = tmp_path / "as"
     root.mkdir()

@@ -28,8 +28,15 @@ import mmaction  # noqa: E402
 from mmaction.models.backbones.timesformer import TimeSformer  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
-KWARGS = dict(num_frames=4, img_size=32, patch_size=8, embed_dims=48, num_heads=3,
-              num_transformer_layers=3, in_channels=3)
+KWARGS = dict(
+    num_frames=4,
+    img_size=32,
+    patch_size=8,
+    embed_dims=48,
+    num_heads=3,
+    num_transformer_layers=3,
+    in_channels=3,
+)
 NUM_CLASSES = 6
 
 

@@ -7,15 +7,43 @@ from videoformer import create_model
 from videoformer.layers import latent_rollout, record_attention, scatter_groups
 from videoformer.models.timesformer import ATTENTION_TYPES
 
-TINY = dict(img_size=32, patch_size=8, num_frames=4, embed_dim=32, depth=2, num_heads=2,
-            num_classes=5, drop_path_rate=0.0)
-VIDEO_SWIN = dict(img_size=32, num_frames=4, patch_size=[2, 4, 4], embed_dim=32,
-                  depths=[2, 2], num_heads=[2, 4], window_size=[2, 4, 4], num_classes=5)
+TINY = dict(
+    img_size=32,
+    patch_size=8,
+    num_frames=4,
+    embed_dim=32,
+    depth=2,
+    num_heads=2,
+    num_classes=5,
+    drop_path_rate=0.0,
+)
+VIDEO_SWIN = dict(
+    img_size=32,
+    num_frames=4,
+    patch_size=[2, 4, 4],
+    embed_dim=32,
+    depths=[2, 2],
+    num_heads=[2, 4],
+    window_size=[2, 4, 4],
+    num_classes=5,
+)
 PERCEIVER = dict(
-    inputs=[{"name": "video", "layout": "BCS", "channels": 3, "patch_size": [1, 4, 4],
-             "num_bands": 4, "max_resolution": [4, 8, 8]}],
-    num_latents=16, latent_dim=32, num_cross_attends=2, latent_blocks_per_cross_attend=2,
-    latent_heads=2, num_classes=5,
+    inputs=[
+        {
+            "name": "video",
+            "layout": "BCS",
+            "channels": 3,
+            "patch_size": [1, 4, 4],
+            "num_bands": 4,
+            "max_resolution": [4, 8, 8],
+        }
+    ],
+    num_latents=16,
+    latent_dim=32,
+    num_cross_attends=2,
+    latent_blocks_per_cross_attend=2,
+    latent_heads=2,
+    num_classes=5,
 )
 
 
@@ -51,7 +79,8 @@ def _qkv_inputs(model):
     seen = {}
     handles = [
         m.qkv.register_forward_hook(lambda mod, inp, out, m=m: seen.__setitem__(id(m), inp[0]))
-        for m in model.modules() if hasattr(m, "qkv")
+        for m in model.modules()
+        if hasattr(m, "qkv")
     ]
     return seen, handles
 
@@ -146,8 +175,11 @@ def test_scatter_groups_shares_and_leaves_the_rest():
 def test_latent_rollout_equals_the_augmented_product():
     """Latents and bytes as one token set whose byte rows never change."""
     N, M = 3, 5
-    steps = [("cross", torch.rand(N, M).softmax(-1)), ("self", torch.rand(N, N).softmax(-1)),
-             ("cross", torch.rand(N, M).softmax(-1))]
+    steps = [
+        ("cross", torch.rand(N, M).softmax(-1)),
+        ("self", torch.rand(N, N).softmax(-1)),
+        ("cross", torch.rand(N, M).softmax(-1)),
+    ]
     product = torch.eye(N + M)
     for kind, probs in steps:
         attention = torch.zeros(N + M, N + M)

@@ -35,11 +35,13 @@ def test_same_output_and_gradients_as_the_plain_path():
 
 def test_gradcheck_in_float64():
     torch.manual_seed(0)
-    args = [torch.randn(3, 4, dtype=torch.float64, requires_grad=True),
-            torch.randn(6, 4, dtype=torch.float64, requires_grad=True),
-            torch.randn(6, dtype=torch.float64, requires_grad=True),
-            torch.randn(4, 6, dtype=torch.float64, requires_grad=True),
-            torch.randn(4, dtype=torch.float64, requires_grad=True)]
+    args = [
+        torch.randn(3, 4, dtype=torch.float64, requires_grad=True),
+        torch.randn(6, 4, dtype=torch.float64, requires_grad=True),
+        torch.randn(6, dtype=torch.float64, requires_grad=True),
+        torch.randn(4, 6, dtype=torch.float64, requires_grad=True),
+        torch.randn(4, dtype=torch.float64, requires_grad=True),
+    ]
     assert torch.autograd.gradcheck(GeluMlpFunction.apply, args)
 
 
@@ -86,8 +88,9 @@ def graph_nodes(out: torch.Tensor) -> set[str]:
     return seen
 
 
-@pytest.mark.parametrize("training, drop, fused", [(True, 0.0, True), (False, 0.0, False),
-                                                   (True, 0.1, False)])
+@pytest.mark.parametrize(
+    "training, drop, fused", [(True, 0.0, True), (False, 0.0, False), (True, 0.1, False)]
+)
 def test_only_training_without_dropout_takes_the_fused_path(training, drop, fused):
     mlp = Mlp(8, 32, drop=drop).train(training)
     out = mlp(torch.randn(3, 8, requires_grad=True))

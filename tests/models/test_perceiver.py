@@ -12,8 +12,14 @@ from videoformer.flops import count_flops, count_params
 from videoformer.layers import fourier_features, linear_positions
 from videoformer.models.perceiver import AUDIO, ByteArray, PerceiverBlock
 
-TINY = dict(num_latents=8, latent_dim=32, num_cross_attends=3, latent_blocks_per_cross_attend=2,
-            latent_heads=4, num_classes=5)
+TINY = dict(
+    num_latents=8,
+    latent_dim=32,
+    num_cross_attends=3,
+    latent_blocks_per_cross_attend=2,
+    latent_heads=4,
+    num_classes=5,
+)
 IMAGE = ByteArray("image", "BCS", 3, (1, 1), num_bands=4, max_resolution=(16, 16))
 VIDEO = ByteArray("video", "BCS", 3, (2, 4, 4), num_bands=4, max_resolution=(2, 4, 4))
 SMALL_AUDIO = ByteArray("audio", "BS", 1, (16,), num_bands=4, max_resolution=(32,))
@@ -53,10 +59,13 @@ def test_perceiver_io_layer_norm_eps_matters():
         assert (model(g["input"]) - g["output"]).abs().max() > 1e-5
 
 
-@pytest.mark.parametrize(("name", "params", "gflop"), [
-    ("perceiver_io_imagenet_fourier", 48_440_627, 406.1),
-    ("perceiver_io_imagenet_learned", 62_255_848, 478.0),
-])
+@pytest.mark.parametrize(
+    ("name", "params", "gflop"),
+    [
+        ("perceiver_io_imagenet_fourier", 48_440_627, 406.1),
+        ("perceiver_io_imagenet_learned", 62_255_848, 478.0),
+    ],
+)
 def test_perceiver_io_sizes_match_hf(name, params, gflop):
     with torch.device("meta"):
         model = create_model(name).eval()

@@ -3,8 +3,7 @@
 import pytest
 import torch
 
-from tests.conftest import assert_checkpointing_keeps_gradients, load_golden
-from tests.models.test_timesformer_golden import build_from_golden
+from tests.conftest import assert_checkpointing_keeps_gradients, build_from_golden, load_golden
 from videoformer import create_model
 from videoformer.flops import count_flops, count_params
 from videoformer.models.timesformer import STEPS, TimeSformerBlock

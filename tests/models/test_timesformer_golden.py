@@ -4,29 +4,10 @@ load_checkpoint."""
 import pytest
 import torch
 
-from tests.conftest import load_golden
+from tests.conftest import build_from_golden, load_golden
 from videoformer import create_model, load_checkpoint
 
-CONFIG_FIELDS = (
-    "img_size",
-    "patch_size",
-    "in_chans",
-    "num_classes",
-    "embed_dim",
-    "depth",
-    "num_heads",
-    "mlp_ratio",
-    "qkv_bias",
-    "num_frames",
-    "attention_type",
-    "drop_path_rate",
-)
 ATOL = 1e-5
-
-
-def build_from_golden(g: dict, **overrides):
-    fields = {k: g["kwargs"][k] for k in CONFIG_FIELDS}
-    return create_model("timesformer", **{**fields, **overrides}).eval()
 
 
 @pytest.mark.parametrize("name", ["divided", "space_only", "joint", "divided_resize"])

@@ -47,7 +47,7 @@ TOP = {
 
 def _rename(key: str, blocks: Mapping[str, str]) -> str:
     if m := re.match(re.escape(PREFIX) + r"(\d+)\.", key):
-        rest = key[m.end():]
+        rest = key[m.end() :]
         for theirs, ours in blocks.items():
             if rest.startswith(theirs):
                 return f"blocks.{m.group(1)}.{ours}{rest.removeprefix(theirs)}"

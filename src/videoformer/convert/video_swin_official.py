@@ -80,21 +80,27 @@ def inflate_swin_2d_to_3d(sd: Mapping[str, Tensor], config) -> StateDict:
     return out
 
 
-register_layout(Layout(
-    name="video_swin_official",
-    family="video_swin",
-    detect=lambda sd: "backbone.patch_embed.proj.weight" in sd,
-    convert=convert_official_video_swin,
-    description="SwinTransformer/Video-Swin-Transformer (mmaction): backbone.*, cls_head.fc_cls.*",
-))
+register_layout(
+    Layout(
+        name="video_swin_official",
+        family="video_swin",
+        detect=lambda sd: "backbone.patch_embed.proj.weight" in sd,
+        convert=convert_official_video_swin,
+        description=(
+            "SwinTransformer/Video-Swin-Transformer (mmaction): backbone.*, cls_head.fc_cls.*"
+        ),
+    )
+)
 
-register_layout(Layout(
-    name="video_swin_torchvision",
-    family="video_swin",
-    detect=lambda sd: "features.0.proj.weight" in sd,
-    convert=convert_torchvision_video_swin,
-    description="torchvision swin3d_t/s/b: features.*, norm, head",
-))
+register_layout(
+    Layout(
+        name="video_swin_torchvision",
+        family="video_swin",
+        detect=lambda sd: "features.0.proj.weight" in sd,
+        convert=convert_torchvision_video_swin,
+        description="torchvision swin3d_t/s/b: features.*, norm, head",
+    )
+)
 
 register_layout(
     Layout(

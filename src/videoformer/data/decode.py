@@ -102,9 +102,15 @@ def _probe_cached(path: str, mtime_ns: int, size: int) -> VideoInfo:
             fps = 0.0
         frame_span = float(time_base * (pts[-1] - pts[0])) + (1 / fps if fps else 0.0)
         return VideoInfo(
-            path=path, num_frames=len(pts), fps=fps, duration=frame_span,
-            width=stream.codec_context.width, height=stream.codec_context.height,
-            pts=tuple(pts), time_base=time_base, stream_frames=stream.frames,
+            path=path,
+            num_frames=len(pts),
+            fps=fps,
+            duration=frame_span,
+            width=stream.codec_context.width,
+            height=stream.codec_context.height,
+            pts=tuple(pts),
+            time_base=time_base,
+            stream_frames=stream.frames,
             stream_duration=stream.duration,
             average_rate=float(stream.average_rate) if stream.average_rate else 0.0,
         )

@@ -62,35 +62,49 @@ def _folders(extensions: tuple[str, ...]) -> Reader:
 
 KINDS = (
     DatasetKind(
-        "synthetic", "the synthetic motion set (written under data.root when missing)",
-        _list_file, labels_file="optional", generated=True,
+        "synthetic",
+        "the synthetic motion set (written under data.root when missing)",
+        _list_file,
+        labels_file="optional",
+        generated=True,
     ),
     DatasetKind(
-        "list", "list files: 'path label' per line (labels: indices, or names from data.labels)",
-        _list_file, labels_file="optional",
+        "list",
+        "list files: 'path label' per line (labels: indices, or names from data.labels)",
+        _list_file,
+        labels_file="optional",
     ),
     DatasetKind(
-        "kinetics", "the official Kinetics annotation CSVs",
+        "kinetics",
+        "the official Kinetics annotation CSVs",
         lambda annotation, root, labels: read_kinetics_csv(annotation, root),
     ),
     DatasetKind(
-        "ssv2", "Something-Something v2: labels.json and the split JSON files",
+        "ssv2",
+        "Something-Something v2: labels.json and the split JSON files",
         lambda annotation, root, labels: read_ssv2(labels, annotation, root),
         labels_file="required",
     ),
     DatasetKind(
-        "folders", "class folders of videos: root/{train,val}/<class>/<file>",
-        _folders(VIDEO_EXTENSIONS), class_folders=True,
+        "folders",
+        "class folders of videos: root/{train,val}/<class>/<file>",
+        _folders(VIDEO_EXTENSIONS),
+        class_folders=True,
     ),
     DatasetKind(
-        "images", "class folders of images: root/{train,val}/<class>/<image>",
-        _folders(IMAGE_EXTENSIONS), class_folders=True, extensions=IMAGE_EXTENSIONS,
+        "images",
+        "class folders of images: root/{train,val}/<class>/<image>",
+        _folders(IMAGE_EXTENSIONS),
+        class_folders=True,
+        extensions=IMAGE_EXTENSIONS,
         sample="image",
     ),
     DatasetKind(
-        "audioset", "AudioSet-style segments with audio, multi-label",
+        "audioset",
+        "AudioSet-style segments with audio, multi-label",
         lambda annotation, root, labels: read_audioset_csv(annotation, labels, root),
-        labels_file="required", sample="audiovisual",
+        labels_file="required",
+        sample="audiovisual",
     ),
 )
 DATASET_KINDS: dict[str, DatasetKind] = {kind.name: kind for kind in KINDS}

@@ -30,12 +30,25 @@ import numpy as np
 from ..progress import Progress
 
 CLASSES = (
-    "moving_left", "moving_right", "moving_up", "moving_down", "growing", "shrinking",
-    "rotating_clockwise", "rotating_counterclockwise", "appearing", "disappearing",
+    "moving_left",
+    "moving_right",
+    "moving_up",
+    "moving_down",
+    "growing",
+    "shrinking",
+    "rotating_clockwise",
+    "rotating_counterclockwise",
+    "appearing",
+    "disappearing",
 )
 # the second of each pair is the first played backwards
-REVERSED = {"moving_left": "moving_right", "moving_up": "moving_down", "shrinking": "growing",
-            "rotating_counterclockwise": "rotating_clockwise", "disappearing": "appearing"}
+REVERSED = {
+    "moving_left": "moving_right",
+    "moving_up": "moving_down",
+    "shrinking": "growing",
+    "rotating_counterclockwise": "rotating_clockwise",
+    "disappearing": "appearing",
+}
 FLIP_SWAPS = (("moving_left", "moving_right"), ("rotating_clockwise", "rotating_counterclockwise"))
 
 # shapes as unions of convex polygons in a unit box (y down)

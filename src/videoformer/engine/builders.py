@@ -90,7 +90,10 @@ def prepare_synthetic(cfg: DataConfig, is_main: bool = True) -> None:
     if kind_of(cfg).generated and not (Path(cfg.root) / cfg.val).is_file() and is_main:
         log.info("writing the synthetic motion dataset to %s", cfg.root)
         make_motion_dataset(
-            cfg.root, cfg.synthetic_per_class, cfg.synthetic_size, cfg.synthetic_frames,
+            cfg.root,
+            cfg.synthetic_per_class,
+            cfg.synthetic_size,
+            cfg.synthetic_frames,
             progress=True,
         )
 
@@ -193,8 +196,9 @@ def build_datasets(train_cfg: TrainConfig, test_spec: DataSpec | None = None):
         )
         return train, val, names
     decoding = dict(cache_decoded=cfg.cache_decoded, backend=cfg.decode_backend)
-    train = VideoDataset(train_items, sampler, train_tf, train=True, label_names=names, seed=seed,
-                         **decoding)
+    train = VideoDataset(
+        train_items, sampler, train_tf, train=True, label_names=names, seed=seed, **decoding
+    )
     val = VideoDataset(
         val_items,
         sampler,

@@ -1,4 +1,4 @@
-"""Atomic training checkpoints and safetensors release weights.
+"""Atomic training checkpoints (the release weights are ``weights.model_file``'s).
 
 A checkpoint holds the unwrapped model, optimizer, scheduler, scaler, EMA, every RNG
 state, the epoch, the global step, the batches done in the epoch, the resolved config
@@ -55,8 +55,12 @@ def rng_state() -> dict[str, Any]:
     state = {
         "torch": torch.get_rng_state(),
         "python": random.getstate(),
-        "numpy": {"key": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
-                  "has_gauss": int(np_state[3]), "gauss": float(np_state[4])},
+        "numpy": {
+            "key": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "gauss": float(np_state[4]),
+        },
     }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()

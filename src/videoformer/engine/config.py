@@ -243,9 +243,21 @@ def save_config(config: TrainConfig, path: str | Path) -> None:
 # reads, how often it checkpoints and evaluates, how many workers load, and how long it
 # runs (more epochs recompute the schedule for the new length from the step reached).
 RESUME_SAFE = (
-    "out", "source", "pretrained", "max_steps", "checkpoint_every", "eval_every",
-    "eval_batch_size", "nonfinite", "schedule.epochs", "data.root", "data.num_workers",
-    "data.cache_decoded", "logging.tensorboard", "logging.progress_interval", "logging.wandb",
+    "out",
+    "source",
+    "pretrained",
+    "max_steps",
+    "checkpoint_every",
+    "eval_every",
+    "eval_batch_size",
+    "nonfinite",
+    "schedule.epochs",
+    "data.root",
+    "data.num_workers",
+    "data.cache_decoded",
+    "logging.tensorboard",
+    "logging.progress_interval",
+    "logging.wandb",
 )
 
 
@@ -266,8 +278,9 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def check_resumable(saved: dict[str, Any], current: dict[str, Any], where: Path | str) -> None:
     """Refuse to resume when a field outside ``RESUME_SAFE`` differs, naming each one."""
     old, new = _flatten(saved), _flatten(current)
-    changed = sorted(k for k in old.keys() | new.keys()
-                     if old.get(k) != new.get(k) and k not in RESUME_SAFE)
+    changed = sorted(
+        k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and k not in RESUME_SAFE
+    )
     if changed:
         diffs = "; ".join(
             f"{k}: {old.get(k)!r} in the checkpoint, {new.get(k)!r} now" for k in changed

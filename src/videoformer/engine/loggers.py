@@ -11,8 +11,11 @@ log = logging.getLogger(__name__)
 
 
 def _numbers(row: dict[str, Any]) -> dict[str, float]:
-    return {f"{row['kind']}/{k}": v for k, v in row.items()
-            if isinstance(v, (int, float)) and k not in ("step", "epoch")}
+    return {
+        f"{row['kind']}/{k}": v
+        for k, v in row.items()
+        if isinstance(v, (int, float)) and k not in ("step", "epoch")
+    }
 
 
 class MetricSinks:

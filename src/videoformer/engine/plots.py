@@ -55,8 +55,9 @@ MAX_CLASSES_SHOWN = 30
 def most_confused(confusion: list[list[int]], k: int = MAX_CLASSES_SHOWN) -> list[int]:
     """The ``k`` classes with the most errors (as true or predicted class), in class order."""
     n = len(confusion)
-    errors = [sum(confusion[c]) + sum(row[c] for row in confusion) - 2 * confusion[c][c]
-              for c in range(n)]
+    errors = [
+        sum(confusion[c]) + sum(row[c] for row in confusion) - 2 * confusion[c][c] for c in range(n)
+    ]
     return sorted(sorted(range(n), key=lambda c: -errors[c])[:k])
 
 

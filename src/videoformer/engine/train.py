@@ -4,7 +4,7 @@ exact resume, non-finite loss handling, DDP/FSDP, progress and metrics logs.
 Resume is exact: data order depends only on (seed, epoch), augmentation on (seed,
 epoch, sample), mixing on (seed, step), and the checkpoint restores every RNG, so a run
 killed mid-epoch and resumed ends with the weights of a run never stopped (bitwise on
-CPU with ``num_workers=0``).
+the CPU, with or without loader workers: tests/engine/test_resume.py).
 """
 
 from __future__ import annotations
@@ -252,8 +252,13 @@ class Trainer:
                 continue
             if problems:
                 log.warning("resumed from the previous checkpoint %s instead", path)
-            log.info("resumed from %s at epoch %d, step %d (batch %d of the epoch)", path,
-                     self.state.epoch, self.state.step, self.state.batch_in_epoch)
+            log.info(
+                "resumed from %s at epoch %d, step %d (batch %d of the epoch)",
+                path,
+                self.state.epoch,
+                self.state.step,
+                self.state.batch_in_epoch,
+            )
             return
         raise CheckpointError("--resume: no checkpoint could be loaded: " + "; ".join(problems))
 
@@ -276,8 +281,14 @@ class Trainer:
         if self.ema is not None and ckpt["ema"] is not None:
             self.ema.load_state_dict(ckpt["ema"])
         set_rng_state(ckpt["rng"])
-        self.state = TrainState(ckpt["epoch"], ckpt["step"], ckpt["batch_in_epoch"],
-                                ckpt["failed_files"], ckpt["best_top1"], list(ckpt["history"]))
+        self.state = TrainState(
+            ckpt["epoch"],
+            ckpt["step"],
+            ckpt["batch_in_epoch"],
+            ckpt["failed_files"],
+            ckpt["best_top1"],
+            list(ckpt["history"]),
+        )
 
     # --- the loop ----------------------------------------------------------------------
 

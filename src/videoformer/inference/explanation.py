@@ -96,8 +96,10 @@ def _target_index(target: str | int | None, labels: list[str]) -> int | None:
             raise ValueError(f"target {index} is not a class index (0..{len(labels) - 1})")
         return index
     if target not in labels:
-        raise ValueError(f"target {target!r} is not one of the model's labels "
-                         f"({', '.join(labels[:10])}{', ...' if len(labels) > 10 else ''})")
+        raise ValueError(
+            f"target {target!r} is not one of the model's labels "
+            f"({', '.join(labels[:10])}{', ...' if len(labels) > 10 else ''})"
+        )
     return labels.index(target)
 
 
@@ -116,8 +118,9 @@ def _frames(x: Tensor, predictor: Predictor) -> np.ndarray:
 
 def _upsample(tokens: Tensor, size: tuple[int, int, int]) -> np.ndarray:
     """(T', h, w) -> (T, H, W), trilinear, scaled so that the largest value is 1."""
-    maps = F.interpolate(tokens[None, None].float(), size=size, mode="trilinear",
-                         align_corners=False)[0, 0]
+    maps = F.interpolate(
+        tokens[None, None].float(), size=size, mode="trilinear", align_corners=False
+    )[0, 0]
     peak = maps.max()
     return (maps / peak if peak > 0 else maps).numpy()
 
@@ -130,8 +133,9 @@ def overlay(frames: np.ndarray, maps: np.ndarray, alpha: float = 0.5) -> np.ndar
     return (frames * (1 - alpha) + heat * alpha).round().clip(0, 255).astype(np.uint8)
 
 
-def save_explanation(explanation: Explanation, out: str | Path, video_format: str = "gif",
-                     min_side: int = 256) -> list[Path]:
+def save_explanation(
+    explanation: Explanation, out: str | Path, video_format: str = "gif", min_side: int = 256
+) -> list[Path]:
     """Write ``explain.{gif,mp4}``, ``explain.png``, ``tokens.npy``, ``maps.npy`` and
     ``explain.json`` into ``out``; returns the paths. Small clips are enlarged to
     ``min_side`` pixels on the short side so that the overlay can be seen."""
@@ -142,8 +146,13 @@ def save_explanation(explanation: Explanation, out: str | Path, video_format: st
     e = explanation
     frames, maps = _enlarge(e.frames, e.maps, min_side)
     shown = overlay(frames, maps)
-    paths = [out / f"explain.{video_format}", out / "explain.png", out / "tokens.npy",
-             out / "maps.npy", out / "explain.json"]
+    paths = [
+        out / f"explain.{video_format}",
+        out / "explain.png",
+        out / "tokens.npy",
+        out / "maps.npy",
+        out / "explain.json",
+    ]
     if video_format == "gif":
         from PIL import Image
 
@@ -152,14 +161,22 @@ def save_explanation(explanation: Explanation, out: str | Path, video_format: st
     else:
         from ..data.synthetic import write_video
 
-        write_video(paths[0], shown[:, : shown.shape[1] // 2 * 2, : shown.shape[2] // 2 * 2],
-                    fps=4)
+        write_video(paths[0], shown[:, : shown.shape[1] // 2 * 2, : shown.shape[2] // 2 * 2], fps=4)
     _grid(frames, shown, e, paths[1])
     np.save(paths[2], e.tokens)
     np.save(paths[3], e.maps)
-    paths[4].write_text(json.dumps({"source": e.source, "label": e.label,
-                                    "probability": e.probability, "method": e.method,
-                                    "token_grid": list(e.tokens.shape)}, indent=2))
+    paths[4].write_text(
+        json.dumps(
+            {
+                "source": e.source,
+                "label": e.label,
+                "probability": e.probability,
+                "method": e.method,
+                "token_grid": list(e.tokens.shape),
+            },
+            indent=2,
+        )
+    )
     return paths
 
 
@@ -170,8 +187,9 @@ def _enlarge(frames: np.ndarray, maps: np.ndarray, min_side: int) -> tuple[np.nd
         return frames, maps
     big = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
     big = F.interpolate(big, scale_factor=factor, mode="nearest")
-    big_maps = F.interpolate(torch.from_numpy(maps)[:, None], scale_factor=factor,
-                             mode="bilinear", align_corners=False)[:, 0]
+    big_maps = F.interpolate(
+        torch.from_numpy(maps)[:, None], scale_factor=factor, mode="bilinear", align_corners=False
+    )[:, 0]
     return big.permute(0, 2, 3, 1).byte().numpy(), big_maps.clamp(0, 1).numpy()
 
 

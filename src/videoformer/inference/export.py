@@ -23,7 +23,7 @@ class ExportReport:
     files: list[Path]  # the .onnx, and FILE.onnx.data when the weights did not fit in it
     megabytes: float  # all files
     export_seconds: float
-    max_abs_diff: float  # onnxruntime against PyTorch on a batch of 2 random clips
+    max_abs_diff: float  # onnxruntime against PyTorch on a batch of 3 random clips
     max_logit: float
 
     @property

@@ -87,9 +87,7 @@ class Predictor:
                 line.strip() for line in Path(labels).read_text().splitlines() if line.strip()
             ]
         num_classes = self.model.config.num_classes
-        self.labels = list(
-            labels or self.model.label_names or [str(i) for i in range(num_classes)]
-        )
+        self.labels = list(labels or self.model.label_names or [str(i) for i in range(num_classes)])
         if len(self.labels) != num_classes:
             raise ValueError(
                 f"{len(self.labels)} label names for a model with {num_classes} classes"

@@ -53,8 +53,9 @@ def scatter_groups(
     cols = index[:, None, :].expand(G, L, L).reshape(-1)
     matrix.index_put_((rows, cols), probs.reshape(-1), accumulate=True)
     count = torch.zeros(size, dtype=probs.dtype, device=probs.device)
-    count.index_put_((index.reshape(-1),), torch.ones(index.numel(), dtype=probs.dtype),
-                     accumulate=True)
+    count.index_put_(
+        (index.reshape(-1),), torch.ones(index.numel(), dtype=probs.dtype), accumulate=True
+    )
     seen = count > 0
     if shared == "mean":
         matrix[seen] /= count[seen, None]

@@ -326,9 +326,15 @@ class Perceiver(Classifier):
         frames = S[0] if len(S) == 3 else 1
         labels = "imagenet1k" if frames == 1 and self.config.num_classes == 1000 else ""
         audio = any(s.name == "audio" and s.layout == "BS" for s in self.config.inputs)
-        return DataSpec(S[-1], f"{frames}x1x1", IMAGENET_MEAN, IMAGENET_STD, labels=labels,
-                        audio_rate=48_000 if audio else 0,  # the paper's AudioSet audio
-                        aggregate="mean_sigmoid" if self.config.multi_label else "")
+        return DataSpec(
+            S[-1],
+            f"{frames}x1x1",
+            IMAGENET_MEAN,
+            IMAGENET_STD,
+            labels=labels,
+            audio_rate=48_000 if audio else 0,  # the paper's AudioSet audio
+            aggregate="mean_sigmoid" if self.config.multi_label else "",
+        )
 
     def byte_array(self, x: Tensor | dict[str, Tensor]) -> Tensor:
         """Inputs -> (B, M, C) byte array."""
@@ -403,8 +409,13 @@ VIDEO = ByteArray(
 AUDIO = ByteArray("audio", "BS", 1, patch_size=(128,), num_bands=64, max_resolution=(480,))
 # AudioSet: 2 cross-attends of 8 latent blocks, no sharing, 527 multi-label classes
 AUDIOSET = PerceiverConfig(
-    inputs=(VIDEO,), num_cross_attends=2, latent_blocks_per_cross_attend=8,
-    share_cross_weights=False, share_latent_weights=False, num_classes=527, multi_label=True,
+    inputs=(VIDEO,),
+    num_cross_attends=2,
+    latent_blocks_per_cross_attend=8,
+    share_cross_weights=False,
+    share_latent_weights=False,
+    num_classes=527,
+    multi_label=True,
     num_frames=32,
 )
 

@@ -191,8 +191,9 @@ class PerceiverIO(Classifier):
             logits = self(x)[0]
         (_, query), *records = records[::-1]  # the decoder's read of the latents comes last
         cross = id(self.encoder_cross.attn)
-        steps = [("cross" if id(layer) == cross else "self", p[0].mean(0))
-                 for layer, p in records[::-1]]
+        steps = [
+            ("cross" if id(layer) == cross else "self", p[0].mean(0)) for layer, p in records[::-1]
+        ]
         N = self.config.num_latents
         M = steps[0][1].shape[-1]
         h = round(math.sqrt(M * x.shape[2] / x.shape[3]))  # the byte grid keeps the aspect
@@ -205,8 +206,10 @@ class PerceiverIO(Classifier):
 def _hf(name: str) -> WeightsSpec:
     """deepmind's classifiers on the Hugging Face hub (their model cards link the paper)."""
     return WeightsSpec(
-        tag="in1k", url=f"https://huggingface.co/deepmind/{name}/resolve/main/pytorch_model.bin",
-        source=f"https://huggingface.co/deepmind/{name}", layout="perceiver_io_hf",
+        tag="in1k",
+        url=f"https://huggingface.co/deepmind/{name}/resolve/main/pytorch_model.bin",
+        source=f"https://huggingface.co/deepmind/{name}",
+        layout="perceiver_io_hf",
         license="Apache-2.0",
         data=DataSpec(224, "1x1x1", IMAGENET_MEAN, IMAGENET_STD, labels="imagenet1k"),
         num_classes=1000,

@@ -3,7 +3,8 @@
 Each model file registers its variants (``timesformer_base`` ...) and names one of
 them the base of its family, so ``create_model("timesformer", **fields)`` starts
 from the official defaults and changes only the fields given. Pure: nothing here
-reads files or loads weights (``videoformer.factory.create_model`` does, above it).
+reads files or loads weights (``videoformer.weights.factory.create_model`` does, above
+it).
 """
 
 from __future__ import annotations

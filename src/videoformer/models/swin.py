@@ -443,38 +443,59 @@ def _swin_weights(tag: str, path: str) -> WeightsSpec:
     (``in22k``: the ImageNet-22K classifier, 21,841 classes)."""
     classes = 21841 if tag == "in22k" else 1000
     return WeightsSpec(
-        tag=tag, url=f"{RELEASES}/{path}", source=MODELHUB, layout="swin_official", license="MIT",
-        data=DataSpec(224, "1x1x1", IMAGENET_MEAN, IMAGENET_STD,
-                      labels="imagenet1k" if classes == 1000 else "", test_short_side=256),
-        num_classes=classes, config={"num_classes": classes},
+        tag=tag,
+        url=f"{RELEASES}/{path}",
+        source=MODELHUB,
+        layout="swin_official",
+        license="MIT",
+        data=DataSpec(
+            224,
+            "1x1x1",
+            IMAGENET_MEAN,
+            IMAGENET_STD,
+            labels="imagenet1k" if classes == 1000 else "",
+            test_short_side=256,
+        ),
+        num_classes=classes,
+        config={"num_classes": classes},
     )
 
 
-@register_model(family="swin", base=True, weights=(
-    _swin_weights("in1k", "v1.0.0/swin_tiny_patch4_window7_224.pth"),
-    _swin_weights("in22k_ft_in1k", "v1.0.8/swin_tiny_patch4_window7_224_22kto1k_finetune.pth"),
-    _swin_weights("in22k", "v1.0.8/swin_tiny_patch4_window7_224_22k.pth"),
-))
+@register_model(
+    family="swin",
+    base=True,
+    weights=(
+        _swin_weights("in1k", "v1.0.0/swin_tiny_patch4_window7_224.pth"),
+        _swin_weights("in22k_ft_in1k", "v1.0.8/swin_tiny_patch4_window7_224_22kto1k_finetune.pth"),
+        _swin_weights("in22k", "v1.0.8/swin_tiny_patch4_window7_224_22k.pth"),
+    ),
+)
 def swin_tiny(**overrides) -> Swin:
     """Swin-T: 96, depths (2, 2, 6, 2), 224 px, window 7."""
     return _swin(SwinConfig(drop_path_rate=0.2), overrides)
 
 
-@register_model(family="swin", weights=(
-    _swin_weights("in1k", "v1.0.0/swin_small_patch4_window7_224.pth"),
-    _swin_weights("in22k_ft_in1k", "v1.0.8/swin_small_patch4_window7_224_22kto1k_finetune.pth"),
-    _swin_weights("in22k", "v1.0.8/swin_small_patch4_window7_224_22k.pth"),
-))
+@register_model(
+    family="swin",
+    weights=(
+        _swin_weights("in1k", "v1.0.0/swin_small_patch4_window7_224.pth"),
+        _swin_weights("in22k_ft_in1k", "v1.0.8/swin_small_patch4_window7_224_22kto1k_finetune.pth"),
+        _swin_weights("in22k", "v1.0.8/swin_small_patch4_window7_224_22k.pth"),
+    ),
+)
 def swin_small(**overrides) -> Swin:
     """Swin-S: 96, depths (2, 2, 18, 2)."""
     return _swin(SwinConfig(depths=(2, 2, 18, 2), drop_path_rate=0.3), overrides)
 
 
-@register_model(family="swin", weights=(
-    _swin_weights("in22k_ft_in1k", "v1.0.0/swin_base_patch4_window7_224_22kto1k.pth"),
-    _swin_weights("in1k", "v1.0.0/swin_base_patch4_window7_224.pth"),
-    _swin_weights("in22k", "v1.0.0/swin_base_patch4_window7_224_22k.pth"),
-))
+@register_model(
+    family="swin",
+    weights=(
+        _swin_weights("in22k_ft_in1k", "v1.0.0/swin_base_patch4_window7_224_22kto1k.pth"),
+        _swin_weights("in1k", "v1.0.0/swin_base_patch4_window7_224.pth"),
+        _swin_weights("in22k", "v1.0.0/swin_base_patch4_window7_224_22k.pth"),
+    ),
+)
 def swin_base(**overrides) -> Swin:
     """Swin-B: 128, depths (2, 2, 18, 2), heads (4, 8, 16, 32)."""
     config = SwinConfig(

@@ -435,20 +435,38 @@ def _official(
     )
 
 
-MMACTION = "https://github.com/open-mmlab/mmaction2/blob/main/configs/recognition/timesformer/README.md"
+MMACTION = (
+    "https://github.com/open-mmlab/mmaction2/blob/main/configs/recognition/timesformer/README.md"
+)
 
 
 def _mmaction(tag: str, name: str, stamp: str, attention_type: str) -> WeightsSpec:
     """mmaction2's K400 TimeSformers (ImageNet-21K ViT start; mean/std 127.5): its test
     pipeline, 1 clip of 8 frames 32 apart x 3 crops, mean of softmax. Its file names end
     in the first 8 hex digits of the sha256."""
-    url = (f"https://download.openmmlab.com/mmaction/v1.0/recognition/timesformer/{name}/"
-           f"{name}_{stamp}.pth")
-    data = DataSpec(224, "8x32x1", (0.5,) * 3, (0.5,) * 3, labels="kinetics400",
-                    test_short_side=224, protocol="mmaction", num_crops=3)
+    url = (
+        f"https://download.openmmlab.com/mmaction/v1.0/recognition/timesformer/{name}/"
+        f"{name}_{stamp}.pth"
+    )
+    data = DataSpec(
+        224,
+        "8x32x1",
+        (0.5,) * 3,
+        (0.5,) * 3,
+        labels="kinetics400",
+        test_short_side=224,
+        protocol="mmaction",
+        num_crops=3,
+    )
     return WeightsSpec(
-        tag=tag, url=url, source=MMACTION, layout="timesformer_mmaction", license="Apache-2.0",
-        data=data, num_classes=400, sha256=stamp.split("-")[1],
+        tag=tag,
+        url=url,
+        source=MMACTION,
+        layout="timesformer_mmaction",
+        license="Apache-2.0",
+        data=data,
+        num_classes=400,
+        sha256=stamp.split("-")[1],
         config={"num_classes": 400, "attention_type": attention_type},
     )
 

@@ -102,15 +102,27 @@ MMACTION = "https://github.com/open-mmlab/mmaction2/blob/main/configs/recognitio
 LABELS = {400: "kinetics400", 600: "kinetics600", 700: "kinetics700", 174: "ssv2"}
 
 
-def _weights(tag: str, url: str, source: str, classes: int = 400, sha256: str = "",
-             config: dict | None = None) -> WeightsSpec:
+def _weights(
+    tag: str,
+    url: str,
+    source: str,
+    classes: int = 400,
+    sha256: str = "",
+    config: dict | None = None,
+) -> WeightsSpec:
     """A released Video Swin checkpoint and mmaction2's test protocol for it: 4 clips of
     32 frames 2 apart x 3 crops; SSv2: 32 segment frames (``frame_uniform``) x 3 crops."""
     ssv2 = classes == 174
     data = DataSpec(
-        224, "32x1x1" if ssv2 else "32x2x4", IMAGENET_MEAN, IMAGENET_STD,
-        sampler="segment" if ssv2 else "dense", labels=LABELS[classes], test_short_side=224,
-        protocol="mmaction", num_crops=3,
+        224,
+        "32x1x1" if ssv2 else "32x2x4",
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        sampler="segment" if ssv2 else "dense",
+        labels=LABELS[classes],
+        test_short_side=224,
+        protocol="mmaction",
+        num_crops=3,
     )
     return WeightsSpec(
         tag=tag,

@@ -21,9 +21,17 @@ from ..specs import DataSpec
 
 # DataSpec fields as the metadata names them (flat, beside the labels)
 METADATA_KEYS = {
-    "size": "size", "clip": "clip", "mean": "mean", "std": "std", "sampler": "sampler",
-    "labels": "label_set", "test_short_side": "test_short_side", "protocol": "protocol",
-    "num_crops": "num_crops", "audio_rate": "audio_rate", "aggregate": "aggregate",
+    "size": "size",
+    "clip": "clip",
+    "mean": "mean",
+    "std": "std",
+    "sampler": "sampler",
+    "labels": "label_set",
+    "test_short_side": "test_short_side",
+    "protocol": "protocol",
+    "num_crops": "num_crops",
+    "audio_rate": "audio_rate",
+    "aggregate": "aggregate",
 }
 
 

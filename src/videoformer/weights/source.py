@@ -101,7 +101,13 @@ def _registered(name: str, fetch: bool) -> ModelSource:
         return ModelSource(name, "variant", entry.name, data=data)
     path = fetch_weights(spec) if fetch else None
     return ModelSource(
-        name, "tag", entry.name, spec, path, dict(spec.config), data,
+        name,
+        "tag",
+        entry.name,
+        spec,
+        path,
+        dict(spec.config),
+        data,
         shipped_labels(data, spec.num_classes),
     )
 
@@ -125,7 +131,13 @@ def _local(text: str, path: Path, model: str | None) -> ModelSource:
         kind = "training" if path.is_file() and path.suffix != ".safetensors" else "model_file"
         labels = meta.get("labels")
         return ModelSource(
-            text, kind, named.variant, named.weights, weights, config, spec_from_metadata(meta),
+            text,
+            kind,
+            named.variant,
+            named.weights,
+            weights,
+            config,
+            spec_from_metadata(meta),
             tuple(labels) if labels else None,
         )
     if path.is_dir():
@@ -147,8 +159,7 @@ def _hf_folder(text: str, path: Path, model: str | None) -> ModelSource:
     named = _named(model or reader.family)
     if get_model_entry(named.variant).family != reader.family:
         raise CheckpointError(
-            f"{path}: a {reader.model_type} directory holds a {reader.family} model, "
-            f"not {model}"
+            f"{path}: a {reader.model_type} directory holds a {reader.family} model, not {model}"
         )
     try:
         config = {**reader.read(hf), **named.config}
@@ -156,8 +167,16 @@ def _hf_folder(text: str, path: Path, model: str | None) -> ModelSource:
         raise CheckpointError(f"{path}: {e}") from e
     data = hf_data_config(path) if reader.video_processor else None
     labels = hf_labels(hf)
-    return ModelSource(text, "hf", named.variant, named.weights, path, config, data,
-                       tuple(labels) if labels else None)
+    return ModelSource(
+        text,
+        "hf",
+        named.variant,
+        named.weights,
+        path,
+        config,
+        data,
+        tuple(labels) if labels else None,
+    )
 
 
 def architecture(source: ModelSource) -> ModelSource:
