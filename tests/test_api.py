@@ -61,3 +61,41 @@ def test_unresolvable_sources_name_what_was_tried(tmp_path):
         videoformer.load_model(tmp_path / "foreign.pt")
     with pytest.raises(TypeError, match="Predictor takes a path, a tag or a model, got int"):
         videoformer.Predictor(42)
+
+
+def test_a_saved_model_keeps_how_its_views_combine(model, tmp_path):
+    """The aggregation is a DataSpec field: the protocol's by default, a recipe's choice
+    kept through save and load, and what Predictor combines views with."""
+    assert videoformer.DataSpec(32, "4x2x1", (0.5,) * 3, (0.5,) * 3).aggregate == "mean_softmax"
+    official = videoformer.DataSpec(32, "4x2x1", (0.5,) * 3, (0.5,) * 3, protocol="timesformer")
+    assert official.aggregate == "sum_logits"
+    spec = videoformer.DataSpec(32, "4x4x2", (0.5,) * 3, (0.5,) * 3, aggregate="sum_logits")
+    path = videoformer.save_model(model, tmp_path / "m.safetensors", data=spec)
+    loaded = videoformer.load_model(path)
+    assert loaded.data_spec.aggregate == "sum_logits"
+    predictor = videoformer.Predictor(loaded)
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 4.0]])  # sum: class 2; mean softmax: 0
+    assert int(predictor.probabilities(logits).argmax()) == 2
+    with pytest.raises(ValueError, match="aggregate 'max' is not one of"):
+        videoformer.DataSpec(32, "4x2x1", (0.5,) * 3, (0.5,) * 3, aggregate="max")
+
+
+def test_resolve_source_decides_once(model, tmp_path):
+    tag = videoformer.resolve_source("timesformer_base.k600", fetch=False)
+    assert (tag.kind, tag.variant, tag.weights.num_classes, tag.path) == (
+        "tag",
+        "timesformer_base",
+        600,
+        None,
+    )
+    assert len(tag.labels) == 600 and tag.data.protocol == "timesformer"
+    saved = videoformer.resolve_source(videoformer.save_model(model, tmp_path / "m"))
+    assert (saved.kind, saved.variant, saved.labels) == (
+        "model_file",
+        "timesformer_base",
+        tuple(LABELS),
+    )
+    assert saved.config["num_frames"] == 4
+    torch.save({"w": torch.zeros(1)}, tmp_path / "foreign.pt")
+    foreign = videoformer.resolve_source(tmp_path / "foreign.pt", model="timesformer_base")
+    assert (foreign.kind, foreign.variant) == ("foreign", "timesformer_base")

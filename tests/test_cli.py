@@ -27,6 +27,17 @@ def test_info_json(capsys):
     assert info["params"] == 121_633_936 and info["input_shape"] == [3, 96, 224, 224]
 
 
+def test_info_takes_a_tag_and_downloads_nothing(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty cache: a download would show
+    assert main(["info", "timesformer_base.k600", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["config"]["num_classes"] == 600  # the config the tag's weights need
+    assert main(["info", "timesformer_base.k600"]) == 0
+    out = capsys.readouterr().out
+    assert "timesformer_base.k600 https://" in out and "timesformer_base.k400" not in out
+    assert not any(tmp_path.rglob("*.pyth"))
+
+
 def test_unknown_model_lists_closest_names_and_exits_2(capsys):
     assert main(["info", "timesformer-base"]) == 2
     assert "closest: timesformer_base" in capsys.readouterr().err

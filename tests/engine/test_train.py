@@ -195,3 +195,24 @@ def test_training_with_compile_writes_plain_checkpoints(tiny_data, tmp_path):
     assert not any(
         k.startswith("_orig_mod.") for k in load_file(tmp_path / "run" / "model.safetensors")
     )
+
+
+def test_constructing_a_trainer_writes_nothing(tiny_data, tmp_path):
+    """Every input is checked and the run is built in memory; the first write is fit's."""
+    out = tmp_path / "run"
+    trainer = Trainer(load_config(None, tiny_overrides(tiny_data, out, max_steps=1)))
+    assert trainer.model is not None and not out.exists()
+    trainer.fit()
+    assert (out / "config.yaml").is_file() and (out / "checkpoint.pt").is_file()
+
+
+def test_a_missing_synthetic_set_is_written_by_train_after_the_checks(tmp_path):
+    from videoformer.engine.train import train
+
+    root, out = tmp_path / "data", tmp_path / "run"
+    overrides = tiny_overrides(root, out, max_steps=1, **{"data.synthetic_per_class": 2})
+    with pytest.raises(FileNotFoundError, match="synthetic set is not written yet"):
+        Trainer(load_config(None, overrides))  # Trainer() itself writes nothing
+    assert not root.exists() and not out.exists()
+    train(load_config(None, overrides))
+    assert (root / "train.csv").is_file() and (out / "model.safetensors").is_file()

@@ -35,6 +35,11 @@ def split_items(cfg: DataConfig, split: str):
     """(items, label names or None) of the ``"train"`` or ``"val"`` split."""
     root, kind = Path(cfg.root), kind_of(cfg)
     path = kind.split_path(root, split, cfg.train if split == "train" else cfg.val)
+    if kind.generated and not path.exists():
+        raise FileNotFoundError(
+            f"{path}: the {cfg.dataset} set is not written yet (videoformer train, or "
+            "videoformer.engine.train.prepare_data, writes it after checking the recipe)"
+        )
     return kind.read(path, root, root / cfg.labels)
 
 
