@@ -4,6 +4,8 @@ the field, the value and what is allowed, and the run folder and data root stay 
 import pytest
 
 from videoformer.cli import main
+from videoformer.data.sampling import ClipSampler
+from videoformer.engine.config import RECIPES, load_config
 
 
 @pytest.mark.parametrize(
@@ -28,6 +30,10 @@ from videoformer.cli import main
             "pretrained = '/nonexistent/w.pth': no such file, URL, tag",
         ),
         ("data.dataset=kinetics", "data.dataset = 'kinetics' reads"),
+        (
+            "model_overrides.num_frames=8",
+            "data.clip = '4x4x1' gives clips of 4 frames, but the model (timesformer) takes 8",
+        ),
         (
             "data.protocol=hf_videomae",
             "data.protocol = 'hf_videomae': the hf_videomae protocol takes (1,) crops",
@@ -86,3 +92,76 @@ def test_other_commands_check_their_arguments_first(tmp_path, capsys):
     )
     assert "views must be CLIPSxCROPS" in capsys.readouterr().err
     assert not (tmp_path / "e.txt").exists() and not (tmp_path / "c.pt").exists()
+
+
+def _class_folders(root, train, val, suffix=".mp4"):
+    for split, classes in (("train", train), ("val", val)):
+        for cls in classes:
+            (root / split / cls).mkdir(parents=True)
+            (root / split / cls / f"x{suffix}").write_bytes(b"")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("val", "message"),
+    [
+        (["a", "c"], "val/ lacks 1 classes ('b')"),
+        (["a", "b", "c", "d"], "train/ lacks 1 classes ('d')"),
+    ],
+)
+@pytest.mark.parametrize(("kind", "suffix"), [("folders", ".mp4"), ("images", ".png")])
+def test_class_folders_that_differ_between_splits_are_refused(
+    tmp_path, capsys, val, message, kind, suffix
+):
+    root = _class_folders(tmp_path / "data", ["a", "b", "c"], val, suffix)
+    out = tmp_path / "run"
+    argv = [
+        "train",
+        "--config",
+        "demo",
+        "--set",
+        f"data.root={root}",
+        "--set",
+        f"data.dataset={kind}",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "the splits must have the same classes" in err and message in err
+    assert not out.exists()
+
+
+def test_kinetics_splits_share_one_label_list(tmp_path):
+    from videoformer.data.datasets import read_kinetics_csv
+
+    root = tmp_path / "k"
+    root.mkdir()
+    header = "label,youtube_id,time_start,time_end,split\n"
+    (root / "train.csv").write_text(header + "a,x1,0,10,train\nb,x2,0,10,train\n")
+    (root / "val.csv").write_text(header + "b,x3,0,10,val\n")
+    for stem in ("x1_000000_000010", "x2_000000_000010", "x3_000000_000010"):
+        (root / f"{stem}.mp4").write_bytes(b"")
+    _, names = read_kinetics_csv(root / "train.csv", root)
+    items, _ = read_kinetics_csv(root / "val.csv", root, label_names=names)
+    assert names == ["a", "b"] and [it.label for it in items] == [1]  # b is 1, as in train
+    (root / "val.csv").write_text(header + "c,x3,0,10,val\n")
+    with pytest.raises(ValueError, match=r"val.csv: 1 classes \('c'\) that the label list lacks"):
+        read_kinetics_csv(root / "val.csv", root, label_names=names)
+
+
+@pytest.mark.parametrize("recipe", sorted(p.stem for p in RECIPES.glob("*.yaml")))
+def test_every_packaged_recipe_loads_and_its_clips_fit_its_model(recipe):
+    import torch
+
+    from videoformer.data.kinds import DATASET_KINDS
+    from videoformer.engine.builders import model_frames
+    from videoformer.models.registry import resolve_weights
+
+    cfg = load_config(recipe)
+    entry, spec = resolve_weights(cfg.model)
+    with torch.device("meta"):
+        model = entry.build(**{**(spec.config if spec else {}), **cfg.model_overrides})
+    frames = model_frames(model)
+    if DATASET_KINDS[cfg.data.dataset].sample != "image":
+        assert frames == ClipSampler.parse(cfg.data.clip).clip_len

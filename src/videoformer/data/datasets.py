@@ -93,17 +93,52 @@ def read_list_file(
     return items
 
 
+def check_same_classes(
+    expected: Sequence[str], got: Sequence[str], expected_from: str, got_from: str
+) -> None:
+    """Two splits must name the same classes (in the same order, so the same index is the
+    same class): the error names what each side lacks."""
+    if list(expected) == list(got):
+        return
+    lacks_got = sorted(set(expected) - set(got))
+    lacks_expected = sorted(set(got) - set(expected))
+    if not lacks_got and not lacks_expected:
+        raise ValueError(f"{got_from} orders its classes differently from {expected_from}")
+    parts = [f"{got_from} lacks {_names(lacks_got)}"] if lacks_got else []
+    parts += [f"{expected_from} lacks {_names(lacks_expected)}"] if lacks_expected else []
+    raise ValueError(
+        "the splits must have the same classes (a class's index must mean the same in both): "
+        + "; ".join(parts)
+    )
+
+
+def _names(names: Sequence[str], most: int = 10) -> str:
+    shown = ", ".join(repr(n) for n in names[:most])
+    return f"{len(names)} classes ({shown}{', ...' if len(names) > most else ''})"
+
+
 def read_kinetics_csv(
-    path: str | Path, root: str | Path, split: str | None = None
+    path: str | Path,
+    root: str | Path,
+    split: str | None = None,
+    label_names: Sequence[str] | None = None,
 ) -> tuple[list[Item], list[str]]:
     """The official Kinetics annotation CSV (``label,youtube_id,time_start,time_end,split``)
     resolved to files named ``{youtube_id}_{start:06d}_{end:06d}.<ext>``, in ``root`` or in
     ``root/<label>/``. Clips not on disk (Kinetics always has some) are counted and logged.
-    Returns the items and the sorted label names."""
+    Labels index ``label_names`` (a label outside them is an error naming it), or else
+    the file's own sorted names. Returns the items and the label names."""
     root = _check_root(root)
     with open(path, newline="") as f:
         rows = [r for r in csv.DictReader(f) if split is None or r.get("split") == split]
-    names = sorted({r["label"] for r in rows})
+    names = list(label_names) if label_names is not None else sorted({r["label"] for r in rows})
+    unknown = sorted({r["label"] for r in rows} - set(names))
+    if unknown:
+        raise ValueError(
+            f"{path}: {_names(unknown)} that the label list lacks (the training split's "
+            "classes, or data.labels)"
+        )
+    index = {name: k for k, name in enumerate(names)}
     found: dict[str, Path] = {}
     for file in root.rglob("*"):
         if file.suffix.lower() in VIDEO_EXTENSIONS:
@@ -114,7 +149,7 @@ def read_kinetics_csv(
             f"{r['youtube_id']}_{int(float(r['time_start'])):06d}_{int(float(r['time_end'])):06d}"
         )
         if stem in found:
-            items.append(Item(found[stem], names.index(r["label"])))
+            items.append(Item(found[stem], index[r["label"]]))
         else:
             missing += 1
     if missing:
@@ -345,6 +380,7 @@ class ImageFolderDataset(Dataset):
         train: bool = True,
     ) -> None:
         self.items, self.label_names = read_class_folders(root, IMAGE_EXTENSIONS)
+        self.root = Path(root)
         if not self.items:
             raise ValueError(f"no images under {root}")
         self.transform, self.seed, self.epoch, self.train = transform, seed, 0, train

@@ -2,9 +2,12 @@
 its files, how its annotation is read, which dataset class serves its samples. The
 recipe's choices, the checks before a run and the dataset builders all read it.
 
-A split is read by ``kind.read(split_path, root, labels_path)`` -> (items, label names or
-None), where ``split_path`` is the annotation file (``root/<train or val file>``) or, for
-class folders, the split's folder (``root/train``, ``root/val``).
+A split is read by ``kind.read(split_path, root, labels_path, names)`` -> (items, label
+names or None), where ``split_path`` is the annotation file (``root/<train or val file>``)
+or, for class folders, the split's folder (``root/train``, ``root/val``), and ``names`` the
+label names the training split gave (None when reading it): the validation split is
+indexed by the same names, and a class one split has and the other lacks is an error
+naming it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from .datasets import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
     Item,
+    check_same_classes,
     read_audioset_csv,
     read_class_folders,
     read_kinetics_csv,
@@ -25,7 +29,7 @@ from .datasets import (
     read_ssv2,
 )
 
-Reader = Callable[[Path, Path, Path], tuple[list[Item], list[str] | None]]
+Reader = Callable[[Path, Path, Path, list[str] | None], tuple[list[Item], list[str] | None]]
 
 
 @dataclass(frozen=True)
@@ -51,13 +55,27 @@ class DatasetKind:
         return paths + ([root / labels] if self.labels_file == "required" else [])
 
 
-def _list_file(annotation: Path, root: Path, labels: Path):
+def _list_file(annotation: Path, root: Path, labels: Path, names: list[str] | None):
     names = read_label_names(labels) if labels.is_file() else None
     return read_list_file(annotation, root, names), names
 
 
+def _kinetics(annotation: Path, root: Path, labels: Path, names: list[str] | None):
+    """One label list for both splits: data.labels when it exists, else the training
+    split's names."""
+    if names is None and labels.is_file():
+        names = read_label_names(labels)
+    return read_kinetics_csv(annotation, root, label_names=names)
+
+
 def _folders(extensions: tuple[str, ...]) -> Reader:
-    return lambda folder, root, labels: read_class_folders(folder, extensions)
+    def read(folder: Path, root: Path, labels: Path, names: list[str] | None):
+        items, found = read_class_folders(folder, extensions)
+        if names is not None:
+            check_same_classes(names, found, f"{root / 'train'}/", f"{folder}/")
+        return items, found
+
+    return read
 
 
 KINDS = (
@@ -77,12 +95,13 @@ KINDS = (
     DatasetKind(
         "kinetics",
         "the official Kinetics annotation CSVs",
-        lambda annotation, root, labels: read_kinetics_csv(annotation, root),
+        _kinetics,
+        labels_file="optional",
     ),
     DatasetKind(
         "ssv2",
         "Something-Something v2: labels.json and the split JSON files",
-        lambda annotation, root, labels: read_ssv2(labels, annotation, root),
+        lambda annotation, root, labels, names: read_ssv2(labels, annotation, root),
         labels_file="required",
     ),
     DatasetKind(
@@ -102,7 +121,7 @@ KINDS = (
     DatasetKind(
         "audioset",
         "AudioSet-style segments with audio, multi-label",
-        lambda annotation, root, labels: read_audioset_csv(annotation, labels, root),
+        lambda annotation, root, labels, names: read_audioset_csv(annotation, labels, root),
         labels_file="required",
         sample="audiovisual",
     ),

@@ -12,6 +12,7 @@ from ..data.datasets import (
     AudioVisualDataset,
     ImageFolderDataset,
     VideoDataset,
+    check_same_classes,
     read_class_folders,
 )
 from ..data.kinds import DATASET_KINDS, DatasetKind
@@ -31,8 +32,10 @@ def kind_of(cfg: DataConfig) -> DatasetKind:
     return DATASET_KINDS[cfg.dataset]
 
 
-def split_items(cfg: DataConfig, split: str):
-    """(items, label names or None) of the ``"train"`` or ``"val"`` split."""
+def split_items(cfg: DataConfig, split: str, names: list[str] | None = None):
+    """(items, label names or None) of the ``"train"`` or ``"val"`` split; the validation
+    split takes the training split's ``names`` (a class one has and the other lacks is an
+    error naming it)."""
     root, kind = Path(cfg.root), kind_of(cfg)
     path = kind.split_path(root, split, cfg.train if split == "train" else cfg.val)
     if kind.generated and not path.exists():
@@ -40,12 +43,20 @@ def split_items(cfg: DataConfig, split: str):
             f"{path}: the {cfg.dataset} set is not written yet (videoformer train, or "
             "videoformer.engine.train.prepare_data, writes it after checking the recipe)"
         )
-    return kind.read(path, root, root / cfg.labels)
+    return kind.read(path, root, root / cfg.labels, names)
 
 
 def required_paths(cfg: DataConfig) -> list[Path]:
     """The files and folders a data config reads (a generated set is written if missing)."""
     return kind_of(cfg).required_paths(Path(cfg.root), (cfg.train, cfg.val), cfg.labels)
+
+
+def model_frames(model: torch.nn.Module) -> int | None:
+    """The frames of the model's video input (``input_shape`` (C, T, H, W), or its
+    ``video`` entry); None for an image model."""
+    shape = model.input_shape
+    shape = shape.get("video", ()) if isinstance(shape, dict) else shape
+    return shape[1] if len(shape) == 4 else None
 
 
 def check_inputs(cfg: TrainConfig, device: torch.device) -> ModelSource | None:
@@ -60,22 +71,30 @@ def check_inputs(cfg: TrainConfig, device: torch.device) -> ModelSource | None:
         raise FileNotFoundError(
             f"data.dataset = {cfg.data.dataset!r} reads {', '.join(missing)}: not found"
         )
-    kind = kind_of(cfg.data)
-    if kind.class_folders:  # the class-folder layout, cheaply
-        for split in ("train", "val"):
-            read_class_folders(Path(cfg.data.root) / split, kind.extensions)
+    kind, root = kind_of(cfg.data), Path(cfg.data.root)
+    if kind.class_folders:  # the class-folder layout and the same classes, cheaply
+        _, names = read_class_folders(root / "train", kind.extensions)
+        _, val_names = read_class_folders(root / "val", kind.extensions)
+        check_same_classes(names, val_names, f"{root / 'train'}/", f"{root / 'val'}/")
     if cfg.precision == "fp16" and device.type != "cuda":
         raise ValueError(
             "precision = 'fp16' needs a GPU (its gradient scaler is CUDA-only); use bf16 on the CPU"
         )
     try:
-        entry, _ = resolve_weights(cfg.model)
+        entry, spec = resolve_weights(cfg.model)
         with torch.device("meta"):
-            entry.build(**cfg.model_overrides)
+            model = entry.build(**{**(spec.config if spec else {}), **cfg.model_overrides})
     except (ValueError, TypeError) as e:
         raise ValueError(
             f"model = {cfg.model!r}, model_overrides = {cfg.model_overrides}: {e}"
         ) from None
+    frames, clip_len = model_frames(model), ClipSampler.parse(cfg.data.clip).clip_len
+    if kind.sample != "image" and frames is not None and frames != clip_len:
+        raise ValueError(
+            f"data.clip = {cfg.data.clip!r} gives clips of {clip_len} frames, but the model "
+            f"({cfg.model}) takes {frames}: set model_overrides.num_frames or data.clip so "
+            "that they agree"
+        )
     try:
         build_protocol(recipe_data_spec(cfg))
     except ValueError as e:
@@ -172,11 +191,12 @@ def build_datasets(train_cfg: TrainConfig, test_spec: DataSpec | None = None):
         train_tf, test_tf = transforms_for(cfg, None)
         train = ImageFolderDataset(root / "train", train_tf, seed)
         val = ImageFolderDataset(root / "val", test_tf, seed, train=False)
-        if train.label_names != val.label_names:
-            raise ValueError(f"{root}: train/ and val/ have different class folders")
+        check_same_classes(
+            train.label_names, val.label_names, f"{root / 'train'}/", f"{root / 'val'}/"
+        )
         return train, val, train.label_names
     train_items, names = split_items(cfg, "train")
-    val_items, val_names = split_items(cfg, "val")
+    val_items, val_names = split_items(cfg, "val", names)
     names = names or val_names
     train_tf, test_tf = transforms_for(cfg, names)
     sampler = sampler_for(cfg)
