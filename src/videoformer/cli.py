@@ -78,7 +78,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.out:
         overrides.append(f"out={args.out}")
     cfg = load_config(args.config, overrides)
-    result = train(cfg, resume=args.resume)
+    result = train(cfg, resume=args.resume, overwrite=args.overwrite)
     if "preempted_at_step" in result:
         print(
             f"preempted (SIGTERM) after step {result['preempted_at_step']}: checkpoint in "
@@ -425,6 +425,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume",
         action="store_true",
         help="continue from the run folder's checkpoint (after a stop or a preemption)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start again in a run folder an earlier run wrote into (its files are deleted)",
     )
     p.set_defaults(fn=_cmd_train)
 

@@ -28,7 +28,7 @@ def run_demo(out_dir: str | Path = "demo_out", overrides: list[str] = ()) -> dic
     out = Path(out_dir)
     cfg = load_config("demo", [f"out={out}", f"data.root={out / 'dataset'}", *overrides])
     prepare_data(cfg, DistInfo())
-    trainer = Trainer(cfg)
+    trainer = Trainer(cfg, overwrite=True)  # the demo's own folder: a re-run starts again
     ready = time.perf_counter()
     result = trainer.fit()
     trained = time.perf_counter()

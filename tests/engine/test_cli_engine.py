@@ -307,3 +307,52 @@ def test_compile_flag_gives_the_eager_answers(trained, tiny_data, tmp_path, caps
     assert labels == labels_c
     np.testing.assert_allclose(probs_c, probs, atol=2e-6)  # printed to 6 decimals
     np.testing.assert_allclose(emb_c, emb, rtol=1e-5, atol=1e-6)
+
+
+def test_a_used_run_folder_needs_resume_or_overwrite(tiny_data, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", *sum((["--set", o] for o in tiny_overrides(tiny_data, out)), [])]
+    argv += ["--set", "max_steps=1", "--set", "schedule.epochs=1"]
+    assert main(argv) == 0
+    (out / "eval.json").write_text('{"top1": 1.0}')  # what a finished run leaves
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "holds an earlier run" in err and "--resume" in err and "--overwrite" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert main([*argv, "--overwrite"]) == 0
+    assert not (out / "eval.json").exists()  # the old run's report went with it
+    rows = (out / "metrics.jsonl").read_text().splitlines()
+    assert len(rows) == 1  # one step of the new run, nothing appended to the old log
+    assert main([*argv, "--overwrite", "--resume"]) == 2
+    assert "choose one" in capsys.readouterr().err
+
+
+def test_a_run_folder_in_use_is_refused(tiny_data, tmp_path, capsys):
+    """A second process on a folder a running run holds is refused before it writes."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from filelock import FileLock; "
+            f"lock = FileLock({str(out / 'run.lock')!r}); lock.acquire(); "
+            "print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        argv = ["train", *sum((["--set", o] for o in tiny_overrides(tiny_data, out)), [])]
+        assert main([*argv, "--overwrite"]) == 2
+        assert "in use by another running videoformer train" in capsys.readouterr().err
+        assert sorted(p.name for p in out.iterdir()) == ["run.lock"]
+    finally:
+        holder.kill()
+        holder.wait()

@@ -38,8 +38,11 @@ def atomic_save(obj: Any, path: str | Path, keep_previous: bool = False) -> None
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
-        if keep_previous and path.exists():
-            os.replace(path, previous_path(path))
+        if keep_previous:
+            try:  # no exists() first: another process may rename it in between
+                os.replace(path, previous_path(path))
+            except FileNotFoundError:
+                pass
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -49,6 +49,7 @@ from .distributed import DistInfo, EpochSampler
 from .evaluate import evaluate, model_inputs, write_report
 from .loggers import MetricSinks
 from .optim import build_optimizer, build_scheduler
+from .run_folder import RunLock, check_run_folder, clear_previous_run
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +125,18 @@ class Trainer:
     ``train()`` writes it after the checks."""
 
     def __init__(
-        self, cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None
+        self,
+        cfg: TrainConfig,
+        resume: bool = False,
+        info: DistInfo | None = None,
+        overwrite: bool = False,
     ) -> None:
         self.cfg = cfg
         self.info = info or distributed.init()
-        pretrained = check_inputs(cfg, self.info.device)  # before anything is written
         self.out = Path(cfg.out)
+        if self.info.is_main:  # rank 0 owns the folder
+            check_run_folder(self.out, resume, overwrite)
+        pretrained = check_inputs(cfg, self.info.device)  # before anything is written
         if resume and (self.out / "config.yaml").is_file():  # before config.yaml is rewritten
             saved = yaml.safe_load((self.out / "config.yaml").read_text())
             check_resumable(saved, to_dict(cfg), self.out / "config.yaml")
@@ -166,17 +173,20 @@ class Trainer:
             )
         self.state = TrainState()
         self.sinks = MetricSinks(cfg.logging.tensorboard, cfg.logging.wandb, self.out, to_dict(cfg))
-        self._opened = False
+        self._opened, self._overwrite, self.lock = False, overwrite, RunLock(self.out)
         if resume:
             self._resume()
 
     def open_run(self) -> None:
-        """The run folder and its ``config.yaml`` (rank 0): the run's first writes."""
+        """The run's first writes (rank 0): the folder and its lock, held until ``fit``
+        ends; with ``overwrite``, the earlier run's files cleared; ``config.yaml``."""
         if self._opened:
             return
         self._opened = True
         if self.info.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
+            self.lock.acquire()
+            if self._overwrite:
+                clear_previous_run(self.out)
             save_config(self.cfg, self.out / "config.yaml")
 
     # --- checkpoints -------------------------------------------------------------------
@@ -488,6 +498,7 @@ class Trainer:
             return self._fit()
         finally:
             self._close_writer()
+            self.lock.release()
             if main_thread:
                 signal.signal(signal.SIGTERM, previous)
 
@@ -550,12 +561,15 @@ def prepare_data(cfg: TrainConfig, info: DistInfo) -> None:
         torch.distributed.barrier()
 
 
-def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
-    """A whole run; after a SIGTERM, ``{"preempted_at_step": n}`` (the checkpoint is on disk)."""
+def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
+    """A whole run; after a SIGTERM, ``{"preempted_at_step": n}`` (the checkpoint is on disk).
+    A folder an earlier run wrote into needs ``resume`` or ``overwrite``."""
     info = distributed.init()
     try:
+        if info.is_main:
+            check_run_folder(Path(cfg.out), resume, overwrite)
         prepare_data(cfg, info)
-        trainer = Trainer(cfg, resume=resume, info=info)
+        trainer = Trainer(cfg, resume=resume, info=info, overwrite=overwrite)
         try:
             return trainer.fit()
         except Preempted as stop:
