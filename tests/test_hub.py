@@ -5,6 +5,7 @@ import hashlib
 import http.server
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 (http.server's name)
         self.server.requests += 1
         name = self.path.lstrip("/")
+        if name in ("closed.pth", "huge.pth", "drip.pth"):
+            self.misbehave(name)
+            return
         if name == "truncated.pth":
             body = self.server.files["good.pyth"]
             self.send_response(200)
@@ -50,6 +54,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def misbehave(self, name):
+        """closed.pth: half a zip, no length, then the connection closes; huge.pth: claims
+        a terabyte; drip.pth: a byte every 0.2 s."""
+        body = self.server.files["good.pyth"]
+        self.send_response(200)
+        if name == "huge.pth":
+            self.send_header("Content-Length", str(2**40))
+        self.end_headers()
+        if name == "closed.pth":
+            self.wfile.write(body[: len(body) // 2])
+        elif name == "huge.pth":
+            self.wfile.write(body[:1000])
+        else:
+            for byte in body[:200]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)
+
     def log_message(self, *args):
         pass
 
@@ -63,6 +85,11 @@ def server(tmp_path):
     )  # the official container and key prefix
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.files = {"good.pyth": (tmp_path / "good.pyth").read_bytes()}
+    for version in ("v1", "v2"):
+        save_file({"w": torch.full((3,), float(version[1]))}, tmp_path / f"{version}.safetensors")
+        httpd.files[f"{version}/model.safetensors"] = (
+            tmp_path / f"{version}.safetensors"
+        ).read_bytes()
     httpd.requests = 0
     httpd.trained = trained
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -82,7 +109,8 @@ def test_download_caches_and_reuses_without_network(server):
     url = f"{server.url}/good.pyth"
     digest = hashlib.sha256(server.files["good.pyth"]).hexdigest()
     path = download(url, sha256=digest, progress=False)
-    assert path == cached_path(url) and path.parent.parts[-2:] == ("hub", "checkpoints")
+    assert path == cached_path(url) and path.parts[-4:-2] == ("hub", "checkpoints")
+    assert path.name == "good.pyth"  # the file name stays readable
     assert path.read_bytes() == server.files["good.pyth"] and server.requests == 1
     assert download(url, sha256=digest[:8]) == path and server.requests == 1  # no second request
     assert not list(path.parent.glob(".*partial"))
@@ -99,13 +127,13 @@ def test_bad_downloads_leave_nothing_in_the_cache(server):
         assert not cached_path(f"{server.url}/{name}").exists()
     with pytest.raises(DownloadError, match="does not match the published 0000"):
         download(f"{server.url}/good.pyth", sha256="0000", progress=False)
-    assert not any(cached_path(f"{server.url}/good.pyth").parent.iterdir())
+    assert not any(cached_path(f"{server.url}/good.pyth").parent.glob("*"))
 
 
 def test_cached_file_with_another_hash_is_refused_naming_both(server):
     url = f"{server.url}/good.pyth"
     path = download(url, progress=False)
-    path.write_bytes(b"PK\x03\x04 tampered")
+    torch.save({"tampered": torch.ones(1)}, path)
     actual = hashlib.sha256(path.read_bytes()).hexdigest()
     expected = hashlib.sha256(server.files["good.pyth"]).hexdigest()
     with pytest.raises(
@@ -118,7 +146,7 @@ def test_unreachable_names_the_url_and_the_cache_path():
     url = "http://127.0.0.1:9/TimeSformer_divST_8x32_224_K400.pyth"  # discard port: refused
     with pytest.raises(
         DownloadError,
-        match=r"cannot reach .*K400.pyth.*put it at .*hub/checkpoints/"
+        match=r"cannot reach .*K400.pyth.*put it at .*hub/checkpoints/[0-9a-f]{16}/"
         r"TimeSformer_divST_8x32_224_K400.pyth",
     ):
         download(url, progress=False)
@@ -223,3 +251,50 @@ def test_predictor_takes_a_tag(server, tiny_tag):
     x = predictor.views(frames)
     assert x.shape == (1, 3, 4, 32, 32)  # the tag's protocol: 1 clip x 1 crop
     torch.testing.assert_close(predictor.logits(frames), server.trained(x), rtol=0, atol=0)
+
+
+def test_the_cache_is_keyed_by_the_whole_url(server):
+    """Two URLs ending in the same file name (every HF .../resolve/main/model.safetensors)
+    never share a cache file; the second is fetched, not served the first offline."""
+    first = download(f"{server.url}/v1/model.safetensors", progress=False)
+    second = download(f"{server.url}/v2/model.safetensors", progress=False)
+    assert first != second and first.name == second.name == "model.safetensors"
+    assert second.read_bytes() == server.files["v2/model.safetensors"] and server.requests == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"<!DOCTYPE html><html>Dropbox</html>", "is a web page.*dl=1"),
+        (b"\x00" * 4096, "is not a checkpoint"),
+        (b"", "is empty"),
+        (b"PK\x03\x04" + b"x" * 100, "cut short: a zip archive without its end"),
+    ],
+)
+def test_a_bad_file_in_the_cache_is_named_with_the_fix(server, content, message):
+    url = f"{server.url}/good.pyth"
+    path = cached_path(url)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    with pytest.raises(DownloadError, match=f"cached {path} .*{message}.*rm {path}"):
+        create_model("timesformer", pretrained=url, **TINY)
+    assert server.requests == 0  # nothing fetched behind the user's back
+
+
+def test_misbehaving_servers_leave_nothing_in_the_cache(server, monkeypatch):
+    with pytest.raises(DownloadError, match="cut short: a zip archive without its end"):
+        download(f"{server.url}/closed.pth", progress=False)  # close-delimited, cut in half
+    with pytest.raises(DownloadError, match="1024.0 GiB and .* GiB free"):
+        download(f"{server.url}/huge.pth", progress=False)
+    monkeypatch.setenv("VIDEOFORMER_DOWNLOAD_DEADLINE", "1")
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match="after 1 s, the deadline"):
+        download(f"{server.url}/drip.pth", progress=False)
+    assert time.monotonic() - start < 10
+    for name in ("closed.pth", "huge.pth", "drip.pth"):
+        assert not any(cached_path(f"{server.url}/{name}").parent.glob("*"))
+
+
+def test_a_url_without_a_file_name_is_one_clear_error():
+    with pytest.raises(ValueError, match="names no file"):
+        download("http://127.0.0.1:9/weights/%2e%2e", progress=False)
