@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -79,6 +80,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         overrides.append(f"out={args.out}")
     cfg = load_config(args.config, overrides)
     result = train(cfg, resume=args.resume, overwrite=args.overwrite)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
+        return 0
     if "preempted_at_step" in result:
         print(
             f"preempted (SIGTERM) after step {result['preempted_at_step']}: checkpoint in "
@@ -540,12 +543,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Stderr(logging.StreamHandler):
+    """Lines on whatever ``sys.stderr`` is when they are written."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def _show_run_reports() -> None:
+    """A run's own report (its start, each evaluation) as plain lines, without -v."""
+    run = logging.getLogger("videoformer.run")
+    if not run.handlers:
+        handler = _Stderr()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        run.addHandler(handler)
+        run.propagate = False
+    run.setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    _show_run_reports()
     from .weights.hub import DownloadError
     from .weights.loading import CheckpointError
 

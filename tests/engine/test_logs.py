@@ -2,8 +2,10 @@
 closed and optional, a confusion figure of bounded size."""
 
 import io
+import json
 import time
 
+import pytest
 from PIL import Image
 
 from tests.engine.conftest import tiny_overrides
@@ -86,3 +88,25 @@ def test_smoothed_loss_follows_the_trend():
     values = [float(v) for v in range(100, 0, -1)]
     smoothed = smooth(values)
     assert smoothed[0] == values[0] and all(a >= b for a, b in zip(smoothed, smoothed[1:]))
+
+
+def test_a_run_reports_its_start_and_each_evaluation_without_verbose(tiny_data, tmp_path, capsys):
+    """The summary line and one line per evaluation, and the logged lr is the base lr
+    (the classifier's), not the first parameter group's after layer decay."""
+    from videoformer.cli import main
+
+    out = tmp_path / "run"
+    sets = tiny_overrides(tiny_data, out, **{"optim.layer_decay": 0.5, "schedule.epochs": 2})
+    assert main(["train", *sum((["--set", o] for o in sets), [])]) == 0
+    err = capsys.readouterr().err
+    assert "training timesformer (" in err and "parameters, 10 classes) on 30 clips" in err
+    assert "evaluating 10 videos x 1 views" in err
+    evals = [line for line in err.splitlines() if "mean class accuracy" in line]
+    assert [line.split(":")[0] for line in evals] == ["epoch 1/2", "epoch 2/2"]
+    rows = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines()]
+    first = next(r for r in rows if r["kind"] == "train")
+    # warm-up-free cosine: the first step's lr is optim.lr (1e-3) times the schedule factor
+    from videoformer.engine.config import ScheduleConfig
+    from videoformer.engine.optim import lr_factor
+
+    assert first["lr"] == pytest.approx(1e-3 * lr_factor(1, 7, ScheduleConfig(epochs=2)))

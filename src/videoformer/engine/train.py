@@ -52,6 +52,9 @@ from .optim import build_optimizer, build_scheduler
 from .run_folder import RunLock, check_run_folder, clear_previous_run
 
 log = logging.getLogger(__name__)
+# What a run reports as it goes (its start, each evaluation): rank 0 only; the CLI shows
+# these lines without -v.
+run_log = logging.getLogger("videoformer.run")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -428,7 +431,7 @@ class Trainer:
             "epoch": s.epoch,
             "step": s.step,
             "loss": out.loss,
-            "lr": self.optimizer.param_groups[0]["lr"],
+            "lr": self.base_lr(),
             "clips_per_s": out.clips_per_s,
         }
         self._log(row)
@@ -458,6 +461,30 @@ class Trainer:
             self.ema.update_parameters(self.model)
         self.state.step += 1
 
+    def base_lr(self) -> float:
+        """The schedule's lr now: the classifier's (``optim.lr`` at the peak); the other
+        parameter groups take it times their ``lr_mult`` (layer decay, backbone, embeddings)."""
+        group = self.optimizer.param_groups[0]
+        return group["lr"] / group["lr_mult"]
+
+    def say(self, message: str) -> None:
+        """A line of the run's own report (rank 0)."""
+        if self.info.is_main:
+            run_log.info(message)
+
+    def summary(self) -> str:
+        cfg, info = self.cfg, self.info
+        params = sum(p.numel() for p in self.model.parameters())
+        effective = cfg.batch_size * info.world_size * cfg.optim.accum_steps
+        views = self.val_set.views_per_video
+        videos = len(self.val_set) // views
+        return (
+            f"training {cfg.model} ({params:,} parameters, {self.num_classes} classes) on "
+            f"{len(self.train_set):,} clips, evaluating {videos:,} videos x {views} views; "
+            f"batch {cfg.batch_size} x {info.world_size} process(es) x {cfg.optim.accum_steps} "
+            f"accumulation = {effective}; {info.device}, {cfg.precision}; {self.out}"
+        )
+
     def run_eval(self) -> dict[str, Any]:
         model = self.ema.module if self.ema is not None else self.wrapped
         result = evaluate(
@@ -476,6 +503,14 @@ class Trainer:
             **{k: v for k, v in result.items() if isinstance(v, (int, float))},
         }
         self._log(row)
+        where = f"epoch {self.state.epoch}/{self.cfg.schedule.epochs}"
+        if "mAP" in result:
+            self.say(f"{where}: mAP {result['mAP']:.1%} ({result['num_videos']} videos)")
+        else:
+            self.say(
+                f"{where}: top-1 {result['top1']:.1%}, mean class accuracy "
+                f"{result['mean_class_accuracy']:.1%} ({result['num_videos']} videos)"
+            )
         return result
 
     def _on_sigterm(self, signum, frame) -> None:
@@ -508,15 +543,7 @@ class Trainer:
 
     def _fit(self) -> dict[str, Any]:
         cfg, s = self.cfg, self.state
-        log.info(
-            "training %s: %d clips/epoch, batch %d x %d processes x %d accumulation = %d effective",
-            cfg.model,
-            len(self.train_set),
-            cfg.batch_size,
-            self.info.world_size,
-            cfg.optim.accum_steps,
-            cfg.batch_size * self.info.world_size * cfg.optim.accum_steps,
-        )
+        self.say(self.summary())
         self.open_run()
         result: dict[str, Any] = {}
         while s.epoch < cfg.schedule.epochs:
