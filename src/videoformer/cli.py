@@ -78,7 +78,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     overrides = list(args.set or [])
     if args.out:
         overrides.append(f"out={args.out}")
-    cfg = load_config(args.config, overrides)
+    recipe = args.config
+    saved = Path(args.out or "") / "config.yaml"
+    if recipe is None and args.resume and args.out and saved.is_file():
+        recipe = saved  # the run's own recipe
+    cfg = load_config(recipe, overrides)
     result = train(cfg, resume=args.resume, overwrite=args.overwrite)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
         return 0
@@ -96,6 +100,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_recipe(args: argparse.Namespace) -> str | Path:
+    """``--config``, or the recipe of the run the checkpoint belongs to (its folder's
+    config.yaml)."""
+    if args.config:
+        return args.config
+    checkpoint = Path(args.checkpoint)
+    for folder in (checkpoint, checkpoint.parent):
+        if (folder / "config.yaml").is_file():
+            return folder / "config.yaml"
+    raise ValueError(
+        f"eval needs --config (the recipe whose data set to evaluate on): {args.checkpoint} "
+        "is not inside a run folder with its config.yaml"
+    )
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -109,7 +128,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .weights.source import resolve_source
 
     device = resolve_device(args.device)
-    cfg = load_config(args.config, list(args.set or []))
+    cfg = load_config(_eval_recipe(args), list(args.set or []))
     source = resolve_source(args.checkpoint, args.model)
     if source.variant is None:  # a foreign checkpoint: the recipe's model
         source = resolve_source(args.checkpoint, cfg.model)
@@ -415,7 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train from a YAML recipe (torchrun for several processes)")
     p.add_argument(
-        "--config", help="YAML recipe or a packaged one's name, e.g. demo, finetune_folders"
+        "--config",
+        help="YAML recipe or a packaged one's name, e.g. demo, finetune_folders (with --resume: "
+        "default the run folder's own config.yaml)",
     )
     p.add_argument(
         "--set",
@@ -441,7 +462,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument(
-        "--config", help="YAML recipe giving the data set (the views come from the weights)"
+        "--config",
+        help="YAML recipe giving the data set (default: the run's own, for a checkpoint in "
+        "its run folder; the views come from the weights)",
     )
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe field")
     p.add_argument("--model", help=MODEL_HELP)

@@ -356,3 +356,22 @@ def test_a_run_folder_in_use_is_refused(tiny_data, tmp_path, capsys):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_eval_and_resume_use_the_runs_own_recipe(tiny_data, tmp_path, capsys):
+    out = tmp_path / "run"
+    sets = tiny_overrides(tiny_data, out, **{"schedule.epochs": 1})
+    assert main(["train", *sum((["--set", o] for o in sets), [])]) == 0
+    capsys.readouterr()
+    for checkpoint in ("model.safetensors", "checkpoint.pt"):  # no --config
+        argv = ["eval", "--checkpoint", str(out / checkpoint), "--out", str(tmp_path / "e")]
+        assert main(argv) == 0
+        assert json.loads(capsys.readouterr().out.split("\nreport:")[0])["num_videos"] == 10
+    argv = ["train", "--out", str(out), "--resume", "--set", "schedule.epochs=2"]
+    assert main(argv) == 0  # the saved recipe, with one field changed
+    rows = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines()]
+    assert max(r["epoch"] for r in rows if r["kind"] == "eval") == 2
+    lonely = tmp_path / "lonely.safetensors"
+    lonely.write_bytes((out / "model.safetensors").read_bytes())
+    assert main(["eval", "--checkpoint", str(lonely)]) == 2
+    assert "eval needs --config" in capsys.readouterr().err
