@@ -221,3 +221,52 @@ def test_audio_visual_models_get_each_clips_audio(tmp_path):
     assert features.shape == (2, 32) and mean.shape == (32,)
     with pytest.raises(ValueError, match="also takes audio: give a video file"):
         predictor.predict(torch.zeros(8, 32, 32, 3, dtype=torch.uint8))
+
+
+def test_convert_reads_sizes_from_the_checkpoint_and_claims_no_labels(tmp_path, capsys):
+    """A foreign file converted for a variant: embed_dim, depth, patch, frames, size and
+    classes come from its shapes (heads cannot: --set); no Kinetics names it does not have,
+    unless --labels gives names."""
+    trained = official_pyth(tmp_path / "official.pyth", 7)
+    out = tmp_path / "c.safetensors"
+    argv = [
+        "convert",
+        str(tmp_path / "official.pyth"),
+        "--model",
+        "timesformer_base",
+        "--set",
+        "num_heads=2",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    loaded = videoformer.load_model(out)
+    assert loaded.config == trained.config
+    assert loaded.label_names is None and loaded.data_spec.labels == ""
+    (tmp_path / "names.txt").write_text("".join(f"class {i}\n" for i in range(7)))
+    assert main([*argv, "--labels", str(tmp_path / "names.txt")]) == 0
+    assert videoformer.load_model(out).label_names == [f"class {i}" for i in range(7)]
+    (tmp_path / "names.txt").write_text("a\nb\n")
+    assert main([*argv, "--labels", str(tmp_path / "names.txt")]) == 2
+    assert "2 names for 7 classes" in capsys.readouterr().err
+
+
+def test_a_checkpoint_that_does_not_fit_says_which_sizes_differ(tmp_path):
+    trained = official_pyth(tmp_path / "official.pyth", 7)
+    small = create_model(
+        "timesformer",
+        img_size=32,
+        patch_size=8,
+        num_frames=4,
+        embed_dim=16,
+        depth=2,
+        num_heads=2,
+        num_classes=7,
+    )
+    with pytest.raises(videoformer.CheckpointError) as error:
+        videoformer.load_checkpoint(small, tmp_path / "official.pyth")
+    message = str(error.value)
+    embed = trained.config.embed_dim
+    assert f"sizes differ: embed_dim {embed} in the checkpoint, 16 in the model" in message
+    assert "depth 1 in the checkpoint, 2 in the model" in message
+    assert "and " in message and len(message) < 1200  # a summary, not every key

@@ -293,20 +293,40 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    import torch
+
+    from .data.datasets import read_label_names
     from .fields import parse_assignments
-    from .models.registry import split_tag
+    from .models.registry import resolve_weights, split_tag
     from .weights.factory import create_model, model_data_spec
+    from .weights.loading import checkpoint_config
     from .weights.model_file import model_metadata, write_model_file
     from .weights.source import resolve_source, shipped_labels
 
     if Path(args.out).suffix != ".safetensors":
         raise ValueError(f"--out must end in .safetensors, got {args.out}")
+    labels = read_label_names(args.labels) if args.labels else None
     overrides = parse_assignments(args.set or [])
-    model = create_model(
-        args.model, pretrained=resolve_source(args.source, args.model), **overrides
-    )
+    source = resolve_source(args.source, args.model)
+    _, tag = resolve_weights(args.model)
+    if source.kind == "foreign":  # no config with it: what its shapes say, over the tag's
+        with torch.device("meta"):
+            target = create_model(args.model)
+        inferred = checkpoint_config(target.family, source.path, target.config)
+        overrides = {**inferred, **overrides}
+    model = create_model(args.model, pretrained=source, **overrides)
     data = model_data_spec(model)
-    labels = model.label_names or shipped_labels(data, model.config.num_classes)
+    labels = labels or model.label_names
+    if labels is None and (source.kind != "foreign" or tag is not None):
+        labels = shipped_labels(data, model.config.num_classes)  # the release the tag names
+    if labels is None:
+        data = replace(data, labels="")  # a foreign file claims no label set
+    elif len(labels) != model.config.num_classes:
+        raise ValueError(
+            f"--labels {args.labels}: {len(labels)} names for {model.config.num_classes} classes"
+        )
     meta = model_metadata(split_tag(args.model)[0], model, list(labels) if labels else None, data)
     write_model_file(model, meta, args.out)
     print(model.load_report)
@@ -519,6 +539,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--set", action="append", metavar="FIELD=VALUE", help="config field of the target"
+    )
+    p.add_argument(
+        "--labels",
+        help="class names, one per line (a foreign checkpoint otherwise gets none; a tag, "
+        "its release's)",
     )
     p.add_argument("--out", required=True, help="FILE.safetensors")
     p.set_defaults(fn=_cmd_convert)

@@ -9,6 +9,7 @@ Importing this package registers every layout.
 
 from . import (  # noqa: F401  (register layouts)
     perceiver_hf,
+    shapes,
     swin_official,
     timesformer_hf,
     timesformer_mmaction,
@@ -17,6 +18,7 @@ from . import (  # noqa: F401  (register layouts)
     vit_imagenet,
 )
 from .layouts import (
+    CONFIG_FROM_SHAPES,
     HF_CONFIGS,
     LAYOUTS,
     RESIZERS,
@@ -33,6 +35,7 @@ from .timesformer_official import resize_timesformer_embeddings
 from .video_swin_official import inflate_swin_2d_to_3d
 
 __all__ = [
+    "CONFIG_FROM_SHAPES",
     "HF_CONFIGS",
     "HFConfigReader",
     "LAYOUTS",

@@ -51,6 +51,8 @@ LAYOUTS: list[Layout] = []
 RESIZERS: dict[str, Callable[[Mapping[str, Tensor], Any], StateDict]] = {}
 # config.json model_type -> its reader
 HF_CONFIGS: dict[str, HFConfigReader] = {}
+# family -> fn(state dict in our keys) -> the config fields its shapes determine
+CONFIG_FROM_SHAPES: dict[str, Callable[[Mapping[str, Tensor]], dict[str, Any]]] = {}
 
 
 def register_hf_config(reader: HFConfigReader) -> HFConfigReader:

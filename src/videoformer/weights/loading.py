@@ -6,6 +6,7 @@ safetensors. Model classes never read files; this module does.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import logging
 from collections.abc import Mapping, Sequence
@@ -17,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..convert import RESIZERS, Layout, claiming_layouts, layouts_for
+from ..convert import CONFIG_FROM_SHAPES, RESIZERS, Layout, claiming_layouts, layouts_for
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,64 @@ def _weights_file(path: Path) -> Path:
         if (path / name).is_file():
             return path / name
     raise CheckpointError(f"{path}: a model directory needs one of {', '.join(WEIGHT_FILES)}")
+
+
+def _some(keys: Sequence[str], most: int = 5) -> str:
+    return ", ".join(keys[:most]) + (f" and {len(keys) - most} more" if len(keys) > most else "")
+
+
+def _size_differences(model: nn.Module, sd: Mapping[str, Tensor]) -> list[str]:
+    """The config fields the checkpoint's shapes determine that differ from the model's."""
+    read = CONFIG_FROM_SHAPES.get(model.family)
+    if read is None:
+        return []
+    ours = dataclasses.asdict(model.config)
+
+    def plain(v: Any) -> Any:
+        return tuple(v) if isinstance(v, list) else v
+
+    return [
+        f"{name} {value} in the checkpoint, {plain(ours[name])} in the model"
+        for name, value in read(sd).items()
+        if name in ours and plain(ours[name]) != value
+    ]
+
+
+def _problems(
+    model: nn.Module,
+    sd: Mapping[str, Tensor],
+    expected: Mapping[str, Tensor],
+    mismatched: list[str],
+    missing: list[str],
+    unexpected: list[str],
+) -> list[str]:
+    """What does not fit, summarised: the sizes that differ, then a few keys of each kind."""
+    problems = []
+    sizes = _size_differences(model, sd) if mismatched or missing or unexpected else []
+    if sizes:
+        problems.append("sizes differ: " + ", ".join(sizes))
+    if mismatched:
+        shown = [
+            f"{k} checkpoint {tuple(sd[k].shape)} vs model {tuple(expected[k].shape)}"
+            for k in mismatched
+        ]
+        problems.append(f"{len(mismatched)} shape mismatches: {_some(shown, 3)}")
+    if missing:
+        problems.append(f"{len(missing)} missing keys: {_some(missing)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys: {_some(unexpected)}")
+    return problems
+
+
+def checkpoint_config(model_family: str, source: Any, config: Any) -> dict[str, Any]:
+    """The config fields a checkpoint's shapes determine, for a model of ``model_family``
+    (its layout detected and converted against ``config``); {} when the family has no
+    reader."""
+    read = CONFIG_FROM_SHAPES.get(model_family)
+    if read is None:
+        return {}
+    sd = unwrap_state_dict(source) if isinstance(source, Mapping) else read_checkpoint(source)
+    return read(detect_layout(sd, model_family).convert(sd, config))
 
 
 def read_checkpoint(source: str | PathLike) -> dict[str, Tensor]:
@@ -216,19 +275,9 @@ def _load_strict(
         unexpected = [k for k in unexpected if k not in head]
         missing = [k for k in missing if k not in head]
         sd = {k: v for k, v in sd.items() if k not in head}
-    problems = []
-    if mismatched:
-        problems.append(
-            "shape mismatch: "
-            + ", ".join(
-                f"{k} checkpoint {tuple(sd[k].shape)} vs model {tuple(expected[k].shape)}"
-                for k in mismatched
-            )
-        )
-    if strict and missing:
-        problems.append(f"missing keys: {', '.join(missing)}")
-    if strict and unexpected:
-        problems.append(f"unexpected keys: {', '.join(unexpected)}")
+    problems = _problems(
+        model, sd, expected, mismatched, missing if strict else [], unexpected if strict else []
+    )
     if problems:
         hint = (
             f" (pass ignore=('{classifier}',) to keep a new classifier)"
