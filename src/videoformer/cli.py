@@ -11,12 +11,19 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
 from .layers.attribution import METHODS
 from .specs import AGGREGATES
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
 
 
 def _cmd_list_models(args: argparse.Namespace) -> int:
@@ -162,9 +169,21 @@ def _video_paths(inputs: list[str]) -> list[Path]:
 
     paths = []
     for item in inputs:
+        if item.startswith(("http://", "https://")):
+            raise ValueError(
+                f"{item} is a URL; videoformer reads video files on this machine: download it "
+                "first (e.g. curl -LO URL)"
+            )
         p = Path(item)
         if p.is_dir():
-            paths += sorted(f for f in p.rglob("*") if f.suffix.lower() in VIDEO_EXTENSIONS)
+            found = sorted(
+                f for f in p.rglob("*") if f.suffix.lower() in VIDEO_EXTENSIONS and f.is_file()
+            )
+            if not found:
+                raise ValueError(
+                    f"{p} holds no video files (looked for {', '.join(VIDEO_EXTENSIONS)})"
+                )
+            paths += found
         else:
             paths.append(p)
     return paths
@@ -211,9 +230,9 @@ def _prediction_json(path: Path, pred) -> dict:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .data.decode import VideoDecodeError
 
+    videos = _videos(args, "predict")  # the inputs first, then the model
     predictor = _predictor(args)
     failed, results = [], []
-    videos = _videos(args, "predict")
     if args.csv:
         videos.write("video,start,end,rank,label,probability")
     for path in videos:
@@ -248,24 +267,65 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _check_writable(out: Path) -> None:
+    """Before any work: the output can be written (its folder exists or can be made, and
+    is writable; ``out`` is not a folder)."""
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give a file name")
+    folder = out.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"--out {out}: cannot write into {folder}")
+
+
+def _write_atomically(files: dict[Path, Callable[[Path], None]]) -> None:
+    """Each ``write(tmp)`` into a temporary name beside its file, then all renamed into
+    place: a failure (a full disk) leaves no file half-written."""
+    temporary = {path: path.with_name(f".{path.name}.tmp-{os.getpid()}") for path in files}
+    try:
+        for path, write in files.items():
+            write(temporary[path])
+        for path, tmp in temporary.items():
+            os.replace(tmp, path)
+    finally:
+        for tmp in temporary.values():
+            tmp.unlink(missing_ok=True)
+
+
 def _cmd_extract(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
     from .data.decode import VideoDecodeError
 
-    if Path(args.out).suffix not in (".npy", ".safetensors"):
+    out = Path(args.out)
+    if out.suffix not in (".npy", ".safetensors"):
         raise ValueError(f"--out must end in .npy or .safetensors, got {args.out}")
+    _check_writable(out)
+    videos = _videos(args, "extract")  # the inputs first, then the model
     predictor = _predictor(args)
-    per_video, per_clip, names, failed = [], [], [], []
-    videos = _videos(args, "extract")
+    per_video, per_clip, names, rows, failed = [], [], [], [], []
+    crops = predictor.protocol.num_crops
     for path in videos:
         try:
             clips, mean = predictor.embed(path)
+            spans = predictor.spans(path)
         except VideoDecodeError as e:
             failed.append(str(path))
             videos.write(f"videoformer extract: cannot read {e}", file=sys.stderr)
             continue
+        rows += [
+            {
+                "row": len(rows) + v,
+                "video": len(names),
+                "path": str(path),
+                "view": v,
+                "start": spans[v // crops][0],
+                "end": spans[v // crops][1],
+            }
+            for v in range(len(clips))
+        ]
         per_clip.append(clips)
         per_video.append(mean)
         names.append(str(path))
@@ -273,22 +333,38 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     if not per_video:
         print("videoformer extract: no video could be read", file=sys.stderr)
         return 1
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    videos = torch.stack(per_video)
+    stacked = torch.stack(per_video)
+    index = json.dumps({"videos": names, "clips": rows}, indent=1)
     if out.suffix == ".safetensors":
         from safetensors.torch import save_file
 
         tensors = {
-            "videos": videos.contiguous(),
+            "videos": stacked.contiguous(),
             **{f"clips/{i}": c.contiguous() for i, c in enumerate(per_clip)},
         }
-        save_file(tensors, str(out), metadata={"paths": json.dumps(names)})
+        meta = {"paths": json.dumps(names), "clips": json.dumps(rows)}
+        _write_atomically({out: lambda tmp: save_file(tensors, str(tmp), metadata=meta)})
     else:
-        np.save(out, videos.numpy())
-        np.save(out.with_name(out.stem + "_clips.npy"), torch.cat(per_clip).numpy())
-        out.with_name(out.stem + "_paths.json").write_text(json.dumps(names, indent=1))
-    print(f"wrote {len(names)} video embeddings of width {videos.shape[1]} to {out}")
+
+        def npy(array):
+            def write(tmp: Path) -> None:
+                with open(tmp, "wb") as f:
+                    np.save(f, array)
+
+            return write
+
+        _write_atomically(
+            {
+                out: npy(stacked.numpy()),
+                out.with_name(out.stem + "_clips.npy"): npy(torch.cat(per_clip).numpy()),
+                out.with_name(out.stem + "_paths.json"): lambda tmp: tmp.write_text(
+                    json.dumps(names, indent=1)
+                ),
+                out.with_name(out.stem + "_clips.json"): lambda tmp: tmp.write_text(index),
+            }
+        )
+    print(f"wrote {len(names)} video embeddings of width {stacked.shape[1]} to {out}")
     return 1 if failed else 0
 
 
@@ -511,7 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--views", help=VIEWS_HELP)
         p.add_argument(
             "--stride",
-            type=int,
+            type=_positive_int,
             help="sliding window: a clip every STRIDE frames (predict: one answer per window too)",
         )
         p.add_argument("--labels", help="label names, one per line (foreign checkpoints)")
@@ -519,7 +595,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--compile", action="store_true", help=COMPILE_HELP)
         if name == "predict":
             p.add_argument(
-                "--topk", type=int, default=5, help="labels per video (and window), default 5"
+                "--topk",
+                type=_positive_int,
+                default=5,
+                help="labels per video (and window), default 5",
             )
             output = p.add_mutually_exclusive_group()
             output.add_argument("--json", action="store_true", help="JSON on stdout (with windows)")

@@ -375,3 +375,50 @@ def test_eval_and_resume_use_the_runs_own_recipe(tiny_data, tmp_path, capsys):
     lonely.write_bytes((out / "model.safetensors").read_bytes())
     assert main(["eval", "--checkpoint", str(lonely)]) == 2
     assert "eval needs --config" in capsys.readouterr().err
+
+
+def test_extract_maps_every_row_to_its_video_and_span(trained, tiny_data, tmp_path):
+    videos = sorted((tiny_data / "videos" / "growing").glob("*.mp4"))[:2]
+    out = tmp_path / "emb" / "e.npy"
+    argv = [
+        "extract",
+        *map(str, videos),
+        "--checkpoint",
+        str(trained / "model.safetensors"),
+        "--views",
+        "2x1",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    index = json.loads((tmp_path / "emb" / "e_clips.json").read_text())
+    clips = np.load(tmp_path / "emb" / "e_clips.npy")
+    assert len(index["clips"]) == len(clips) == 4 and index["videos"] == list(map(str, videos))
+    assert [(r["video"], r["view"]) for r in index["clips"]] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    first, second = index["clips"][:2]
+    assert 0 <= first["start"] < second["start"] and first["end"] > first["start"]
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "e.npy",
+        "e_clips.json",
+        "e_clips.npy",
+        "e_paths.json",
+    ]  # nothing half-written or temporary left
+
+
+def test_prediction_inputs_are_checked_before_the_model_loads(trained, tmp_path, capsys):
+    checkpoint = ["--checkpoint", str(trained / "model.safetensors")]
+    with pytest.raises(SystemExit):
+        main(["predict", "x.mp4", *checkpoint, "--stride", "0"])
+    assert "must be a positive integer, got 0" in capsys.readouterr().err
+    assert main(["predict", "https://example.com/clip.mp4", *checkpoint]) == 2
+    assert "is a URL; videoformer reads video files on this machine" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "folder.mp4").mkdir()  # a folder named like a video is not one
+    assert main(["predict", str(tmp_path / "empty"), *checkpoint]) == 2
+    assert "holds no video files" in capsys.readouterr().err
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro" / "e.npy").mkdir()
+    assert (
+        main(["extract", str(trained), *checkpoint, "--out", str(tmp_path / "ro" / "e.npy")]) == 2
+    )
+    assert "is a folder; give a file name" in capsys.readouterr().err

@@ -170,18 +170,22 @@ class Predictor:
         source = "<tensor>" if isinstance(video, Tensor) else str(video)
         prediction = Prediction(source, self._topk(self.probabilities(logits), topk), len(logits))
         if self.stride and not (isinstance(video, Tensor) and video.is_floating_point()):
-            info, crops = self._info(video), self.protocol.num_crops
-            for k, clip in enumerate(self._clips(video)):
-                first, last = clip[0], clip[-1]
-                start = float((info.pts[first] - info.pts[0]) * info.time_base)
-                end = float((info.pts[last] - info.pts[0]) * info.time_base) + 1 / (
-                    info.fps or 30.0
-                )
+            crops = self.protocol.num_crops
+            for k, (start, end) in enumerate(self.spans(video)):
                 scores = self.probabilities(logits[k * crops : (k + 1) * crops])
-                prediction.windows.append(
-                    Window(round(start, 6), round(end, 6), self._topk(scores, topk))
-                )
+                prediction.windows.append(Window(start, end, self._topk(scores, topk)))
         return prediction
+
+    def spans(self, video: Video) -> list[tuple[float, float]]:
+        """The time span in seconds of each clip the views come from (clip-major: view v
+        is clip ``v // num_crops``): its first frame shown to its last frame's end."""
+        info = self._info(video)
+        spans = []
+        for clip in self._clips(video):
+            start = float((info.pts[clip[0]] - info.pts[0]) * info.time_base)
+            end = float((info.pts[clip[-1]] - info.pts[0]) * info.time_base)
+            spans.append((round(start, 6), round(end + 1 / (info.fps or 30.0), 6)))
+        return spans
 
     @torch.no_grad()
     def embed(self, video: Video) -> tuple[Tensor, Tensor]:
