@@ -130,3 +130,24 @@ def test_the_demo_model_looks_at_the_moving_shape(tmp_path):
     ratios = [r for by_class in box_ratios(tmp_path, every=5).values() for r in by_class]
     assert len(ratios) >= 90
     assert np.mean(ratios) >= 2.0, f"mean box-mass ratio {np.mean(ratios):.2f}"
+
+
+def test_a_long_clip_grid_wraps_and_states_its_times_and_range(tmp_path):
+    """32 frames: four row pairs of 8, not one 5760-px strip; each frame's time in the
+    source (the 4x4 clip of a 16 fps video: 0.25 s apart); the map's range is written."""
+    model = create_model("timesformer", **{**TINY, "num_frames": 32, "depth": 1}).eval()
+    model.label_names = LABELS
+    model.data_spec = videoformer.DataSpec(32, "32x2x1", (0.45,) * 3, (0.225,) * 3)
+    saved = videoformer.save_model(model, tmp_path / "long.safetensors")
+    frames = np.random.default_rng(0).integers(0, 255, (64, 32, 32, 3), dtype=np.uint8)
+    write_video(tmp_path / "long.mp4", frames)  # 16 fps
+    e = videoformer.explain(saved, tmp_path / "long.mp4")
+    assert e.times.shape == (32,) and np.allclose(np.diff(e.times), 2 / 16)
+    low, high = e.relative_range
+    assert 0 <= low <= high == pytest.approx(1.0)
+    paths = videoformer.save_explanation(e, tmp_path / "out")
+    grid = Image.open(tmp_path / "out" / "explain.png")
+    assert grid.width < 1700 and grid.height > grid.width / 2  # wrapped into rows
+    meta = json.loads((tmp_path / "out" / "explain.json").read_text())
+    assert meta["frame_times"] == e.times.tolist() and len(meta["relative_range"]) == 2
+    assert len(paths) == 5

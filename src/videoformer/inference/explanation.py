@@ -31,6 +31,13 @@ class Explanation:
     tokens: np.ndarray  # (T', h, w) relevance on the model's token grid, summing to 1
     maps: np.ndarray  # (T, H, W) the same over the frames (trilinear), scaled to max 1
     frames: np.ndarray  # (T, H, W, 3) uint8: the model's input view, un-normalised, RGB
+    times: np.ndarray  # (T,) seconds at which each frame is shown in the source
+
+    @property
+    def relative_range(self) -> tuple[float, float]:
+        """The map's lowest and highest value over its peak: (0, 1) for a map that
+        picks out a region, near (1, 1) for one that is nearly uniform."""
+        return float(self.maps.min()), float(self.maps.max())
 
 
 def explain(
@@ -57,6 +64,7 @@ def explain(
     probabilities = relevance.logits.float().softmax(-1).cpu()
     index = int(probabilities.argmax()) if target_index is None else target_index
     frames = _frames(x.cpu(), predictor)
+    times = predictor.frame_times(video)[0][: len(frames)]
     return Explanation(
         source="<tensor>" if isinstance(video, Tensor) else str(video),
         label=predictor.labels[index],
@@ -65,6 +73,7 @@ def explain(
         tokens=relevance.map.cpu().numpy(),
         maps=_upsample(relevance.map.cpu(), frames.shape[:3]),
         frames=frames,
+        times=np.array(times, dtype=np.float64),
     )
 
 
@@ -173,6 +182,8 @@ def save_explanation(
                 "probability": e.probability,
                 "method": e.method,
                 "token_grid": list(e.tokens.shape),
+                "frame_times": e.times.tolist(),
+                "relative_range": list(e.relative_range),
             },
             indent=2,
         )
@@ -193,21 +204,44 @@ def _enlarge(frames: np.ndarray, maps: np.ndarray, min_side: int) -> tuple[np.nd
     return big.permute(0, 2, 3, 1).byte().numpy(), big_maps.clamp(0, 1).numpy()
 
 
+GRID_COLUMNS = 8
+
+
 def _grid(frames: np.ndarray, shown: np.ndarray, e: Explanation, path: Path) -> None:
-    """Two rows: the frames, and the frames with their maps."""
+    """The frames and, under them, the frames with their maps, ``GRID_COLUMNS`` frames to a
+    row pair, each titled with its time in the source; a colour bar gives the scale (the
+    map over its peak) and the title its range."""
+    import math
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
 
     T = len(frames)
-    fig, axes = plt.subplots(2, T, figsize=(1.8 * T, 4), squeeze=False)
+    columns = min(T, GRID_COLUMNS)
+    pairs = math.ceil(T / columns)
+    fig, axes = plt.subplots(
+        2 * pairs, columns, figsize=(1.8 * columns + 1.0, 2.0 * 2 * pairs), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.axis("off")
     for t in range(T):
-        for row, images in enumerate((frames, shown)):
-            axes[row, t].imshow(images[t])
-            axes[row, t].axis("off")
-        axes[0, t].set_title(f"frame {t}", fontsize=8)
-    fig.suptitle(f"{e.label} ({e.probability:.0%}), {e.method}", fontsize=9)
-    fig.tight_layout()
+        row, column = 2 * (t // columns), t % columns
+        axes[row, column].imshow(frames[t])
+        axes[row + 1, column].imshow(shown[t])
+        axes[row, column].set_title(f"{e.times[t]:.2f} s", fontsize=8)
+    low, high = e.relative_range
+    flat = " (nearly uniform)" if high > 0 and low / high > 0.8 else ""
+    fig.suptitle(
+        f"{e.label} ({e.probability:.0%}), {e.method}; map {low:.2f}-{high:.2f} of its peak{flat}",
+        fontsize=9,
+    )
+    bar = fig.colorbar(
+        ScalarMappable(Normalize(0, 1), "jet"), ax=axes.ravel().tolist(), fraction=0.02, pad=0.01
+    )
+    bar.set_label("relevance / its peak", fontsize=8)
     fig.savefig(path, dpi=100)
     plt.close(fig)

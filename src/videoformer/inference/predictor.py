@@ -176,6 +176,14 @@ class Predictor:
                 prediction.windows.append(Window(start, end, self._topk(scores, topk)))
         return prediction
 
+    def frame_times(self, video: Video) -> list[list[float]]:
+        """When each frame of each clip is shown in the source, in seconds."""
+        info = self._info(video)
+        return [
+            [round(float((info.pts[i] - info.pts[0]) * info.time_base), 6) for i in clip]
+            for clip in self._clips(video)
+        ]
+
     def spans(self, video: Video) -> list[tuple[float, float]]:
         """The time span in seconds of each clip the views come from (clip-major: view v
         is clip ``v // num_crops``): its first frame shown to its last frame's end."""
