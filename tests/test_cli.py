@@ -45,13 +45,39 @@ def test_unknown_model_lists_closest_names_and_exits_2(capsys):
 
 def test_list_models_pretrained_lists_tags(capsys):
     assert main(["list-models", "video_swin_base", "--pretrained"]) == 0
-    tags = capsys.readouterr().out.split()
-    assert tags == [
+    rows = capsys.readouterr().out.splitlines()[1:-1]  # a header, a row a tag, a note
+    assert [row.split()[0] for row in rows] == [
         "video_swin_base.k400_in1k",
         "video_swin_base.k400_in22k",
         "video_swin_base.k600_in22k",
         "video_swin_base.ssv2_k400_in22k",
     ]
+    assert rows[1].split()[1:] == ["400", "82.7", "mmaction", "Apache-2.0"]
+
+
+def test_info_of_a_tag_says_what_the_release_reports(capsys):
+    assert main(["info", "timesformer_base.mmaction_k400_joint"]) == 0
+    out = capsys.readouterr().out
+    assert "license Apache-2.0; 400 classes (kinetics400); test protocol mmaction" in out
+    assert "reported: top-1 76.95, top-5 93.28 (Kinetics-400 val, 1 clip x 3 crops" in out
+    assert "attention_type = joint_space_time" in out and "views combined by mean_softmax" in out
+
+
+def test_a_model_without_names_warns_before_naming_kinetics_classes(caplog):
+    import videoformer
+
+    model = videoformer.create_model(
+        "timesformer_base",
+        img_size=32,
+        patch_size=8,
+        num_frames=4,
+        embed_dim=32,
+        depth=1,
+        num_heads=2,
+    )
+    predictor = videoformer.Predictor(model)  # random weights, 400 classes
+    assert predictor.labels[0] == "abseiling"
+    assert "carries no class names" in caplog.text and "kinetics400" in caplog.text
 
 
 def test_version_and_help(capsys):

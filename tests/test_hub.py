@@ -227,7 +227,28 @@ def test_urls_and_hub_ids_as_pretrained(server, tmp_path, monkeypatch):
 def test_every_released_url_is_http_and_every_tag_builds():
     """The registry itself: URLs point at files, tags build their configs (meta device)."""
     tags = registry.list_models(pretrained=True)
-    assert len(tags) >= 25
+    timesformer = [
+        f"timesformer_{v}.{t}" for v in ("base", "hr", "large") for t in ("k400", "k600", "ssv2")
+    ]
+    mmaction = [f"timesformer_base.mmaction_k400{s}" for s in ("", "_joint", "_space_only")]
+    swin = [
+        f"swin_{v}.{t}"
+        for v in ("tiny", "small", "base")
+        for t in ("in1k", "in22k", "in22k_ft_in1k")
+    ]
+    video_swin = [
+        "video_swin_tiny.k400_in1k",
+        "video_swin_small.k400_in1k",
+        "video_swin_base.k400_in1k",
+        "video_swin_base.k400_in22k",
+        "video_swin_base.k600_in22k",
+        "video_swin_base.ssv2_k400_in22k",
+        "video_swin_large.k400_in22k",
+        "video_swin_large.k700_in22k",
+    ]
+    perceiver = [f"perceiver_io_imagenet_{p}.in1k" for p in ("conv", "fourier", "learned")]
+    expected = timesformer + mmaction + swin + ["swin_large.in22k", "swin_large.in22k_ft_in1k"]
+    assert sorted(tags) == sorted(expected + video_swin + perceiver)
     for name in tags:
         entry, spec = registry.resolve_weights(name)
         assert spec.url.startswith("https://") and Path(spec.url.split("?")[0]).suffix in (
@@ -241,6 +262,8 @@ def test_every_released_url_is_http_and_every_tag_builds():
         with torch.device("meta"):
             model = entry.build(**spec.config)
         assert model.config.num_classes == spec.num_classes
+        assert (spec.top1 is None) == name.endswith(".in22k"), name  # a 21,841-class model
+        assert spec.top1 is None or (50 < spec.top1 < 90 and spec.reported_on), name
 
 
 def test_predictor_takes_a_tag(server, tiny_tag):

@@ -33,7 +33,21 @@ def _cmd_list_models(args: argparse.Namespace) -> int:
     if not names:
         print(f"no model matches {args.pattern!r}", file=sys.stderr)
         return 1
-    print("\n".join(names))
+    if not args.pretrained:
+        print("\n".join(names))
+        return 0
+    from .models.registry import resolve_weights
+
+    width = max(map(len, names))
+    print(f"{'weights':<{width}}  classes  top-1  protocol          license")
+    for name in names:
+        w = resolve_weights(name)[1]
+        top1 = f"{w.top1:5.1f}" if w.top1 is not None else "    —"
+        print(f"{name:<{width}}  {w.num_classes:>7}  {top1}  {w.data.protocol:<16}  {w.license}")
+    print(
+        "(top-1: as the release reports it under its test protocol; videoformer info TAG "
+        "says where)"
+    )
     return 0
 
 
@@ -68,10 +82,18 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(f"  input {name:<5}: (B, {', '.join(map(str, shape))})")
     print(f"  layouts    : {', '.join(info.layouts)}")
     for w in info.weights:
+        print(f"  weights    : {info.name}.{w.tag} {w.url}")
         print(
-            f"  weights    : {info.name}.{w.tag} {w.url} ({w.license}, {w.data.protocol} "
-            f"{w.data.clip} x {w.data.num_crops} crops, {w.data.labels or w.num_classes})"
+            f"               license {w.license}; {w.num_classes} classes"
+            f"{' (' + w.data.labels + ')' if w.data.labels else ''}; test protocol "
+            f"{w.data.protocol}, {w.data.clip} x {w.data.num_crops} crops, views combined by "
+            f"{w.data.aggregate}"
         )
+        if w.top1 is not None:
+            top5 = f", top-5 {w.top5}" if w.top5 is not None else ""
+            print(f"               reported: top-1 {w.top1}{top5} ({w.reported_on}; {w.source})")
+        else:
+            print(f"               reported: no accuracy for these weights ({w.source})")
     print("  config:")
     for k, v in info.config.items():
         print(f"    {k} = {v}")

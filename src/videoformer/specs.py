@@ -10,7 +10,7 @@ read it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -86,10 +86,20 @@ class WeightsSpec:
     num_classes: int
     sha256: str = ""  # hex digest or its first characters (OpenMMLab file names); "" unknown
     config: dict[str, Any] = field(default_factory=dict)  # config fields the weights need
+    # the accuracy ``source`` reports for these weights under ``data``'s protocol (%), and
+    # what it is measured on; None where the release reports none for these weights
+    top1: float | None = None
+    top5: float | None = None
+    reported_on: str = ""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9_]+", self.tag):
             raise ValueError(f"weights tag {self.tag!r}: lower-case letters, digits and _ only")
+
+
+def reported(spec: WeightsSpec, top1: float, top5: float | None, on: str) -> WeightsSpec:
+    """``spec`` with the accuracy its release page reports (``spec.source``)."""
+    return replace(spec, top1=top1, top5=top5, reported_on=on)
 
 
 def combine_views(logits: Tensor, how: str) -> Tensor:

@@ -32,7 +32,7 @@ from ..layers import (
     normalised,
     record_attention,
 )
-from ..specs import IMAGENET_MEAN, IMAGENET_STD, DataSpec, WeightsSpec
+from ..specs import IMAGENET_MEAN, IMAGENET_STD, DataSpec, WeightsSpec, reported
 from .base import Classifier, init_weights, make_head, run_block
 from .perceiver import PerceiverBlock
 from .registry import apply_overrides, register_model
@@ -203,6 +203,9 @@ class PerceiverIO(Classifier):
         return Relevance(logits, normalised(read.view(1, h, M // h)), "attention rollout")
 
 
+IN1K = "ImageNet-1K val, 224 px, top-1 of the HF model card (the Perceiver IO paper, no extra data)"
+
+
 def _hf(name: str) -> WeightsSpec:
     """deepmind's classifiers on the Hugging Face hub (their model cards link the paper)."""
     return WeightsSpec(
@@ -220,19 +223,27 @@ def _perceiver_io(base: PerceiverIOConfig, overrides: dict) -> PerceiverIO:
     return PerceiverIO(apply_overrides(base, overrides))
 
 
-@register_model(family="perceiver_io", base=True, weights=(_hf("vision-perceiver-fourier"),))
+@register_model(
+    family="perceiver_io",
+    base=True,
+    weights=(reported(_hf("vision-perceiver-fourier"), 79.0, None, IN1K),),
+)
 def perceiver_io_imagenet_fourier(**overrides) -> PerceiverIO:
     """HF PerceiverForImageClassificationFourier: pixels + Fourier features (d_model 261)."""
     return _perceiver_io(PerceiverIOConfig(), overrides)
 
 
-@register_model(family="perceiver_io", weights=(_hf("vision-perceiver-learned"),))
+@register_model(
+    family="perceiver_io", weights=(reported(_hf("vision-perceiver-learned"), 72.7, None, IN1K),)
+)
 def perceiver_io_imagenet_learned(**overrides) -> PerceiverIO:
     """HF PerceiverForImageClassificationLearned: 1x1 conv + learned positions (d_model 512)."""
     return _perceiver_io(PerceiverIOConfig(d_model=512, preprocessor="learned"), overrides)
 
 
-@register_model(family="perceiver_io", weights=(_hf("vision-perceiver-conv"),))
+@register_model(
+    family="perceiver_io", weights=(reported(_hf("vision-perceiver-conv"), 82.1, None, IN1K),)
+)
 def perceiver_io_imagenet_conv(**overrides) -> PerceiverIO:
     """HF PerceiverForImageClassificationConvProcessing: conv + max pool stem (d_model 322)."""
     return _perceiver_io(PerceiverIOConfig(d_model=322, preprocessor="conv"), overrides)

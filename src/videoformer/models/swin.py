@@ -41,7 +41,7 @@ from ..layers import (
     window_partition,
     window_reverse,
 )
-from ..specs import IMAGENET_MEAN, IMAGENET_STD, DataSpec, WeightsSpec
+from ..specs import IMAGENET_MEAN, IMAGENET_STD, DataSpec, WeightsSpec, reported
 from .base import Classifier, init_weights, make_head, run_block
 from .registry import apply_overrides, register_model
 
@@ -436,6 +436,8 @@ def _swin(base: SwinConfig, overrides: dict) -> Swin:
 
 MODELHUB = "https://github.com/microsoft/Swin-Transformer/blob/main/MODELHUB.md"
 RELEASES = "https://github.com/SwinTransformer/storage/releases/download"
+IN1K = "ImageNet-1K val, 224 px, top-1/top-5 of MODELHUB.md"
+IN1K_FT = "ImageNet-1K val after the 22K-to-1K fine-tune, 224 px, top-1/top-5 of MODELHUB.md"
 
 
 def _swin_weights(tag: str, path: str) -> WeightsSpec:
@@ -465,8 +467,17 @@ def _swin_weights(tag: str, path: str) -> WeightsSpec:
     family="swin",
     base=True,
     weights=(
-        _swin_weights("in1k", "v1.0.0/swin_tiny_patch4_window7_224.pth"),
-        _swin_weights("in22k_ft_in1k", "v1.0.8/swin_tiny_patch4_window7_224_22kto1k_finetune.pth"),
+        reported(
+            _swin_weights("in1k", "v1.0.0/swin_tiny_patch4_window7_224.pth"), 81.2, 95.5, IN1K
+        ),
+        reported(
+            _swin_weights(
+                "in22k_ft_in1k", "v1.0.8/swin_tiny_patch4_window7_224_22kto1k_finetune.pth"
+            ),
+            80.9,
+            96.0,
+            IN1K_FT,
+        ),
         _swin_weights("in22k", "v1.0.8/swin_tiny_patch4_window7_224_22k.pth"),
     ),
 )
@@ -478,8 +489,17 @@ def swin_tiny(**overrides) -> Swin:
 @register_model(
     family="swin",
     weights=(
-        _swin_weights("in1k", "v1.0.0/swin_small_patch4_window7_224.pth"),
-        _swin_weights("in22k_ft_in1k", "v1.0.8/swin_small_patch4_window7_224_22kto1k_finetune.pth"),
+        reported(
+            _swin_weights("in1k", "v1.0.0/swin_small_patch4_window7_224.pth"), 83.2, 96.2, IN1K
+        ),
+        reported(
+            _swin_weights(
+                "in22k_ft_in1k", "v1.0.8/swin_small_patch4_window7_224_22kto1k_finetune.pth"
+            ),
+            83.2,
+            97.0,
+            IN1K_FT,
+        ),
         _swin_weights("in22k", "v1.0.8/swin_small_patch4_window7_224_22k.pth"),
     ),
 )
@@ -491,8 +511,15 @@ def swin_small(**overrides) -> Swin:
 @register_model(
     family="swin",
     weights=(
-        _swin_weights("in22k_ft_in1k", "v1.0.0/swin_base_patch4_window7_224_22kto1k.pth"),
-        _swin_weights("in1k", "v1.0.0/swin_base_patch4_window7_224.pth"),
+        reported(
+            _swin_weights("in22k_ft_in1k", "v1.0.0/swin_base_patch4_window7_224_22kto1k.pth"),
+            85.2,
+            97.5,
+            IN1K_FT,
+        ),
+        reported(
+            _swin_weights("in1k", "v1.0.0/swin_base_patch4_window7_224.pth"), 83.5, 96.5, IN1K
+        ),
         _swin_weights("in22k", "v1.0.0/swin_base_patch4_window7_224_22k.pth"),
     ),
 )
@@ -507,7 +534,12 @@ def swin_base(**overrides) -> Swin:
 @register_model(
     family="swin",
     weights=(
-        _swin_weights("in22k_ft_in1k", "v1.0.0/swin_large_patch4_window7_224_22kto1k.pth"),
+        reported(
+            _swin_weights("in22k_ft_in1k", "v1.0.0/swin_large_patch4_window7_224_22kto1k.pth"),
+            86.3,
+            97.9,
+            IN1K_FT,
+        ),
         _swin_weights("in22k", "v1.0.0/swin_large_patch4_window7_224_22k.pth"),
     ),
 )

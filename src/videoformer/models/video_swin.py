@@ -17,7 +17,7 @@ from typing import ClassVar
 from torch import Tensor, nn
 
 from ..layers import PatchEmbedNd
-from ..specs import IMAGENET_MEAN, IMAGENET_STD, DataSpec, WeightsSpec
+from ..specs import IMAGENET_MEAN, IMAGENET_STD, DataSpec, WeightsSpec, reported
 from .base import init_weights, make_head
 from .registry import apply_overrides, register_model
 from .swin import SwinBackbone
@@ -100,6 +100,11 @@ def _video_swin(base: VideoSwinConfig, overrides: dict) -> VideoSwin:
 VIDEO_SWIN = "https://github.com/SwinTransformer/Video-Swin-Transformer/blob/master/README.md"
 MMACTION = "https://github.com/open-mmlab/mmaction2/blob/main/configs/recognition/swin/README.md"
 LABELS = {400: "kinetics400", 600: "kinetics600", 700: "kinetics700", 174: "ssv2"}
+K400 = "Kinetics-400 val, 4 clips x 3 crops, top-1/top-5 of the official README"
+K600 = "Kinetics-600 val, 4 clips x 3 crops, top-1/top-5 of the official README"
+SSV2 = "Something-Something v2 val, 1 clip x 3 crops, top-1/top-5 of the official README"
+MMACTION_K400 = "Kinetics-400 val, 4 clips x 3 crops, top-1/top-5 of mmaction2's README"
+MMACTION_K700 = "Kinetics-700 val, 4 clips x 3 crops, top-1/top-5 of mmaction2's README"
 
 
 def _weights(
@@ -151,7 +156,14 @@ def _mmaction(tag: str, name: str, stamp: str, classes: int) -> WeightsSpec:
 @register_model(
     family="video_swin",
     base=True,
-    weights=(_official("k400_in1k", "swin_tiny_patch244_window877_kinetics400_1k.pth"),),
+    weights=(
+        reported(
+            _official("k400_in1k", "swin_tiny_patch244_window877_kinetics400_1k.pth"),
+            78.8,
+            93.6,
+            K400,
+        ),
+    ),
 )
 def video_swin_tiny(**overrides) -> VideoSwin:
     """Video Swin-T: 96, depths (2, 2, 6, 2), window (8, 7, 7)."""
@@ -160,7 +172,14 @@ def video_swin_tiny(**overrides) -> VideoSwin:
 
 @register_model(
     family="video_swin",
-    weights=(_official("k400_in1k", "swin_small_patch244_window877_kinetics400_1k.pth"),),
+    weights=(
+        reported(
+            _official("k400_in1k", "swin_small_patch244_window877_kinetics400_1k.pth"),
+            80.6,
+            94.5,
+            K400,
+        ),
+    ),
 )
 def video_swin_small(**overrides) -> VideoSwin:
     """Video Swin-S: 96, depths (2, 2, 18, 2)."""
@@ -170,14 +189,34 @@ def video_swin_small(**overrides) -> VideoSwin:
 @register_model(
     family="video_swin",
     weights=(
-        _official("k400_in22k", "swin_base_patch244_window877_kinetics400_22k.pth"),
-        _official("k400_in1k", "swin_base_patch244_window877_kinetics400_1k.pth"),
-        _official("k600_in22k", "swin_base_patch244_window877_kinetics600_22k.pth", 600),
-        _official(
-            "ssv2_k400_in22k",
-            "swin_base_patch244_window1677_sthv2.pth",
-            174,
-            config={"window_size": (16, 7, 7)},
+        reported(
+            _official("k400_in22k", "swin_base_patch244_window877_kinetics400_22k.pth"),
+            82.7,
+            95.5,
+            K400,
+        ),
+        reported(
+            _official("k400_in1k", "swin_base_patch244_window877_kinetics400_1k.pth"),
+            80.6,
+            94.6,
+            K400,
+        ),
+        reported(
+            _official("k600_in22k", "swin_base_patch244_window877_kinetics600_22k.pth", 600),
+            84.0,
+            96.5,
+            K600,
+        ),
+        reported(
+            _official(
+                "ssv2_k400_in22k",
+                "swin_base_patch244_window1677_sthv2.pth",
+                174,
+                config={"window_size": (16, 7, 7)},
+            ),
+            69.6,
+            92.7,
+            SSV2,
         ),
     ),
 )
@@ -192,17 +231,27 @@ def video_swin_base(**overrides) -> VideoSwin:
 @register_model(
     family="video_swin",
     weights=(
-        _mmaction(
-            "k400_in22k",
-            "swin-large-p244-w877_in22k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb",
-            "20220930-78ad8b11",
-            400,
+        reported(
+            _mmaction(
+                "k400_in22k",
+                "swin-large-p244-w877_in22k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb",
+                "20220930-78ad8b11",
+                400,
+            ),
+            83.46,
+            95.91,
+            MMACTION_K400,
         ),
-        _mmaction(
-            "k700_in22k",
-            "swin-large-p244-w877_in22k-pre_16xb8-amp-32x2x1-30e_kinetics700-rgb",
-            "20220930-f8d74db7",
-            700,
+        reported(
+            _mmaction(
+                "k700_in22k",
+                "swin-large-p244-w877_in22k-pre_16xb8-amp-32x2x1-30e_kinetics700-rgb",
+                "20220930-f8d74db7",
+                700,
+            ),
+            75.92,
+            92.72,
+            MMACTION_K700,
         ),
     ),
 )

@@ -125,7 +125,18 @@ def ready_to_use(model: nn.Module) -> nn.Module:
     """The model with its source completed: its test input (``model_data_spec``) and
     label names (the source's, or the shipped names of its classifier size)."""
     data = model_data_spec(model)
-    labels = model.label_names or shipped_labels(data, model.config.num_classes)
+    labels = model.label_names
+    if labels is None:
+        labels = shipped_labels(data, model.config.num_classes)
+        kind = model.source.kind if model.source else "model"
+        if labels and kind not in ("tag", "hf"):
+            log.warning(
+                "%s carries no class names: predictions are named from the %s label set its "
+                "test input names, which is right only for weights trained on that set (not "
+                "for random weights or other classes; give the names with labels=/--labels)",
+                model.source.text if model.source else type(model).__name__,
+                data.labels,
+            )
     model.source = replace(
         model.source or ModelSource("<model>", "model"),
         data=data,

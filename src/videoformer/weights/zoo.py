@@ -76,17 +76,30 @@ def model_zoo_markdown() -> str:
         "cache (`$TORCH_HOME/hub/checkpoints`); the first tag of a variant is its default.",
         "Test protocol: `videoformer.test_views` (docs/data.md).",
         "",
-        "| weights | classes | test protocol | clips x crops | label set | license | listed at |",
-        "|---|---|---|---|---|---|---|",
+        "Reported: the top-1 / top-5 the page listing the weights gives for them, under their",
+        "test protocol (the footnote says on what); `—` where it gives none (the ImageNet-22K",
+        "classifiers).",
+        "",
+        "| weights | classes | test protocol | clips x crops | label set | license | reported "
+        "top-1 / top-5 | listed at |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    notes: list[str] = []
     for info in infos:
         for w in info.weights:
             d = w.data
             views = f"{d.clip} x {d.num_crops}"
+            accuracy = "—"
+            if w.top1 is not None:
+                if w.reported_on not in notes:
+                    notes.append(w.reported_on)
+                top5 = f" / {w.top5}" if w.top5 is not None else ""
+                accuracy = f"{w.top1}{top5} [{notes.index(w.reported_on) + 1}]"
             lines.append(
                 f"| [`{info.name}.{w.tag}`]({w.url}) | {w.num_classes} | {d.protocol} | {views} "
-                f"| {d.labels or '—'} | {w.license} | [source]({w.source}) |"
+                f"| {d.labels or '—'} | {w.license} | {accuracy} | [source]({w.source}) |"
             )
+    lines += [""] + [f"[{i}] {note}" for i, note in enumerate(notes, 1)]
     lines += ["", "## Checkpoint layouts `load_checkpoint` detects", ""]
     lines += [f"- `{lay.name}` ({lay.family}): {lay.description}" for lay in LAYOUTS]
     return "\n".join(lines) + "\n"
