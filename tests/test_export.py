@@ -77,3 +77,30 @@ def test_export_command(tmp_path, capsys):
     assert main(["export", str(path), "--out", str(tmp_path / "m.onnx")]) == 0
     assert "onnxruntime vs PyTorch on a batch of 3: max |diff|" in capsys.readouterr().out
     assert main(["export", str(path), "--out", str(tmp_path / "m.bin")]) == 2
+
+
+def test_the_onnx_file_carries_labels_and_its_test_input(tmp_path):
+    """From a video file to top-5 names with onnxruntime alone, as docs/engine.md shows."""
+    import json
+
+    import onnxruntime
+
+    import videoformer
+
+    family, config = MODELS["timesformer_divided_space_time"]
+    model = create_model(family, **config).eval()
+    model.label_names = list("abcde")
+    model.data_spec = videoformer.DataSpec(32, "4x2x1", (0.45,) * 3, (0.225,) * 3)
+    report = export_onnx(model, tmp_path / "m.onnx")
+    assert report.input_shape == (3, 4, 32, 32)
+    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
+    meta = {k: json.loads(v) for k, v in session.get_modelmeta().custom_metadata_map.items()}
+    assert meta["labels"] == list("abcde") and meta["input_shape"] == [3, 4, 32, 32]
+    assert (meta["clip"], meta["size"], meta["protocol"]) == ("4x2x1", 32, "videoformer")
+    assert meta["mean"] == [0.45] * 3 and meta["aggregate"] == "mean_softmax"
+    frames = torch.randint(0, 256, (16, 40, 48, 3), dtype=torch.uint8)
+    views = videoformer.test_views(frames, model)  # (V, C, T, H, W) as the metadata says
+    logits = session.run(None, {session.get_inputs()[0].name: views.numpy()})[0]
+    top = torch.from_numpy(logits).softmax(-1).mean(0).topk(5).indices.tolist()
+    expected = model(views).softmax(-1).mean(0).topk(5).indices.tolist()
+    assert [meta["labels"][i] for i in top] == [meta["labels"][i] for i in expected]

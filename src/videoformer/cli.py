@@ -455,6 +455,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
         f"onnxruntime vs PyTorch on a batch of 3: max |diff| {report.max_abs_diff:.2e} "
         f"({report.relative_diff:.1e} of the largest logit)"
     )
+    print(
+        f"input (batch, {', '.join(map(str, report.input_shape))}): the batch is dynamic, the "
+        "rest fixed (frames included); labels and the test input are in its metadata"
+    )
     return 0
 
 
