@@ -19,6 +19,18 @@ def tiny_data(tmp_path_factory):
     )
 
 
+# The randomness real recipes use, on the tiny model: stochastic depth, dropout, mixup and
+# cutmix, RandAugment, two loader workers (what "exact resume" must survive)
+STOCHASTIC = {
+    "model_overrides": "{img_size: 32, patch_size: 8, num_frames: 4, embed_dim: 32, depth: 1, "
+    "num_heads: 2, drop_path_rate: 0.3, drop_rate: 0.1}",
+    "mixup_alpha": 0.8,
+    "cutmix_alpha": 1.0,
+    "data.rand_augment": "[2, 9]",
+    "data.num_workers": 2,
+}
+
+
 def tiny_overrides(root, out, **extra) -> list[str]:
     """A tiny TimeSformer on the tiny synthetic set: seconds on the CPU."""
     base = {

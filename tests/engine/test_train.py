@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from tests.engine.conftest import tiny_overrides
+from tests.engine.conftest import STOCHASTIC, tiny_overrides
 from videoformer.engine.checkpointing import load_training_checkpoint
 from videoformer.engine.config import load_config
 from videoformer.engine.train import NonFiniteLossError, Trainer
@@ -58,8 +58,11 @@ def test_resume_mid_epoch_is_bitwise_identical(tiny_data, tmp_path):
 
 @pytest.mark.parametrize("kill_after_step", [3])
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny_data, tmp_path, kill_after_step):
+    """Killed with SIGKILL (no chance to save) mid-epoch, resumed: bitwise the weights of a
+    run never stopped, with stochastic depth, dropout, mixup/cutmix, RandAugment and two
+    loader workers."""
     args = tiny_overrides(
-        tiny_data, tmp_path / "killed", checkpoint_every=1, **{"schedule.epochs": 3}
+        tiny_data, tmp_path / "killed", checkpoint_every=1, **{"schedule.epochs": 3}, **STOCHASTIC
     )
     cmd = [sys.executable, "-m", "videoformer", "train", *sum((["--set", a] for a in args), [])]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -80,7 +83,8 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny_data, tmp_path, k
     resumed = subprocess.run(cmd + ["--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     whole = load_config(
-        None, tiny_overrides(tiny_data, tmp_path / "whole", **{"schedule.epochs": 3})
+        None,
+        tiny_overrides(tiny_data, tmp_path / "whole", **{"schedule.epochs": 3}, **STOCHASTIC),
     )
     Trainer(whole).fit()
     a, b = weights(tmp_path / "whole"), weights(tmp_path / "killed")
