@@ -237,3 +237,20 @@ def test_a_test_dataset_decodes_each_clip_once_for_its_crops(monkeypatch):
     assert len(reads) == 4 and views.shape == (12, 3, 8, 224, 224)
     for k, item in enumerate(items):
         torch.testing.assert_close(views[6 * k : 6 * k + 6], p.views(item.path), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(("height", "width"), [(32, 45), (47, 32)])
+def test_timesformer_centre_crop_rounds_an_odd_margin_up(height, width):
+    """The official ``uniform_crop`` centres at ceil((L - size) / 2): a margin of 13 puts
+    the crop at 7, where floor would put it at 6 (no shared clip has an odd margin)."""
+    protocol = TimeSformerProtocol(4, 1, 1, 1, 32, 32, *KINETICS)
+    (resized, (box,)) = protocol.geometry(height, width)
+    assert resized == (height, width)  # the short side is already the crop size
+    x0, y0, x1, y1 = box
+    assert (x0, y0) == ((7, 0) if width > height else (0, 8))  # ceil(13 / 2), ceil(15 / 2)
+    assert (x1 - x0, y1 - y0) == (32, 32)
+    frames = torch.arange(height * width, dtype=torch.float32).view(1, height, width, 1)
+    frames = (frames % 256).to(torch.uint8).expand(4, height, width, 3).contiguous()
+    view = protocol.crop_views(frames)[0]  # (C, T, 32, 32), normalised
+    expected = ((frames[..., y0:y1, x0:x1, :].float() / 255 - 0.45) / 0.225).permute(3, 0, 1, 2)
+    torch.testing.assert_close(view, expected)
