@@ -16,7 +16,8 @@ def test_compiled_model_gives_the_same_logits_and_saves_clean(tmp_path):
     compiled = videoformer.compile_model(model)
     x = torch.randn(2, 3, 4, 32, 32)
     with torch.no_grad():
-        torch.testing.assert_close(compiled(x), model(x), atol=1e-5, rtol=1e-5)
+        # docs/performance.md: within 3e-8 here, so within 10x of it
+        torch.testing.assert_close(compiled(x), model(x), atol=3e-7, rtol=0)
     assert videoformer.unwrap_model(compiled) is model
     assert any(k.startswith("_orig_mod.") for k in compiled.state_dict())  # what must not leak
     path = videoformer.save_model(compiled, tmp_path / "m.safetensors")

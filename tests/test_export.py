@@ -51,6 +51,7 @@ def test_export_matches_pytorch_at_another_batch_size(name, tmp_path):
     model = create_model(family, **config).eval()
     report = export_onnx(model, tmp_path / f"{name}.onnx")
     assert report.relative_diff < 1e-4
+    assert report.max_abs_diff < 6e-7  # docs/performance.md: 1e-8 to 6e-8 observed
     weight_bytes = sum(p.numel() * 4 for p in model.parameters())
     assert report.files == [report.path] and report.path.stat().st_size > weight_bytes
     x = torch.randn(1, *model.input_shape)  # eager still works after tracing (no fake tensors kept)
