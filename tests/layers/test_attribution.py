@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from videoformer import create_model
-from videoformer.layers import latent_rollout, record_attention, scatter_groups
+from videoformer.layers import gradient_weighted, latent_rollout, record_attention, scatter_groups
 from videoformer.models.timesformer import ATTENTION_TYPES
 
 TINY = dict(
@@ -217,3 +217,15 @@ def test_grad_cam_equals_the_formula_and_needs_no_trainable_weights():
     for p in model.parameters():
         p.requires_grad_(False)
     torch.testing.assert_close(model.relevance(x, target=3).map, result.map)
+
+
+def test_gradient_weighting_keeps_only_the_positive_part_of_grad_times_attention():
+    """Chefer et al.'s Ā = mean over heads of (∂y/∂A ⊙ A)⁺: negative products are dropped
+    before the heads are averaged (clamping after averaging, or taking |.|, differs)."""
+    probs = torch.tensor([[[0.5, 0.5], [0.9, 0.1]], [[0.2, 0.8], [0.6, 0.4]]])  # (nH=2, 2, 2)
+    probs.requires_grad_()
+    probs.grad = torch.tensor([[[1.0, -1.0], [2.0, 0.5]], [[-3.0, 1.0], [1.0, -1.0]]])
+    expected = torch.tensor([[0.25, 0.4], [1.2, 0.025]])  # (max(g*a, 0) averaged over heads)
+    torch.testing.assert_close(gradient_weighted(probs), expected)
+    clamped_after_mean = (probs.grad * probs).mean(0).clamp(min=0).detach()
+    assert not torch.allclose(gradient_weighted(probs), clamped_after_mean)
