@@ -45,6 +45,8 @@ def test_sigterm_checkpoints_exits_0_and_resumes_exactly(tiny_data, tmp_path):
     ):
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGTERM)
+    time.sleep(0.05)  # SLURM and torchrun may signal the whole group: a second one
+    os.kill(proc.pid, signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err[-2000:]
     stopped = load_training_checkpoint(tmp_path / "term" / "checkpoint.pt")["step"]
@@ -119,3 +121,22 @@ def test_resume_with_a_changed_config_names_the_fields(tiny_data, tmp_path):
     assert (run / "config.yaml").read_text() == config_before
     longer = tiny_overrides(tiny_data, run, **{"schedule.epochs": 3, "data.num_workers": 1})
     assert Trainer(load_config(None, longer), resume=True).state.step == 3  # safe changes
+
+
+def test_resume_clears_what_a_killed_run_left(tiny_data, tmp_path):
+    """A SIGKILL leaves temporary checkpoints (full size) and metric rows of steps the
+    checkpoint does not hold; resuming removes the first and logs each step once."""
+    run = tmp_path / "run"
+    Trainer(
+        load_config(None, tiny_overrides(tiny_data, run, max_steps=3, checkpoint_every=1))
+    ).fit()
+    orphan = run / ".checkpoint.pt.tmp-999999"
+    orphan.write_bytes(b"half a checkpoint")
+    with open(run / "metrics.jsonl", "a") as f:  # steps 4 and 5 were logged, then the kill
+        for step in (4, 5):
+            f.write(json.dumps({"kind": "train", "epoch": 0, "step": step, "loss": 1.0}) + "\n")
+    Trainer(load_config(None, tiny_overrides(tiny_data, run)), resume=True).fit()
+    assert not orphan.exists()
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in rows if r["kind"] == "train"]
+    assert steps == list(range(1, 15))  # each step once, in order

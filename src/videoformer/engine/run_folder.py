@@ -38,7 +38,7 @@ def previous_run_files(out: Path) -> list[Path]:
     if not out.is_dir():
         return []
     found = [out / name for name in RUN_FILES if (out / name).exists()]
-    return found + sorted(out.glob(".checkpoint.pt.tmp-*"))
+    return found + sorted(p for pattern in TEMPORARY for p in out.glob(pattern))
 
 
 def _busy(out: Path) -> bool:
@@ -96,6 +96,24 @@ class RunLock:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+TEMPORARY = (
+    ".checkpoint.pt.tmp-*",
+    ".checkpoint.prev.pt.tmp-*",
+    ".model.safetensors.tmp",
+    ".metrics.jsonl.tmp",
+    ".config.yaml.tmp",
+)
+
+
+def remove_orphans(out: Path) -> list[Path]:
+    """Delete the temporary files a killed run left (each a checkpoint at full size); call
+    with the run's lock held, when no other process can be writing them."""
+    orphans = [p for pattern in TEMPORARY for p in out.glob(pattern)]
+    for path in orphans:
+        path.unlink(missing_ok=True)
+    return orphans
 
 
 def clear_previous_run(out: Path) -> None:

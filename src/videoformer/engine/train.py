@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import signal
 import threading
@@ -49,7 +50,7 @@ from .distributed import DistInfo, EpochSampler
 from .evaluate import evaluate, model_inputs, write_report
 from .loggers import MetricSinks
 from .optim import build_optimizer, build_scheduler
-from .run_folder import RunLock, check_run_folder, clear_previous_run
+from .run_folder import RunLock, check_run_folder, clear_previous_run, remove_orphans
 
 log = logging.getLogger(__name__)
 # What a run reports as it goes (its start, each evaluation): rank 0 only; the CLI shows
@@ -177,20 +178,32 @@ class Trainer:
         self.state = TrainState()
         self.sinks = MetricSinks(cfg.logging.tensorboard, cfg.logging.wandb, self.out, to_dict(cfg))
         self._opened, self._overwrite, self.lock = False, overwrite, RunLock(self.out)
+        self._resumed = False
         if resume:
             self._resume()
+            self._resumed = True
 
     def open_run(self) -> None:
         """The run's first writes (rank 0): the folder and its lock, held until ``fit``
-        ends; with ``overwrite``, the earlier run's files cleared; ``config.yaml``."""
+        ends; with ``overwrite``, the earlier run's files cleared; the temporary files of
+        a run that was killed removed (the lock says none is running); ``config.yaml``; on
+        resume, ``metrics.jsonl`` as the checkpoint knew it (the rows of steps redone
+        after a kill are not kept twice)."""
         if self._opened:
             return
         self._opened = True
-        if self.info.is_main:
-            self.lock.acquire()
-            if self._overwrite:
-                clear_previous_run(self.out)
-            save_config(self.cfg, self.out / "config.yaml")
+        if not self.info.is_main:
+            return
+        self.lock.acquire()
+        if self._overwrite:
+            clear_previous_run(self.out)
+        remove_orphans(self.out)
+        save_config(self.cfg, self.out / "config.yaml")
+        if self._resumed:
+            rows = "".join(json.dumps(row) + "\n" for row in self.state.history)
+            tmp = self.out / ".metrics.jsonl.tmp"
+            tmp.write_text(rows)
+            os.replace(tmp, self.out / "metrics.jsonl")
 
     # --- checkpoints -------------------------------------------------------------------
 
@@ -534,8 +547,8 @@ class Trainer:
         finally:
             self._close_writer()
             self.lock.release()
-            if main_thread:
-                signal.signal(signal.SIGTERM, previous)
+            if main_thread:  # after a SIGTERM, more of them (a whole group's) are ignored
+                signal.signal(signal.SIGTERM, signal.SIG_IGN if self._sigterm else previous)
 
     def _close_writer(self) -> None:
         """Flush the last TensorBoard / W&B events (also when the run stops on an error)."""
