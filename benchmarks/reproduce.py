@@ -1,7 +1,9 @@
 """The papers' claims, reproduced with videoformer's models: writes docs/reproduction.md.
 
-Three parts, each cached as JSON under --work so that the report can be rebuilt, and the
-long part resumed after an interruption:
+Three parts; each part's raw results are a JSON record in benchmarks/results/reproduction/
+(committed: the report is rebuilt from them with ``--report-only``, and a test rebuilds it
+and finds docs/reproduction.md unchanged). Runs and points are cached under --work, so
+that the long part resumes after an interruption:
 
 - ``cost``: parameters and FLOPs of every registered variant (meta device, seconds)
   beside the papers' tables.
@@ -17,6 +19,7 @@ long part resumed after an interruption:
 
     python -m benchmarks.reproduce [--parts cost ablation scaling] [--epochs 30]
         [--seeds 0 1 2] [--work benchmarks/.work/reproduce] [--report docs/reproduction.md]
+    python -m benchmarks.reproduce --report-only     # the report from the committed results
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "reproduction"
 PARTS = ("cost", "ablation", "scaling")
 
 # ------------------------------------------------------------------------------- cost
@@ -246,7 +250,16 @@ def _params(out: Path) -> int:
         return sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
 
 
-def render_ablation(results: dict, figure: Path) -> list[str]:
+def ablation_summary(results: dict) -> dict[str, tuple[float, float, float]]:
+    """{model: (mean, min, max) top-1 % over its seeds}."""
+    summary = {}
+    for name, by_seed in results.items():
+        top1 = [r["top1"] * 100 for r in by_seed.values()]
+        summary[name] = (statistics.mean(top1), min(top1), max(top1))
+    return summary
+
+
+def render_ablation(results: dict, figure: Path | None) -> list[str]:
     lines = [
         "| model | params | top-1 per seed | mean | spread (max − min) | minutes per run |",
         "|---|---|---|---|---|---|",
@@ -262,7 +275,8 @@ def render_ablation(results: dict, figure: Path) -> list[str]:
             f"**{statistics.mean(top1):.1f}** | {max(top1) - min(top1):.1f} | "
             f"{minutes:.1f} |"
         )
-    _bar_figure(summary, figure)
+    if figure is not None:
+        _bar_figure(summary, figure)
     return lines + [""] + ablation_verdicts(summary)
 
 
@@ -424,7 +438,7 @@ def run_scaling(work: Path) -> dict:
     return {"timesformer": points, "perceiver": perceiver_cost()}
 
 
-def render_scaling(data: dict, figure: Path) -> list[str]:
+def render_scaling(data: dict, figure: Path | None) -> list[str]:
     lines = [
         "| attention | frames x size | tokens | TFLOP | forward s | measured extra peak "
         "GiB (SDPA) | explicit attention, one layer (computed) GiB |",
@@ -446,7 +460,8 @@ def render_scaling(data: dict, figure: Path) -> list[str]:
         "|---|---|---|",
     ]
     lines += [f"| {r['M']} | {r['gflop']:.1f} | {r['gflop'] / r['M'] * 1e3:.2f} |" for r in pc]
-    _scaling_figure(data, figure)
+    if figure is not None:
+        _scaling_figure(data, figure)
     return lines + [""] + scaling_verdicts(data)
 
 
@@ -571,8 +586,16 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", choices=list(ABLATION), default=list(ABLATION))
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks/.work/reproduce")
     parser.add_argument("--report", type=Path, default=ROOT / "docs/reproduction.md")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the parts' raw records")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rebuild the report from --results"
+    )
     args = parser.parse_args()
+    if args.report_only:
+        write_report(args.results, args.report)
+        return
     args.work.mkdir(parents=True, exist_ok=True)
+    args.results.mkdir(parents=True, exist_ok=True)
     for part in args.parts:
         start = time.perf_counter()
         if part == "cost":
@@ -591,17 +614,18 @@ def main() -> None:
             "date": time.strftime("%Y-%m-%d"),
             "command": "python -m benchmarks.reproduce " + " ".join(sys.argv[1:]),
         }
-        (args.work / f"{part}.json").write_text(json.dumps(record, indent=1))
-    write_report(args.work, args.report)
+        (args.results / f"{part}.json").write_text(json.dumps(record, indent=1) + "\n")
+    write_report(args.results, args.report)
 
 
-def write_report(work: Path, report: Path) -> None:
-    """docs/reproduction.md from the parts measured so far (figures beside it)."""
-    figures = report.parent / "reproduction"
-    figures.mkdir(parents=True, exist_ok=True)
+def render_report(results: Path, figures: Path | None = None) -> str:
+    """docs/reproduction.md from the parts' records in ``results``: every number and every
+    sentence that states one comes from them; with ``figures``, the PNGs are drawn there."""
+    if figures is not None:
+        figures.mkdir(parents=True, exist_ok=True)
     lines = [HEADER]
     for part in PARTS:
-        path = work / f"{part}.json"
+        path = results / f"{part}.json"
         if not path.is_file():
             lines += ["", f"## {TITLES[part]}", "", "Not measured yet."]
             continue
@@ -613,6 +637,7 @@ def write_report(work: Path, report: Path) -> None:
                 f" (runs found in the cache are read, not rerun; the {len(runs)} runs "
                 f"trained for {_duration(sum(r['seconds'] for r in runs))} in all)"
             )
+        provenance = f" {record['provenance']}" if record.get("provenance") else ""
         lines += [
             "",
             f"## {TITLES[part]}",
@@ -620,19 +645,26 @@ def write_report(work: Path, report: Path) -> None:
             INTROS[part].strip(),
             "",
             f"Measured {record['date']} with `{record['command']}` in {spent} "
-            f"on {record['environment']}.",
+            f"on {record['environment']}.{provenance} Raw results: "
+            f"benchmarks/results/reproduction/{part}.json.",
             "",
         ]
+        figure = (figures / f"{part}.png") if figures is not None else None
         if part == "cost":
-            lines += render_cost(record["data"])
+            lines += render_cost(record["data"]) + ["", *cost_reading(record["data"])]
         elif part == "ablation":
-            lines += render_ablation(record["data"]["results"], figures / "ablation.png")
-            lines += ["", "![ablation](reproduction/ablation.png)"]
+            results_ = record["data"]["results"]
+            lines += render_ablation(results_, figure)
+            lines += ["", "![ablation](reproduction/ablation.png)", "", *ablation_reading(results_)]
         else:
-            lines += render_scaling(record["data"], figures / "scaling.png")
+            lines += render_scaling(record["data"], figure)
             lines += ["", "![scaling](reproduction/scaling.png)"]
-        lines += ["", READINGS.get(part, "").strip()]
-    report.write_text("\n".join(lines).rstrip() + "\n")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_report(results: Path, report: Path) -> None:
+    """The report and its figures (beside it, in reproduction/)."""
+    report.write_text(render_report(results, report.parent / "reproduction"))
 
 
 def _duration(seconds: float) -> str:
@@ -646,8 +678,10 @@ TITLES = {
 }
 HEADER = """# The papers' claims, reproduced
 
-Generated by `python -m benchmarks.reproduce` (benchmarks/reproduce.py) from the results
-cached under `benchmarks/.work/reproduce`; rerun it to remeasure. Not part of CI."""
+Generated by `python -m benchmarks.reproduce` (benchmarks/reproduce.py) from each part's
+raw results, committed in benchmarks/results/reproduction/ (`--report-only` rebuilds this
+page from them; tests/test_reproduce.py does and finds it unchanged). Measuring is not part
+of CI: rerun a part to remeasure it."""
 INTROS = {
     "cost": """
 Parameters and FLOPs of every registered variant, counted from our models on the meta
@@ -672,27 +706,50 @@ videoformer's attention goes through SDPA's fused kernel, which never forms the 
 matrix, so its memory grows linearly for both; the last column is what an explicit
 softmax(QKᵀ)V keeps for one layer (the paper's implementation, and HF's), computed.""",
 }
-READINGS = {
-    "ablation": """
-Reading it: the first finding reproduces with a wide margin. Space-only attention, which
-sees one frame at a time, ends at 36% on every seed, below even the 50% an order-blind
-model could reach (it confuses more than the mirrored pairs), while every model that
-compares frames is at 52% or more. The second does not show at this scale: divided
-attention's mean is below joint's because of one seed (79.4%; its other two, 90.6 and
-90.4, are at or above every joint seed), and with 4 frames of 16 patches joint attention
-sees only 65 tokens, so the cost that motivates dividing (part 3) does not arise here.
-Axial attention is the unstable one under this recipe (AdamW at 1e-3): its seed 0's
-training loss climbed back to chance after epoch 6 before recovering. The Video Swin
-model is the best and the steadiest here (97.0%, spread 0.6), with 539k parameters (1.8x
-the divided TimeSformer's).
-Training is deterministic across processes: space-only seeds 0 and 2, trained again in
-fresh processes, wrote byte-identical weights and the same top-1.""",
-    "cost": """
-Reading it: every released architecture matches its paper's size within the rounding of
-the table (the papers give 3 significant digits); the FLOPs match where the paper gives
-them. Sparse local-global and axial attention have no official code; their sizes follow
-Table 1 within 0.5% (docs/timesformer.md says where the paper is silent).""",
-}
+
+
+def cost_reading(rows: list[dict]) -> list[str]:
+    """What the cost table shows, with its numbers."""
+    params = [r["params"] / r["paper_params"] for r in rows if r["paper_params"]]
+    cost = [r["ours_cost"] / r["paper_cost"] for r in rows if r["paper_cost"]]
+    worst = max(abs(1 - x) for x in params)
+    return [
+        f"Reading it: the {len(params)} variants with a paper size match it within "
+        f"{worst:.1%} (the papers give 3 significant digits), and the {len(cost)} with a "
+        f"paper cost within {max(abs(1 - x) for x in cost):.1%}. Sparse local-global and "
+        "axial attention have no official code; docs/timesformer.md says where the paper "
+        "is silent."
+    ]
+
+
+def ablation_reading(results: dict) -> list[str]:
+    """What the ablation shows, with its numbers: where space-only ends against the
+    frame-comparing models and the order-blind ceiling, the steadiest and the least steady
+    model, and the sizes."""
+    summary = ablation_summary(results)
+    space = summary.get("space_only")
+    comparing = {n: s for n, s in summary.items() if n != "space_only"}
+    out = []
+    if space and comparing:
+        lowest = min(comparing, key=lambda n: comparing[n][1])
+        out.append(
+            f"Reading it: space-only attention, which sees one frame at a time, ends at "
+            f"{space[1]:.1f}-{space[2]:.1f}% over its seeds ("
+            f"{'below' if space[2] < 50 else 'above'} the 50% an order-blind model could "
+            f"reach), while every model that compares frames reaches at least "
+            f"{comparing[lowest][1]:.1f}% ({lowest}'s lowest seed)."
+        )
+    if comparing:
+        spread = {n: s[2] - s[1] for n, s in comparing.items()}
+        steady, wild = min(spread, key=spread.get), max(spread, key=spread.get)
+        best = max(comparing, key=lambda n: comparing[n][0])
+        params = {n: next(iter(r.values()))["params"] for n, r in results.items()}
+        out.append(
+            f"The best mean is {best}'s ({comparing[best][0]:.1f}%, {params[best] / 1e3:.0f}k "
+            f"parameters); the steadiest is {steady} (spread {spread[steady]:.1f}), the least "
+            f"steady {wild} (spread {spread[wild]:.1f}) under this recipe (AdamW at 1e-3)."
+        )
+    return out
 
 
 if __name__ == "__main__":

@@ -53,3 +53,34 @@ def test_ablation_verdicts(summary, expected):
     assert len(lines) == 2
     for line, verdict in zip(lines, expected, strict=True):
         assert f"({verdict}" in line, line
+
+
+def test_the_report_is_rebuilt_unchanged_from_the_committed_results():
+    """docs/reproduction.md is what benchmarks/reproduce.py makes of the raw results in
+    benchmarks/results/reproduction: every table and every number in a sentence."""
+    from benchmarks.reproduce import RESULTS, ROOT, render_report
+
+    assert render_report(RESULTS) == (ROOT / "docs" / "reproduction.md").read_text()
+
+
+def test_the_ablation_reading_follows_the_numbers():
+    from benchmarks.reproduce import ablation_reading
+
+    def runs(*top1, params=1000):
+        return {
+            str(i): {"top1": t / 100, "seconds": 60.0, "params": params} for i, t in enumerate(top1)
+        }
+
+    text = " ".join(
+        ablation_reading(
+            {
+                "space_only": runs(30, 35),
+                "joint_space_time": runs(80, 90),
+                "axial": runs(60, 95, params=2000),
+            }
+        )
+    )
+    assert "ends at 30.0-35.0%" in text and "below the 50%" in text
+    assert "at least 60.0% (axial's lowest seed)" in text
+    assert "the steadiest is joint_space_time (spread 10.0), the least steady axial" in text
+    assert "The best mean is joint_space_time's (85.0%, 1k parameters)" in text
