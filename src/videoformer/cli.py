@@ -7,6 +7,9 @@ Exit codes: 0 success, 1 some inputs failed (e.g. unreadable videos in ``predict
 from __future__ import annotations
 
 import argparse
+import csv
+import errno
+import io
 import json
 import logging
 import os
@@ -249,6 +252,21 @@ def _prediction_json(path: Path, pred) -> dict:
     return row
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_row(fields: list) -> str:
+    """One CSV record (the csv module quotes and escapes); text that a spreadsheet would
+    run as a formula (a label from a downloaded checkpoint, say) is prefixed with '."""
+    cells = [
+        "'" + v if isinstance(v, (str, Path)) and str(v).startswith(FORMULA_STARTS) else v
+        for v in (str(f) if isinstance(f, Path) else f for f in fields)
+    ]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    return buffer.getvalue().removesuffix("\n")
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .data.decode import VideoDecodeError
 
@@ -256,7 +274,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     predictor = _predictor(args)
     failed, results = [], []
     if args.csv:
-        videos.write("video,start,end,rank,label,probability")
+        videos.write(_csv_row(["video", "start", "end", "rank", "label", "probability"]))
     for path in videos:
         try:
             pred = predictor.predict(path, topk=args.topk)
@@ -270,7 +288,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 (w.start, w.end, w.topk) for w in pred.windows
             ]:
                 for rank, (label, p) in enumerate(topk, 1):
-                    videos.write(f'"{path}",{start},{end},{rank},"{label}",{p:.6f}')
+                    videos.write(_csv_row([path, start, end, rank, label, f"{p:.6f}"]))
         elif not args.json:
             videos.write(f"{path}: " + ", ".join(f"{lab} {p:.1%}" for lab, p in pred.topk))
             for w in pred.windows:
@@ -715,6 +733,17 @@ def _show_run_reports() -> None:
     run.setLevel(logging.INFO)
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """What a user's input or machine causes (bad arguments, files, recipes, weights,
+    videos, permissions, a full disk): one line and exit 2. Anything else is a bug and
+    shows its traceback."""
+    from .data.decode import VideoDecodeError
+    from .weights.hub import DownloadError
+    from .weights.loading import CheckpointError
+
+    return (ValueError, CheckpointError, DownloadError, ImportError, VideoDecodeError, OSError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -722,14 +751,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     _show_run_reports()
-    from .weights.hub import DownloadError
-    from .weights.loading import CheckpointError
+    USER_ERRORS = _user_errors()
 
     try:
         return args.fn(args)
-    except (ValueError, FileNotFoundError, CheckpointError, DownloadError, ImportError) as e:
-        print(f"videoformer {args.command}: error: {e}", file=sys.stderr)
+    except USER_ERRORS as e:
+        print(f"videoformer {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 2
+
+
+def _one_line(error: BaseException, limit: int = 2000) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        text = f"no space left on the device ({text}); free some and run again"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 if __name__ == "__main__":

@@ -422,3 +422,34 @@ def test_prediction_inputs_are_checked_before_the_model_loads(trained, tmp_path,
         main(["extract", str(trained), *checkpoint, "--out", str(tmp_path / "ro" / "e.npy")]) == 2
     )
     assert "is a folder; give a file name" in capsys.readouterr().err
+
+
+def test_predict_csv_escapes_and_neutralises_what_a_checkpoint_says(tiny_data, tmp_path, capsys):
+    """Labels from a downloaded checkpoint and odd file names stay in their fields; a
+    label a spreadsheet would run as a formula is prefixed with '."""
+    import csv
+    import io
+    import shutil
+
+    import videoformer
+
+    labels = ["=cmd|' /C calc'!A0", 'quote "and", comma', "tab\there"]
+    model = videoformer.create_model(
+        "timesformer",
+        img_size=32,
+        patch_size=8,
+        num_frames=4,
+        embed_dim=32,
+        depth=1,
+        num_heads=2,
+        num_classes=3,
+    )
+    model.label_names = labels
+    saved = videoformer.save_model(model.eval(), tmp_path / "m.safetensors")
+    video = tmp_path / 'a "quoted", name.mp4'
+    shutil.copy(sorted((tiny_data / "videos" / "growing").glob("*.mp4"))[0], video)
+    assert main(["predict", str(video), "--checkpoint", str(saved), "--csv", "--topk", "3"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0] == ["video", "start", "end", "rank", "label", "probability"]
+    assert len(rows) == 4 and all(len(r) == 6 and r[0] == str(video) for r in rows[1:])
+    assert {r[4] for r in rows[1:]} == {"'" + labels[0], labels[1], labels[2]}

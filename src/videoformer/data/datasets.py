@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..labels import check_names
 from ..seeding import derive_seed
 from .decode import VideoDecodeError, probe, read_frames, read_video
 from .protocols import Protocol
@@ -52,7 +53,7 @@ def read_label_names(path: str | Path) -> list[str]:
     names = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: duplicate label names")
-    return names
+    return check_names(names, str(path))
 
 
 def _label_index(token: str, names: Sequence[str] | None, where: str) -> int:
@@ -216,7 +217,7 @@ def read_class_folders(
     expected layout and the first offending path."""
     root = _check_root(root)
     layout = f"expected {root}/<class>/<file> with files ending in {', '.join(extensions)}"
-    names = sorted(d.name for d in root.iterdir() if d.is_dir())
+    names = check_names(sorted(d.name for d in root.iterdir() if d.is_dir()), str(root))
     if not names:
         raise ValueError(f"{root} has no class folders ({layout})")
     items = []

@@ -18,7 +18,7 @@ import yaml
 from ..data.decode import BACKENDS
 from ..data.kinds import DATASET_KINDS, DEFAULT_KIND
 from ..data.sampling import ClipSampler
-from ..fields import from_dict, parse_assignments
+from ..fields import from_dict, load_yaml_file, parse_assignments, short_repr
 from ..specs import AGGREGATES, PROTOCOL_AGGREGATES
 
 
@@ -186,15 +186,15 @@ def validate(config: TrainConfig) -> TrainConfig:
     for dotted, allowed in CHOICES.items():
         value = _get(config, dotted)
         if value not in allowed:
-            raise ValueError(f"{dotted} = {value!r} is not one of {', '.join(allowed)}")
+            raise ValueError(f"{dotted} = {short_repr(value)} is not one of {', '.join(allowed)}")
     for dotted, (ok, allowed) in RULES.items():
         value = _get(config, dotted)
         if not ok(value):
-            raise ValueError(f"{dotted} = {value!r}: must be {allowed}")
+            raise ValueError(f"{dotted} = {short_repr(value)}: must be {allowed}")
     try:
         ClipSampler.parse(config.data.clip)
     except ValueError as e:
-        raise ValueError(f"data.clip = {config.data.clip!r}: {e}") from None
+        raise ValueError(f"data.clip = {short_repr(config.data.clip)}: {e}") from None
     return config
 
 
@@ -218,7 +218,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Tr
     ``key.sub=value`` overrides (values are YAML)."""
     tree: dict = {}
     if path is not None:
-        tree = yaml.safe_load(recipe_path(path).read_text()) or {}
+        file = recipe_path(path)
+        tree = load_yaml_file(file) or {}
+        if not isinstance(tree, dict):
+            raise ValueError(
+                f"{file}: a recipe is a mapping of fields (key: value), got a {type(tree).__name__}"
+            )
     for key, value in parse_assignments(overrides).items():
         _set(tree, key, value)
     return validate(from_dict(TrainConfig, tree))

@@ -37,3 +37,18 @@ def label_set_of_size(name: str, num_classes: int) -> tuple[str, ...] | None:
         if candidate.rstrip("0123456789") == dataset and len(label_names(candidate)) == num_classes:
             return label_names(candidate)
     return None
+
+
+def check_names(names, where: str) -> list[str]:
+    """Class names as a list: strings, distinct, on one line each (labels.txt holds one a
+    line); a bad one is an error naming it and ``where`` it comes from."""
+    names = list(names)
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"{where}: a class name must be non-empty text, got {name!r:.60}")
+        if "\n" in name or "\r" in name:
+            raise ValueError(f"{where}: the class name {name!r:.60} holds a line break")
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"{where}: duplicate class names {dupes[:5]}")
+    return names

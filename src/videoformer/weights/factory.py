@@ -15,6 +15,7 @@ from typing import Any
 from torch import nn
 
 from ..data.sampling import ClipSampler
+from ..fields import short_repr
 from ..models.registry import get_model_entry
 from ..specs import DataSpec, ModelSource
 from .loading import load_checkpoint
@@ -70,7 +71,13 @@ def create_model(
         if get_model_entry(weights.variant).family == entry.family:
             config = {**weights.config, **config}
     classes_given = "num_classes" in overrides
-    model = entry.build(**{**config, **overrides})
+    try:
+        model = entry.build(**{**config, **overrides})
+    except (TypeError, ZeroDivisionError) as e:  # values of the wrong kind, zero heads...
+        raise ValueError(
+            f"{entry.name}: cannot be built with {short_repr({**config, **overrides}, 300)} "
+            f"({type(e).__name__}: {e})"
+        ) from None
     model.source = replace(target, data=None) if target.kind == "variant" else target
     if weights is None:
         return model

@@ -22,7 +22,13 @@ def read_hf_config(source: str | PathLike) -> dict[str, Any] | None:
     config = path / "config.json" if path.is_dir() else None
     if config is None or not config.is_file():
         return None
-    return json.loads(config.read_text())
+    try:
+        parsed = json.loads(config.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{config}: not JSON ({e})") from None
+    if not isinstance(parsed, dict):
+        raise CheckpointError(f"{config}: not a JSON object")
+    return parsed
 
 
 def hf_reader(directory: str | PathLike, config: dict[str, Any]) -> HFConfigReader:

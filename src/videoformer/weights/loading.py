@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import logging
+import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
@@ -170,8 +171,27 @@ def read_checkpoint(source: str | PathLike) -> dict[str, Tensor]:
         else:
             obj = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as e:  # a corrupt file or one holding arbitrary pickled objects
-        raise CheckpointError(f"{file}: cannot read as a weights-only checkpoint ({e})") from e
+        raise read_error(file, e) from e
     return unwrap_state_dict(obj, str(file))
+
+
+def read_error(file: Path, error: BaseException) -> CheckpointError:
+    """One line for a file that cannot be read as weights, naming it and why (never
+    torch's advice to load it with ``weights_only=False``, which would run what it holds)."""
+    if isinstance(error, PermissionError):
+        reason = "permission denied: make it readable"
+    elif isinstance(error, OSError) and not isinstance(error, EOFError):
+        reason = error.strerror or str(error)
+    elif isinstance(error, pickle.UnpicklingError) or "Weights only load failed" in str(error):
+        reason = (
+            "it holds objects other than tensors, or is not a checkpoint (videoformer reads "
+            "weights only and never runs what a file contains)"
+        )
+    elif isinstance(error, EOFError) or "zip" in str(error).lower():
+        reason = "it is cut short or is not a torch.save file"
+    else:
+        reason = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+    return CheckpointError(f"{file}: cannot read it as a checkpoint: {reason}")
 
 
 def detect_layout(sd: Mapping[str, Tensor], family: str) -> Layout:

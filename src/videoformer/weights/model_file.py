@@ -17,7 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..labels import check_names
 from ..specs import DataSpec
+from .loading import CheckpointError, read_error
 
 # DataSpec fields as the metadata names them (flat, beside the labels)
 METADATA_KEYS = {
@@ -53,6 +55,8 @@ def model_metadata(
 ) -> dict[str, Any]:
     """What ``load_model`` needs to rebuild a model and its test views: name, config, label
     names and the data spec."""
+    if labels is not None:
+        labels = check_names(labels, f"the labels of {model_name}")
     return {
         "model_name": model_name,
         "family": model.family,
@@ -97,11 +101,20 @@ def read_metadata(path: str | Path) -> tuple[dict[str, Any] | None, Any]:
     if path.suffix == ".safetensors":
         from safetensors import safe_open
 
-        with safe_open(str(path), "pt") as f:
-            meta = (f.metadata() or {}).get("videoformer")
-        return (json.loads(meta) if meta else None), path
+        try:
+            with safe_open(str(path), "pt") as f:
+                meta = (f.metadata() or {}).get("videoformer")
+            parsed = json.loads(meta) if meta else None
+        except Exception as e:  # a malformed header, an unreadable file
+            raise read_error(path, e) from e
+        if parsed is not None and not isinstance(parsed, dict):
+            raise CheckpointError(f"{path}: its videoformer metadata is not a JSON object")
+        return parsed, path
     if path.is_file():
-        obj = _load_tensors(path)
+        try:
+            obj = _load_tensors(path)
+        except Exception as e:  # corrupt, foreign, or holding more than tensors
+            raise read_error(path, e) from e
         if isinstance(obj, dict) and isinstance(obj.get("meta"), dict) and "model" in obj:
             return obj["meta"], obj["model"]
         return None, obj

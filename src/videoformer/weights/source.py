@@ -124,6 +124,13 @@ def _local(text: str, path: Path, model: str | None) -> ModelSource:
     """A file or folder, told apart by what it holds."""
     meta, weights = read_metadata(path)
     if meta is not None and "model_config" in meta:
+        if not model and not isinstance(meta.get("model_name"), str):
+            raise CheckpointError(
+                f"{path}: its videoformer metadata names no model_name; name the variant "
+                "(--model), e.g. timesformer_base"
+            )
+        if not isinstance(meta["model_config"], dict):
+            raise CheckpointError(f"{path}: its metadata's model_config is not a mapping")
         named = _named(model or meta["model_name"])
         config = dict(named.config)  # the saved config wins: the weights have its shapes
         if get_model_entry(named.variant).family == meta.get("family"):
@@ -163,8 +170,8 @@ def _hf_folder(text: str, path: Path, model: str | None) -> ModelSource:
         )
     try:
         config = {**reader.read(hf), **named.config}
-    except ValueError as e:
-        raise CheckpointError(f"{path}: {e}") from e
+    except (ValueError, TypeError, KeyError, ZeroDivisionError) as e:
+        raise CheckpointError(f"{path / 'config.json'}: {type(e).__name__}: {e}") from e
     data = hf_data_config(path) if reader.video_processor else None
     labels = hf_labels(hf)
     return ModelSource(
