@@ -137,3 +137,73 @@ def test_space_only_checkpoint_into_axial_copies_attention_to_every_extra_step()
             getattr(model.blocks[0], f"{name}_attn").proj.weight, sd["blocks.0.attn.proj.weight"]
         )
         assert not getattr(model.blocks[0], f"{name}_fc").weight.any()
+
+
+def _hf_copy(tmp_path, **changes):
+    import json
+    import shutil
+
+    folder = tmp_path / "hf"
+    shutil.copytree(GOLDEN / "hf_timesformer", folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **changes}))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {
+                "hidden_size": 8192,
+                "num_hidden_layers": 48,
+                "intermediate_size": 32768,
+                "num_attention_heads": 8,
+            },
+            "sizes differ: embed_dim 48 in the checkpoint, 8192 in the model",
+        ),
+        (
+            {"id2label": {str(i): f"c{i}" for i in range(2_000_000)}},
+            "2,000,000 label names for a classifier of 6 classes",
+        ),
+    ],
+)
+def test_a_config_cannot_make_videoformer_build_what_the_weights_are_not(
+    tmp_path, changes, message
+):
+    """A 1 kB config.json claiming a 48-layer 8192-wide model (160 GB) or 2,000,000
+    classes: checked against the weights' shapes on the meta device, refused before any
+    memory is spent (building it would not fit this machine)."""
+    with pytest.raises(CheckpointError, match=message):
+        create_model("timesformer", pretrained=_hf_copy(tmp_path, **changes))
+
+
+def test_a_safetensors_header_cannot_either(tmp_path):
+    import json
+
+    import videoformer
+
+    model = create_model("timesformer", **TINY)
+    path = videoformer.save_model(model, tmp_path / "m.safetensors")
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        meta = json.loads(f.metadata()["videoformer"])
+    meta["model_config"].update(embed_dim=32768, depth=200, num_heads=2)
+    save_file(tensors, path, metadata={"videoformer": json.dumps(meta)})
+    with pytest.raises(CheckpointError, match="sizes differ: embed_dim 32 in the checkpoint"):
+        videoformer.load_model(path)
+
+
+@pytest.mark.parametrize("damage", ["int8", "nan"])
+def test_weights_that_a_load_would_silently_change_are_refused(tmp_path, damage):
+    sd = create_model("timesformer", **TINY).state_dict()
+    if damage == "int8":
+        sd = {k: (v * 100).to(torch.int8) for k, v in sd.items()}
+        message = "tensors hold torch.int8 values where the model has torch.float32"
+    else:
+        sd = {k: torch.full_like(v, float("nan")) for k, v in sd.items()}
+        message = "NaN or infinite values in"
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(create_model("timesformer", **TINY), sd)

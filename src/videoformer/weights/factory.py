@@ -12,13 +12,14 @@ from dataclasses import replace
 from os import PathLike
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..data.sampling import ClipSampler
 from ..fields import short_repr
 from ..models.registry import get_model_entry
 from ..specs import DataSpec, ModelSource
-from .loading import load_checkpoint
+from .loading import CheckpointError, load_checkpoint, read_shapes
 from .source import architecture, released_weights, resolve_source, shipped_labels
 
 log = logging.getLogger(__name__)
@@ -71,18 +72,26 @@ def create_model(
         if get_model_entry(weights.variant).family == entry.family:
             config = {**weights.config, **config}
     classes_given = "num_classes" in overrides
-    try:
-        model = entry.build(**{**config, **overrides})
-    except (TypeError, ZeroDivisionError) as e:  # values of the wrong kind, zero heads...
-        raise ValueError(
-            f"{entry.name}: cannot be built with {short_repr({**config, **overrides}, 300)} "
-            f"({type(e).__name__}: {e})"
-        ) from None
+    classifier = "reinit" if classes_given else "adopt"
+    fields = {**config, **overrides}
+    location = None if weights is None else weights if isinstance(weights, dict) else weights.path
+    if location is not None:  # a file's config decides the size: check it fits, on meta, first
+        shapes = read_shapes(location)
+        with torch.device("meta"):
+            probe = _build(entry, fields)
+            load_checkpoint(probe, shapes, classifier=classifier)
+        fields = {**fields, "num_classes": probe.config.num_classes}  # the file's head, if adopted
+        labels = weights.labels if isinstance(weights, ModelSource) else None
+        if labels and not classes_given and len(labels) != probe.config.num_classes:
+            raise CheckpointError(
+                f"{weights.text}: {len(labels):,} label names for a classifier of "
+                f"{probe.config.num_classes} classes"
+            )
+    model = _build(entry, fields)
     model.source = replace(target, data=None) if target.kind == "variant" else target
     if weights is None:
         return model
-    location = weights if isinstance(weights, dict) else weights.path
-    report = load_checkpoint(model, location, classifier="reinit" if classes_given else "adopt")
+    report = load_checkpoint(model, location, classifier=classifier)
     if isinstance(weights, ModelSource):  # the model now comes from the weights' source
         labels = None if report.reinitialised else weights.labels  # a new head: new classes
         report.labels = list(labels) if labels else None
@@ -96,6 +105,16 @@ def create_model(
     model.source = replace(model.source, load_report=report)
     log.info("%s: %s", entry.name, report)
     return model
+
+
+def _build(entry, fields: dict[str, Any]) -> nn.Module:
+    try:
+        return entry.build(**fields)
+    except (TypeError, ZeroDivisionError) as e:  # values of the wrong kind, zero heads...
+        raise ValueError(
+            f"{entry.name}: cannot be built with {short_repr(fields, 300)} "
+            f"({type(e).__name__}: {e})"
+        ) from None
 
 
 def fit_to_model(spec: DataSpec, model: nn.Module) -> DataSpec:

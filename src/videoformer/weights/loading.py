@@ -175,6 +175,50 @@ def read_checkpoint(source: str | PathLike) -> dict[str, Tensor]:
     return unwrap_state_dict(obj, str(file))
 
 
+SAFETENSORS_DTYPES = {
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
+
+
+def read_shapes(source: str | PathLike | Mapping[str, Any]) -> dict[str, Tensor]:
+    """The state dict of a checkpoint as ``meta`` tensors (its shapes and dtypes, no
+    data): from a safetensors header, a memory-mapped torch.save zip (a legacy file is
+    read whole), or tensors in memory. What a model may be checked against before any
+    memory is spent on it."""
+    if isinstance(source, Mapping):
+        sd = unwrap_state_dict(source)
+    else:
+        file = _weights_file(Path(source))
+        try:
+            if file.suffix == ".safetensors":
+                from safetensors import safe_open
+
+                with safe_open(str(file), "pt") as f:
+                    sd = {}
+                    for key in f.keys():
+                        info = f.get_slice(key)
+                        dtype = SAFETENSORS_DTYPES.get(info.get_dtype(), torch.float32)
+                        sd[key] = torch.empty(info.get_shape(), dtype=dtype, device="meta")
+                return sd
+            try:
+                obj: Any = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError:  # a legacy (non-zip) file cannot be memory-mapped
+                obj = torch.load(file, map_location="cpu", weights_only=True)
+        except Exception as e:
+            raise read_error(file, e) from e
+        sd = unwrap_state_dict(obj, str(file))
+    return {k: torch.empty(v.shape, dtype=v.dtype, device="meta") for k, v in sd.items()}
+
+
 def read_error(file: Path, error: BaseException) -> CheckpointError:
     """One line for a file that cannot be read as weights, naming it and why (never
     torch's advice to load it with ``weights_only=False``, which would run what it holds)."""
@@ -191,7 +235,7 @@ def read_error(file: Path, error: BaseException) -> CheckpointError:
         reason = "it is cut short or is not a torch.save file"
     else:
         reason = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
-    return CheckpointError(f"{file}: cannot read it as a checkpoint: {reason}")
+    return CheckpointError(f"{file}: cannot read as a weights-only checkpoint: {reason}")
 
 
 def detect_layout(sd: Mapping[str, Tensor], family: str) -> Layout:
@@ -269,6 +313,28 @@ def _adopt_classifier_size(model: nn.Module, sd: Mapping[str, Tensor]) -> None:
         model.reset_classifier(weight.shape[0])
 
 
+def _check_values(source: str, sd: Mapping[str, Tensor], expected: Mapping[str, Tensor]) -> None:
+    """Refuse what a load would silently change or spread: integer tensors (quantised
+    weights) where the model has floats, and NaN or infinite values."""
+    cast = [
+        k for k, v in sd.items() if not v.is_floating_point() and expected[k].is_floating_point()
+    ]
+    if cast:
+        raise CheckpointError(
+            f"{source}: {len(cast)} tensors hold {sd[cast[0]].dtype} values where the model "
+            f"has {expected[cast[0]].dtype} (quantised weights are not read), e.g. {_some(cast, 3)}"
+        )
+    bad = [
+        k
+        for k, v in sd.items()
+        if v.is_floating_point() and not v.is_meta and not torch.isfinite(v).all()
+    ]
+    if bad:
+        raise CheckpointError(
+            f"{source}: NaN or infinite values in {len(bad)} tensors, e.g. {_some(bad, 3)}"
+        )
+
+
 def _load_strict(
     model: nn.Module,
     sd: dict[str, Tensor],
@@ -311,5 +377,6 @@ def _load_strict(
         )
     report.missing, report.unexpected = missing, unexpected
     sd = {k: v for k, v in sd.items() if k in expected}
+    _check_values(report.source, sd, expected)
     model.load_state_dict(sd, strict=False)
     report.loaded = len(sd)
