@@ -17,9 +17,11 @@ MAX_VALUES = 100_000  # values a recipe may expand to (YAML aliases can nest exp
 
 def short_repr(value: Any, limit: int = 80) -> str:
     """``repr`` cut to ``limit`` characters, for error messages about untrusted values."""
-    text = reprlib.Repr(maxstring=limit, maxother=limit, maxlist=6, maxdict=6, maxlevel=3).repr(
-        value
-    )
+    shortener = reprlib.Repr()
+    shortener.maxstring = shortener.maxother = limit
+    shortener.maxlist = shortener.maxdict = 6
+    shortener.maxlevel = 3
+    text = shortener.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
