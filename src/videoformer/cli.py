@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
@@ -160,6 +160,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .weights.source import resolve_source
 
     device = resolve_device(args.device)
+    _check_writable(Path(args.out) / "eval.json")
     cfg = load_config(_eval_recipe(args), list(args.set or []))
     source = resolve_source(args.checkpoint, args.model)
     if source.variant is None:  # a foreign checkpoint: the recipe's model
@@ -182,8 +183,32 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         num_workers=cfg.data.num_workers,
         aggregate=data.aggregate,
     )
+    scored, listed = result["num_videos"], result["videos_listed"]
+    unreadable = listed - scored
+    if unreadable:
+        print(
+            f"videoformer eval: {unreadable} of {listed} videos could not be read; the scores "
+            f"are over the {scored} others",
+            file=sys.stderr,
+        )
+    if unreadable > args.max_unreadable * listed:
+        print(
+            f"videoformer eval: error: {unreadable / listed:.1%} of the videos unreadable, "
+            f"above --max-unreadable {args.max_unreadable:g}: no report written (raise it to "
+            "accept scores over the readable ones)",
+            file=sys.stderr,
+        )
+        return 1
     path = write_report(result, args.out, labels or names)
-    keys = ("top1", "top5", "mean_class_accuracy", "mAP", "num_videos", "views_per_video")
+    keys = (
+        "top1",
+        "top5",
+        "mean_class_accuracy",
+        "mAP",
+        "num_videos",
+        "videos_listed",
+        "views_per_video",
+    )
     print(json.dumps({k: result[k] for k in keys if k in result}, indent=2))
     print(f"report: {path}")
     return 0
@@ -319,24 +344,11 @@ def _check_writable(out: Path) -> None:
         raise PermissionError(f"--out {out}: cannot write into {folder}")
 
 
-def _write_atomically(files: dict[Path, Callable[[Path], None]]) -> None:
-    """Each ``write(tmp)`` into a temporary name beside its file, then all renamed into
-    place: a failure (a full disk) leaves no file half-written."""
-    temporary = {path: path.with_name(f".{path.name}.tmp-{os.getpid()}") for path in files}
-    try:
-        for path, write in files.items():
-            write(temporary[path])
-        for path, tmp in temporary.items():
-            os.replace(tmp, path)
-    finally:
-        for tmp in temporary.values():
-            tmp.unlink(missing_ok=True)
-
-
 def _cmd_extract(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
+    from .atomic import write_atomically
     from .data.decode import VideoDecodeError
 
     out = Path(args.out)
@@ -384,7 +396,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
             **{f"clips/{i}": c.contiguous() for i, c in enumerate(per_clip)},
         }
         meta = {"paths": json.dumps(names), "clips": json.dumps(rows)}
-        _write_atomically({out: lambda tmp: save_file(tensors, str(tmp), metadata=meta)})
+        write_atomically({out: lambda tmp: save_file(tensors, str(tmp), metadata=meta)})
     else:
 
         def npy(array):
@@ -394,7 +406,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
             return write
 
-        _write_atomically(
+        write_atomically(
             {
                 out: npy(stacked.numpy()),
                 out.with_name(out.stem + "_clips.npy"): npy(torch.cat(per_clip).numpy()),
@@ -423,6 +435,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
     if Path(args.out).suffix != ".safetensors":
         raise ValueError(f"--out must end in .safetensors, got {args.out}")
+    _check_writable(Path(args.out))
     labels = read_label_names(args.labels) if args.labels else None
     overrides = parse_assignments(args.set or [])
     source = resolve_source(args.source, args.model)
@@ -460,6 +473,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     if Path(args.out).suffix != ".onnx":
         raise ValueError(f"--out must end in .onnx, got {args.out}")
+    _check_writable(Path(args.out))
     source = resolve_source(args.source, args.model, fetch=False)
     if source.kind == "variant":
         model = create_model(source)  # its architecture with random weights
@@ -617,6 +631,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--device", help=DEVICE_HELP)
     p.add_argument("--compile", action="store_true", help=COMPILE_HELP)
+    p.add_argument(
+        "--max-unreadable",
+        type=float,
+        default=0.01,
+        help="the largest share of unreadable videos to report scores over the others "
+        "(default 0.01; above it, exit 1 and no report)",
+    )
     p.add_argument("--out", default="eval_out", help="report folder (default: ./eval_out)")
     p.set_defaults(fn=_cmd_eval)
 

@@ -453,3 +453,110 @@ def test_predict_csv_escapes_and_neutralises_what_a_checkpoint_says(tiny_data, t
     assert rows[0] == ["video", "start", "end", "rank", "label", "probability"]
     assert len(rows) == 4 and all(len(r) == 6 and r[0] == str(video) for r in rows[1:])
     assert {r[4] for r in rows[1:]} == {"'" + labels[0], labels[1], labels[2]}
+
+
+def test_eval_says_how_many_videos_it_scored_and_fails_above_the_limit(
+    trained, tiny_data, tmp_path, capsys
+):
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(tiny_data, root)
+    val = [line.split(",")[0] for line in (root / "val.csv").read_text().splitlines()]
+    for rel in val[:3]:
+        (root / rel).write_bytes(b"not a video any more")
+    argv = [
+        "eval",
+        "--checkpoint",
+        str(trained / "model.safetensors"),
+        "--set",
+        f"data.root={root}",
+        "--out",
+        str(tmp_path / "ev"),
+    ]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "3 of 10 videos could not be read" in err and "above --max-unreadable 0.01" in err
+    assert not (tmp_path / "ev").exists()
+    assert main([*argv, "--max-unreadable", "0.5"]) == 0
+    report = json.loads((tmp_path / "ev" / "eval.json").read_text())
+    assert (report["num_videos"], report["videos_listed"], report["failed_files"]) == (7, 10, 3)
+
+
+def test_outputs_are_whole_or_absent(trained, tiny_data, tmp_path, capsys, monkeypatch):
+    """A report whose figure fails leaves no JSON; an output folder where a file should go
+    is refused before the work; a full disk leaves nothing half-written; files are 0644."""
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    from videoformer.engine import evaluate, plots
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(plots, "plot_confusion", broken)
+    with pytest.raises(OSError):
+        evaluate.write_report({"top1": 1.0, "confusion": [[1]]}, tmp_path / "r", ["a"])
+    assert list((tmp_path / "r").iterdir()) == []
+    (tmp_path / "taken.safetensors").mkdir()
+    argv = [
+        "convert",
+        str(trained / "model.safetensors"),
+        "--model",
+        "timesformer",
+        "--out",
+        str(tmp_path / "taken.safetensors"),
+    ]
+    assert main(argv) == 2 and "is a folder" in capsys.readouterr().err
+    assert list((tmp_path / "taken.safetensors").iterdir()) == []
+    out = tmp_path / "emb" / "e.npy"
+    script = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (600, 600)); "
+        "from videoformer.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    video = str(sorted((tiny_data / "videos" / "growing").glob("*.mp4"))[0])
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            "extract",
+            video,
+            "--checkpoint",
+            str(trained / "model.safetensors"),
+            "--views",
+            "8x1",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "File too large" in done.stderr, done.stderr[-500:]
+    assert "Traceback" not in done.stderr
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []
+    saved = tmp_path / "m.safetensors"
+    assert (
+        main(
+            [
+                "convert",
+                str(trained / "model.safetensors"),
+                "--model",
+                "timesformer",
+                "--out",
+                str(saved),
+            ]
+        )
+        == 0
+    )
+    assert stat.S_IMODE(os.stat(saved).st_mode) == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..atomic import write_atomically
 from ..progress import Progress
 from ..specs import combine_views
 from .distributed import DistInfo, EpochSampler, all_gather_objects
@@ -104,14 +105,12 @@ def evaluate(
         generator=torch.Generator().manual_seed(0),  # not the global stream (see train.py)
     )
     local: list[tuple[int, int, torch.Tensor, Any]] = []
-    failed = 0
     for batch in Progress(loader, len(loader), "eval", enabled=progress and info.is_main):
         x = model_inputs(batch, info.device)
         with torch.autocast(
             info.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None
         ):
             logits = model(x).float().cpu()
-        failed += int(batch["failed"].sum())
         for i, v, row, label in zip(
             batch["index"].tolist(), batch["view"].tolist(), logits, batch["label"]
         ):
@@ -122,7 +121,6 @@ def evaluate(
         for i, v, row, label in part:
             views[i][v] = row  # duplicates from sampler padding collapse here
             labels[i] = label
-    failed = sum(all_gather_objects(failed, info))
     per_video = aggregate_views({i: list(v.values()) for i, v in views.items()}, aggregate)
     multi_label = torch.as_tensor(next(iter(labels.values()))).ndim == 1  # multi-hot targets
     videos = sorted(per_video)
@@ -142,7 +140,11 @@ def evaluate(
         )
     result["views_per_video"] = max(len(v) for v in views.values())
     result["aggregate"] = aggregate
-    result["failed_files"] = failed
+    # an unreadable video is replaced by another one's views, which collapse into that
+    # video's: what is left out is the videos never scored
+    listed = len(getattr(dataset, "items", ())) or len(videos)
+    result["videos_listed"] = listed
+    result["failed_files"] = listed - len(videos)  # unreadable videos, not retries
     return result
 
 
@@ -157,9 +159,12 @@ def write_report(
         report["per_class_accuracy"] = dict(zip(labels, result["per_class_accuracy"]))
         report["labels"] = labels
     path = out / f"{name}.json"
-    path.write_text(json.dumps(report, indent=2))
+    files = {path: lambda tmp: tmp.write_text(json.dumps(report, indent=2))}
     if "confusion" in result:
         from .plots import plot_confusion
 
-        plot_confusion(result["confusion"], labels, out / f"{name}_confusion.png")
+        files[out / f"{name}_confusion.png"] = lambda tmp: plot_confusion(
+            result["confusion"], labels, tmp
+        )
+    write_atomically(files)  # the figure fails, the JSON is not left alone either
     return path

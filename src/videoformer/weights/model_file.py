@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from ..atomic import write_atomically
 from ..labels import check_names
 from ..specs import DataSpec
 from .loading import CheckpointError, read_error
@@ -75,9 +75,8 @@ def write_model_file(
 
     state = weights.state_dict() if isinstance(weights, nn.Module) else weights
     sd = {k: v.detach().contiguous().cpu() for k, v in state.items()}
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    save_file(sd, str(tmp), metadata={"videoformer": json.dumps(metadata)})
-    os.replace(tmp, path)
+    header = {"videoformer": json.dumps(metadata)}
+    write_atomically({Path(path): lambda tmp: save_file(sd, str(tmp), metadata=header)})
 
 
 def _load_tensors(path: Path) -> Any:
