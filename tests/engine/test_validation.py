@@ -165,3 +165,76 @@ def test_every_packaged_recipe_loads_and_its_clips_fit_its_model(recipe):
     frames = model_frames(model)
     if DATASET_KINDS[cfg.data.dataset].sample != "image":
         assert frames == ClipSampler.parse(cfg.data.clip).clip_len
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (["batch_size=true"], "batch_size: expected int, got True"),
+        (["data.size=100000"], "data.size = 100000: must be from 1 to 4096 pixels"),
+        (["data.mean=[0.5, 0.5]"], "data.mean = (0.5, 0.5): must be three values"),
+        (["data.std=[0.2, 0.0, 0.2]"], "must be three positive values"),
+        (["data.rand_augment=[2]"], "data.rand_augment = (2,): must be null or [num_ops"),
+        (["optim.lr=.inf"], "optim.lr: expected a finite number, got inf"),
+        (["model_overrides.num_heads=0"], "model = 'timesformer'"),
+        (
+            [
+                "model_overrides.embed_dim=16384",
+                "model_overrides.num_heads=16",
+                "model_overrides.depth=48",
+            ],
+            "GiB free",
+        ),
+        (
+            ["data.flip_map=missing.json", "data.dataset=list", "data.root=DATA"],
+            "data.flip_map = 'missing.json': no such file",
+        ),
+    ],
+)
+def test_values_that_used_to_pass_are_refused_before_anything_is_written(
+    tmp_path, capsys, tiny_data, settings, message
+):
+    out, root = tmp_path / "run", tmp_path / "data"
+    sets = [s.replace("DATA", str(tiny_data)) for s in settings]
+    argv = ["train", "--config", "demo", "--set", f"data.root={root}", "--out", str(out)]
+    code = main([*argv, *sum((["--set", s] for s in sets), [])])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err and "Traceback" not in err
+    assert not out.exists() and not root.exists()
+
+
+def test_resume_into_an_empty_folder_writes_nothing(tmp_path, capsys):
+    out, root = tmp_path / "run", tmp_path / "data"
+    out.mkdir()
+    argv = [
+        "train",
+        "--config",
+        "demo",
+        "--set",
+        f"data.root={root}",
+        "--out",
+        str(out),
+        "--resume",
+    ]
+    assert main(argv) == 2
+    assert "--resume: no checkpoint in" in capsys.readouterr().err
+    assert list(out.iterdir()) == [] and not root.exists()
+
+
+def test_a_run_folder_inside_a_class_folder_split_is_refused(tmp_path, capsys):
+    root = _class_folders(tmp_path / "videos", ["a", "b"], ["a", "b"])
+    argv = [
+        "train",
+        "--config",
+        "demo",
+        "--set",
+        f"data.root={root}",
+        "--set",
+        "data.dataset=folders",
+        "--out",
+        str(root / "train" / "runs"),
+    ]
+    assert main(argv) == 2
+    assert "it would become a class folder" in capsys.readouterr().err
+    assert sorted(p.name for p in (root / "train").iterdir()) == ["a", "b"]

@@ -20,8 +20,10 @@ from ..data.protocols import build_protocol
 from ..data.sampling import ClipSampler, SegmentSampler
 from ..data.synthetic import make_motion_dataset
 from ..data.transforms import video_test_transform, video_train_transform
+from ..fields import short_repr
 from ..models.registry import resolve_weights
 from ..specs import DataSpec, ModelSource
+from ..weights.loading import load_checkpoint, read_shapes
 from ..weights.source import resolve_source
 from .config import DataConfig, TrainConfig
 
@@ -84,9 +86,9 @@ def check_inputs(cfg: TrainConfig, device: torch.device) -> ModelSource | None:
         entry, spec = resolve_weights(cfg.model)
         with torch.device("meta"):
             model = entry.build(**{**(spec.config if spec else {}), **cfg.model_overrides})
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, ZeroDivisionError) as e:
         raise ValueError(
-            f"model = {cfg.model!r}, model_overrides = {cfg.model_overrides}: {e}"
+            f"model = {cfg.model!r}, model_overrides = {short_repr(cfg.model_overrides, 200)}: {e}"
         ) from None
     frames, clip_len = model_frames(model), ClipSampler.parse(cfg.data.clip).clip_len
     if kind.sample != "image" and frames is not None and frames != clip_len:
@@ -99,14 +101,114 @@ def check_inputs(cfg: TrainConfig, device: torch.device) -> ModelSource | None:
         build_protocol(recipe_data_spec(cfg))
     except ValueError as e:
         raise ValueError(f"data.protocol = {cfg.data.protocol!r}: {e}") from None
+    _check_flip_map(cfg.data)
+    _check_out(cfg)
+    _check_memory(model, cfg, device)
     if not cfg.pretrained:
         return None
     try:
-        return resolve_source(cfg.pretrained)
+        source = resolve_source(cfg.pretrained)
     except FileNotFoundError:
         raise FileNotFoundError(
             f"pretrained = {cfg.pretrained!r}: no such file, URL, tag or hub id"
         ) from None
+    if source.path is not None:  # the weights must fit the model (the head may be new)
+        with torch.device("meta"):
+            load_checkpoint(model, read_shapes(source.path), classifier="reinit")
+    return source
+
+
+def _check_flip_map(cfg: DataConfig) -> None:
+    """The flip map parses as {class: class} (one a generated set writes is checked when
+    the set is there)."""
+    if not cfg.flip_map:
+        return
+    path = Path(cfg.flip_map)
+    if not path.is_absolute() and not path.exists():
+        path = Path(cfg.root) / path
+    if kind_of(cfg).generated and not path.exists():
+        return
+    if not path.is_file():
+        raise FileNotFoundError(f"data.flip_map = {cfg.flip_map!r}: no such file ({path})")
+    try:
+        pairs = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"data.flip_map {path}: not JSON") from None
+    if not isinstance(pairs, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in pairs.items()
+    ):
+        raise ValueError(f"data.flip_map {path}: expected a JSON object of class: class")
+
+
+def _check_out(cfg: TrainConfig) -> None:
+    """A run folder inside a class-folder split would become a class of every later run."""
+    kind, out = kind_of(cfg.data), Path(cfg.out).resolve()
+    if not kind.class_folders:
+        return
+    for split in ("train", "val"):
+        folder = (Path(cfg.data.root) / split).resolve()
+        if out == folder or folder in out.parents:
+            raise ValueError(
+                f"out = {cfg.out!r} is inside the data set's {folder}: it would become a class "
+                "folder; put the run elsewhere"
+            )
+
+
+def training_bytes(model: torch.nn.Module, cfg: TrainConfig) -> int:
+    """Memory a training step of this recipe needs at least: weights, gradients and the
+    optimizer's state, and what autograd keeps for backward of one batch (measured by a
+    forward on the meta device: shapes only, no compute)."""
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    states = {"sgd": 1, "adamw": 2, "lamb": 2}.get(cfg.optim.name, 2)
+    saved = 0
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        nonlocal saved
+        saved += t.numel() * t.element_size()
+        return t
+
+    shape = model.input_shape
+    clip = ClipSampler.parse(cfg.data.clip).clip_len
+    if isinstance(shape, tuple) and len(shape) == 4:  # the recipe's clip and size
+        shape = (shape[0], clip, cfg.data.size, cfg.data.size)
+    elif isinstance(shape, tuple) and len(shape) == 3:
+        shape = (shape[0], cfg.data.size, cfg.data.size)
+    try:
+        with torch.device("meta"), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            inputs = (
+                {k: torch.empty(cfg.batch_size, *v) for k, v in shape.items()}
+                if isinstance(shape, dict)
+                else torch.empty(cfg.batch_size, *shape)
+            )
+            model.train()(inputs).sum()
+    except (ValueError, RuntimeError, NotImplementedError):  # a model meta cannot run
+        saved = 0
+    return params * (2 + states) + saved
+
+
+def _available_bytes(device: torch.device) -> int | None:
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _check_memory(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> None:
+    """Refuse a recipe whose training step cannot fit this device's free memory."""
+    need, free = training_bytes(model, cfg), _available_bytes(device)
+    if free is not None and need > free:
+        params = sum(p.numel() for p in model.parameters())
+        raise ValueError(
+            f"model = {cfg.model!r} ({params:,} parameters) at batch {cfg.batch_size}, "
+            f"{cfg.data.clip} clips of {cfg.data.size} px needs at least {need / 2**30:.1f} GiB "
+            f"to train, and {device.type} has {free / 2**30:.1f} GiB free: a smaller model, "
+            "batch, clip or size (or grad_checkpointing)"
+        )
 
 
 def prepare_synthetic(cfg: DataConfig, is_main: bool = True) -> None:

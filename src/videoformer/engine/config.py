@@ -169,13 +169,20 @@ RULES: dict[str, tuple[Any, str]] = {
     "eval_every": (lambda v: v >= 1, "at least 1"),
     "checkpoint_every": (lambda v: v >= 0, "0 (epoch ends) or more"),
     "max_steps": (lambda v: v is None or v >= 1, "at least 1 or null"),
-    "data.size": (lambda v: v >= 1, "at least 1"),
     "data.test_crops": (lambda v: v in (1, 3), "1 or 3"),
     "data.short_side": (
         lambda v: len(v) == 2 and 1 <= v[0] <= v[1],
         "[low, high] with low <= high",
     ),
     "data.erase_prob": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "data.size": (lambda v: 1 <= v <= 4096, "from 1 to 4096 pixels"),
+    "data.mean": (lambda v: len(v) == 3, "three values (R, G, B)"),
+    "data.std": (lambda v: len(v) == 3 and all(x > 0 for x in v), "three positive values"),
+    "data.rand_augment": (
+        lambda v: v is None or (len(v) == 2 and 0 <= v[0] <= 16 and 0 <= v[1] <= 30),
+        "null or [num_ops 0..16, magnitude 0..30]",
+    ),
+    "data.test_short_side": (lambda v: 1 <= v <= 8192, "from 1 to 8192 pixels"),
     "data.num_workers": (lambda v: v >= 0, "0 or more"),
 }
 

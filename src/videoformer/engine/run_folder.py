@@ -64,6 +64,12 @@ def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
             f"{out} is in use by another running videoformer train; wait for it, or choose "
             "another --out"
         )
+    checkpoints = [out / name for name in ("checkpoint.pt", "checkpoint.prev.pt")]
+    if resume and not any(p.is_file() for p in checkpoints):
+        raise FileNotFoundError(
+            f"--resume: no checkpoint in {out} (looked for checkpoint.pt and "
+            "checkpoint.prev.pt): start the run without --resume"
+        )
     used = previous_run_files(out)
     if used and not (resume or overwrite):
         names = ", ".join(p.name for p in used[:6])
