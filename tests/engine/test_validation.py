@@ -232,6 +232,8 @@ def test_a_run_folder_inside_a_class_folder_split_is_refused(tmp_path, capsys):
         f"data.root={root}",
         "--set",
         "data.dataset=folders",
+        "--set",
+        "data.flip_map=",
         "--out",
         str(root / "train" / "runs"),
     ]
