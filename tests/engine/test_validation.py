@@ -233,7 +233,7 @@ def test_a_run_folder_inside_a_class_folder_split_is_refused(tmp_path, capsys):
         "--set",
         "data.dataset=folders",
         "--set",
-        "data.flip_map=",
+        "data.flip_map=''",
         "--out",
         str(root / "train" / "runs"),
     ]
