@@ -106,3 +106,30 @@ def test_torchcodec_backend_matches_pyav(cfr_video):
         pytest.skip(f"torchcodec not usable here: {torchcodec_problem()}")
     ours = read_frames(cfr_video, [42, 3, 42], backend="torchcodec")
     assert_frames(ours, (42, 3, 42))
+
+
+@pytest.mark.parametrize("degrees", [90, -90, 180])
+def test_a_rotated_video_is_read_upright(tmp_path, degrees):
+    """Phones store landscape pixels and a display matrix; the frames come out as shown."""
+    import av
+    import numpy as np
+
+    from videoformer.data.decode import read_video
+
+    image = np.zeros((16, 32, 3), np.uint8)
+    image[:4, :8] = 255  # a bright block in the top-left corner
+    path = tmp_path / "rotated.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 16, "yuv444p"
+        stream.set_display_rotation(degrees)
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    frames = read_video(path).frames.numpy()
+    expected = np.rot90(image, k=round(degrees / 90) % 4)
+    assert frames.shape[1:3] == expected.shape[:2]
+    bright = frames[0, ..., 0] > 128
+    assert (bright == (expected[..., 0] > 128)).mean() > 0.95  # the block where it is shown

@@ -140,3 +140,19 @@ def test_resume_clears_what_a_killed_run_left(tiny_data, tmp_path):
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     steps = [r["step"] for r in rows if r["kind"] == "train"]
     assert steps == list(range(1, 15))  # each step once, in order
+
+
+def test_resume_follows_moved_data_and_refuses_other_data(tiny_data, tmp_path):
+    import shutil
+
+    from videoformer.engine.config import ConfigChanged
+
+    run = tmp_path / "run"
+    Trainer(load_config(None, tiny_overrides(tiny_data, run, max_steps=3))).fit()
+    moved = tmp_path / "moved"
+    shutil.copytree(tiny_data, moved)
+    assert Trainer(load_config(None, tiny_overrides(moved, run)), resume=True).state.step == 3
+    first = sorted((moved / "videos" / "growing").glob("*.mp4"))[0]
+    first.write_bytes(first.read_bytes() + b"\0")  # another file under the same name
+    with pytest.raises(ConfigChanged, match="is not what this run trained on"):
+        Trainer(load_config(None, tiny_overrides(moved, run)), resume=True)

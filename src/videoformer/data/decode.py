@@ -156,6 +156,15 @@ def _read_frames_torchcodec(path: str | Path, indices, info: VideoInfo) -> Clip:
     return Clip(frames=frames, indices=tuple(indices), info=info, decoded=len(unique))
 
 
+def upright(frame: av.VideoFrame) -> np.ndarray:
+    """A decoded frame as RGB (H, W, 3), turned as its display matrix says (a phone held
+    upright stores landscape pixels and a rotation: ``frame.rotation`` degrees
+    counter-clockwise, whole quarter turns)."""
+    array = frame.to_ndarray(format="rgb24")
+    turns = round((frame.rotation or 0) / 90) % 4
+    return np.ascontiguousarray(np.rot90(array, k=turns)) if turns else array
+
+
 def read_frames(
     path: str | Path,
     indices: list[int] | tuple[int, ...],
@@ -194,7 +203,7 @@ def read_frames(
                 decoded += 1
                 pts = frame.pts if frame.pts is not None else frame.dts
                 if pts in wanted:
-                    frames[wanted[pts]] = frame.to_ndarray(format="rgb24")
+                    frames[wanted[pts]] = upright(frame)
                 if pts is not None and pts >= last:
                     break
         except av.FFmpegError as e:

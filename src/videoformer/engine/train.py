@@ -9,6 +9,7 @@ the CPU, with or without loader workers: tests/engine/test_resume.py).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -36,7 +37,7 @@ from ..weights.factory import create_model
 from ..weights.loading import CheckpointError, load_checkpoint
 from ..weights.model_file import model_metadata, write_model_file
 from . import distributed
-from .builders import build_datasets, check_inputs, prepare_synthetic, recipe_data_spec
+from .builders import build_datasets, check_inputs, kind_of, prepare_synthetic, recipe_data_spec
 from .checkpointing import (
     CHECKPOINT,
     atomic_save,
@@ -147,6 +148,7 @@ class Trainer:
         self._sigterm = False
         torch.manual_seed(cfg.seed)
         self.train_set, self.val_set, self.labels = build_datasets(cfg)
+        self.data_fingerprint = data_fingerprint(cfg.data.root, self.train_set, self.val_set)
         num_classes = len(self.labels) if self.labels else None
         self.model = build_model(cfg, num_classes, pretrained).to(self.info.device)
         self.num_classes = self.model.config.num_classes
@@ -251,6 +253,7 @@ class Trainer:
                 "best_top1": s.best_top1,
                 "history": s.history,
                 "config": to_dict(self.cfg),
+                "data_fingerprint": self.data_fingerprint,
                 "meta": self.metadata(),
             },
             self.out / CHECKPOINT,
@@ -269,6 +272,7 @@ class Trainer:
             try:
                 ckpt = load_training_checkpoint(path)
                 check_resumable(ckpt.get("config", {}), to_dict(self.cfg), path)
+                self._check_same_data(ckpt, path)
                 self._restore(ckpt)
             except ConfigChanged:
                 raise
@@ -287,6 +291,18 @@ class Trainer:
             )
             return
         raise CheckpointError("--resume: no checkpoint could be loaded: " + "; ".join(problems))
+
+    def _check_same_data(self, ckpt: dict[str, Any], path: Path) -> None:
+        """The data may move (data.root may change); it may not change."""
+        saved = ckpt.get("data_fingerprint")
+        if saved is not None and saved != self.data_fingerprint:
+            raise ConfigChanged(
+                f"--resume from {path}: the data under data.root = {self.cfg.data.root!r} is "
+                f"not what this run trained on ({saved['files']:,} files of "
+                f"{saved['bytes']:,} bytes then, {self.data_fingerprint['files']:,} of "
+                f"{self.data_fingerprint['bytes']:,} now, or other names or sizes): point "
+                "data.root at that data, or start a new run"
+            )
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
         if self._sharded:
@@ -592,10 +608,32 @@ class Trainer:
         write_model_file(weights, self.metadata(), self.out / "model.safetensors")
 
 
-def prepare_data(cfg: TrainConfig, info: DistInfo) -> None:
+def data_fingerprint(root: str, *datasets) -> dict[str, Any]:
+    """What the data is, wherever it lies: the files of every split (paths relative to
+    ``root``, sizes) and their labels, hashed; a moved data set keeps it."""
+    digest, files, size = hashlib.sha256(), 0, 0
+    for dataset in datasets:
+        for item in getattr(dataset, "items", ()):
+            try:
+                name = Path(item.path).relative_to(root)
+            except ValueError:
+                name = Path(item.path)
+            item_size = Path(item.path).stat().st_size if Path(item.path).exists() else -1
+            digest.update(f"{name}\t{item_size}\t{item.label}\n".encode())
+            files, size = files + 1, size + max(item_size, 0)
+    return {"sha256": digest.hexdigest(), "files": files, "bytes": size}
+
+
+def prepare_data(cfg: TrainConfig, info: DistInfo, resume: bool = False) -> None:
     """Write a data set that writes itself (the synthetic set) when it is missing, after
-    the recipe is checked: rank 0 writes, the others wait."""
+    the recipe is checked: rank 0 writes, the others wait. A resumed run writes none: it
+    needs the data it trained on."""
     check_inputs(cfg, info.device)
+    if resume and kind_of(cfg.data).generated and not (Path(cfg.data.root) / cfg.data.val).exists():
+        raise FileNotFoundError(
+            f"--resume: the {cfg.data.dataset} set is not under data.root = {cfg.data.root!r}: "
+            "point it at the data the run trained on"
+        )
     prepare_synthetic(cfg.data, info.is_main)
     if info.enabled:
         torch.distributed.barrier()
@@ -608,7 +646,7 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> di
     try:
         if info.is_main:
             check_run_folder(Path(cfg.out), resume, overwrite)
-        prepare_data(cfg, info)
+        prepare_data(cfg, info, resume)
         trainer = Trainer(cfg, resume=resume, info=info, overwrite=overwrite)
         try:
             return trainer.fit()
