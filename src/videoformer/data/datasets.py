@@ -142,7 +142,7 @@ def read_kinetics_csv(
     index = {name: k for k, name in enumerate(names)}
     found: dict[str, Path] = {}
     for file in root.rglob("*"):
-        if file.suffix.lower() in VIDEO_EXTENSIONS:
+        if file.suffix.lower() in VIDEO_EXTENSIONS and file.is_file():
             found[file.stem] = file
     items, missing = [], 0
     for r in rows:
@@ -189,7 +189,9 @@ def read_audioset_csv(
         rows = list(csv.DictReader(f))
     names = [r["display_name"] for r in sorted(rows, key=lambda r: int(r["index"]))]
     index = {r["mid"]: int(r["index"]) for r in rows}
-    found = {f.stem: f for f in root.rglob("*") if f.suffix.lower() in VIDEO_EXTENSIONS}
+    found = {
+        f.stem: f for f in root.rglob("*") if f.suffix.lower() in VIDEO_EXTENSIONS and f.is_file()
+    }
     items, missing = [], 0
     with open(segments_csv, newline="") as f:
         for n, row in enumerate(csv.reader(f, skipinitialspace=True), 1):
@@ -222,7 +224,11 @@ def read_class_folders(
         raise ValueError(f"{root} has no class folders ({layout})")
     items = []
     for k, name in enumerate(names):
-        files = [f for f in sorted((root / name).rglob("*")) if f.suffix.lower() in extensions]
+        files = [
+            f
+            for f in sorted((root / name).rglob("*"))
+            if f.suffix.lower() in extensions and f.is_file()  # not a folder named x.mp4
+        ]
         if not files:
             raise ValueError(f"{root / name} has no files of a known kind ({layout})")
         items += [Item(f, k) for f in files]
