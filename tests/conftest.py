@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from videoformer.data.synthetic import make_motion_dataset
+
 GOLDEN = Path(__file__).parent / "golden"
 PIPELINES = GOLDEN / "pipelines"
 
@@ -113,3 +115,10 @@ def write_av(path, seconds=2.0, tone_hz=440.0, fps=16, rate=44_100, size=32):
         c.mux(vs.encode())
         c.mux(aus.encode())
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    return make_motion_dataset(
+        tmp_path_factory.mktemp("tiny"), num_per_class=4, size=32, frames=8, seed=1
+    )

@@ -426,10 +426,10 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     import torch
 
     from .data.datasets import read_label_names
-    from .fields import parse_assignments
+    from .fields import parse_assignments, short_repr
     from .models.registry import resolve_weights, split_tag
     from .weights.factory import create_model, model_data_spec
-    from .weights.loading import checkpoint_config
+    from .weights.loading import CheckpointError, checkpoint_config
     from .weights.model_file import model_metadata, write_model_file
     from .weights.source import resolve_source, shipped_labels
 
@@ -445,7 +445,14 @@ def _cmd_convert(args: argparse.Namespace) -> int:
             target = create_model(args.model)
         inferred = checkpoint_config(target.family, source.path, target.config)
         overrides = {**inferred, **overrides}
-    model = create_model(args.model, pretrained=source, **overrides)
+    try:
+        model = create_model(args.model, pretrained=source, **overrides)
+    except CheckpointError:
+        raise
+    except ValueError as e:  # the sizes its shapes give do not build a model: say which file
+        raise ValueError(
+            f"{args.source} (sizes from its tensors {short_repr(overrides)}): {e}"
+        ) from None
     data = model_data_spec(model)
     labels = labels or model.label_names
     if labels is None and (source.kind != "foreign" or tag is not None):

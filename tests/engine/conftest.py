@@ -1,22 +1,12 @@
 import os
 import socket
 
-import pytest
 import torch
-
-from videoformer.data.synthetic import make_motion_dataset
 
 TINY_MODEL = (
     "{img_size: 32, patch_size: 8, num_frames: 4, embed_dim: 32, depth: 1, num_heads: 2,"
     " drop_path_rate: 0.0}"
 )
-
-
-@pytest.fixture(scope="session")
-def tiny_data(tmp_path_factory):
-    return make_motion_dataset(
-        tmp_path_factory.mktemp("tiny"), num_per_class=4, size=32, frames=8, seed=1
-    )
 
 
 # The randomness real recipes use, on the tiny model: stochastic depth, dropout, mixup and

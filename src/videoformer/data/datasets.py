@@ -85,7 +85,7 @@ def read_list_file(
             continue
         parts = line.rsplit(",", 1) if "," in line else line.rsplit(None, 1)
         if len(parts) != 2:
-            raise ValueError(f"{path}:{n}: expected 'path label', got {line!r}")
+            raise ValueError(f"{path}:{n}: this line is not 'path label' (a list file?)")
         items.append(
             Item(
                 root / parts[0].strip(), _label_index(parts[1].strip(), label_names, f"{path}:{n}")

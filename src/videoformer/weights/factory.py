@@ -77,9 +77,10 @@ def create_model(
     location = None if weights is None else weights if isinstance(weights, dict) else weights.path
     if location is not None:  # a file's config decides the size: check it fits, on meta, first
         shapes = read_shapes(location)
+        name = weights.text if isinstance(weights, ModelSource) else None
         with torch.device("meta"):
-            probe = _build(entry, fields)
-            load_checkpoint(probe, shapes, classifier=classifier)
+            probe = _build(entry, fields, name)
+            load_checkpoint(probe, shapes, classifier=classifier, source_name=name)
         fields = {**fields, "num_classes": probe.config.num_classes}  # the file's head, if adopted
         labels = weights.labels if isinstance(weights, ModelSource) else None
         if labels and not classes_given and len(labels) != probe.config.num_classes:
@@ -87,11 +88,16 @@ def create_model(
                 f"{weights.text}: {len(labels):,} label names for a classifier of "
                 f"{probe.config.num_classes} classes"
             )
-    model = _build(entry, fields)
+    model = _build(entry, fields, weights.text if isinstance(weights, ModelSource) else None)
     model.source = replace(target, data=None) if target.kind == "variant" else target
     if weights is None:
         return model
-    report = load_checkpoint(model, location, classifier=classifier)
+    report = load_checkpoint(
+        model,
+        location,
+        classifier=classifier,
+        source_name=weights.text if isinstance(weights, ModelSource) else None,
+    )
     if isinstance(weights, ModelSource):  # the model now comes from the weights' source
         labels = None if report.reinitialised else weights.labels  # a new head: new classes
         report.labels = list(labels) if labels else None
@@ -107,14 +113,21 @@ def create_model(
     return model
 
 
-def _build(entry, fields: dict[str, Any]) -> nn.Module:
+def _build(entry, fields: dict[str, Any], source: str | None = None) -> nn.Module:
+    """The model; a config it cannot be built with is an error naming the file the config
+    came from (``source``), if any."""
+    where = f"{source}: " if source else ""
     try:
         return entry.build(**fields)
     except (TypeError, ZeroDivisionError) as e:  # values of the wrong kind, zero heads...
         raise ValueError(
-            f"{entry.name}: cannot be built with {short_repr(fields, 300)} "
+            f"{where}{entry.name} cannot be built with {short_repr(fields, 300)} "
             f"({type(e).__name__}: {e})"
         ) from None
+    except ValueError as e:
+        if source is None:
+            raise
+        raise ValueError(f"{source}: {e}") from None
 
 
 def fit_to_model(spec: DataSpec, model: nn.Module) -> DataSpec:

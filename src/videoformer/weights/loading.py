@@ -266,6 +266,7 @@ def load_checkpoint(
     strict: bool = True,
     ignore: Sequence[str] = (),
     classifier: str = "strict",
+    source_name: str | None = None,
 ) -> LoadReport:
     """Load weights of any supported layout into ``model``.
 
@@ -278,16 +279,20 @@ def load_checkpoint(
             ``"strict"`` raises, ``"reinit"`` keeps the model's fresh classifier
             (fine-tuning on new classes), ``"adopt"`` resizes the model's classifier to
             the checkpoint's (``reset_classifier``) and loads it.
+        source_name: what messages call the source (default: its path).
 
     Raises:
         CheckpointError: unreadable file, unknown layout, or keys/shapes that do not
             fit; the message names the keys and shapes.
     """
     if isinstance(source, Mapping):
-        name, sd = "<state dict>", unwrap_state_dict(source)
+        name, sd = source_name or "<state dict>", unwrap_state_dict(source)
     else:
-        name, sd = str(source), read_checkpoint(source)
-    layout = detect_layout(sd, model.family)
+        name, sd = source_name or str(source), read_checkpoint(source)
+    try:
+        layout = detect_layout(sd, model.family)
+    except CheckpointError as e:
+        raise CheckpointError(f"{name}: {e}") from None
     converted = layout.convert(sd, model.config)
     resize = RESIZERS.get(model.family)
     report = LoadReport(source=name, layout=layout.name)

@@ -131,7 +131,10 @@ def _local(text: str, path: Path, model: str | None) -> ModelSource:
             )
         if not isinstance(meta["model_config"], dict):
             raise CheckpointError(f"{path}: its metadata's model_config is not a mapping")
-        named = _named(model or meta["model_name"])
+        try:
+            named = _named(model or meta["model_name"])
+        except ValueError as e:
+            raise CheckpointError(f"{path}: {e}") from None
         config = dict(named.config)  # the saved config wins: the weights have its shapes
         if get_model_entry(named.variant).family == meta.get("family"):
             config = {**config, **meta["model_config"]}
