@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from videoformer.cli import main
 
 
@@ -122,3 +124,30 @@ def test_cuda_without_a_gpu_is_refused(capsys, monkeypatch):
         main(["predict", "x.mp4", "--checkpoint", "timesformer_base.k400", "--device", "cuda"]) == 2
     )
     assert "no CUDA device is available here" in capsys.readouterr().err
+
+
+def test_a_full_device_is_one_line_and_a_bug_keeps_its_traceback(monkeypatch, capsys):
+    import videoformer.cli as cli
+
+    def full(args):
+        raise RuntimeError(
+            "unable to resize file </torch_1_2_0> to the right size: File too large (27)"
+        )
+
+    def bug(args):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    monkeypatch.setattr(cli, "_cmd_list_models", full)
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with(parser(), full))
+    assert cli.main(["list-models"]) == 2
+    assert "the disk or shared memory (/dev/shm) is full" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "build_parser", lambda: _with(parser(), bug))
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        cli.main(["list-models"])
+
+
+def _with(parser, fn):
+    sub = parser._subparsers._group_actions[0].choices["list-models"]
+    sub.set_defaults(fn=fn)
+    return parser

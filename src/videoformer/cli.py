@@ -761,6 +761,9 @@ def _show_run_reports() -> None:
     run.setLevel(logging.INFO)
 
 
+FULL_DEVICE = ("No space left on device", "File too large", "unable to resize file")
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
     """What a user's input or machine causes (bad arguments, files, recipes, weights,
     videos, permissions, a full disk): one line and exit 2. Anything else is a bug and
@@ -785,6 +788,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.fn(args)
     except USER_ERRORS as e:
         print(f"videoformer {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except RuntimeError as e:  # torch reports a full disk or shared memory as RuntimeError
+        if not any(sign in str(e) for sign in FULL_DEVICE):
+            raise
+        print(
+            f"videoformer {args.command}: error: the disk or shared memory (/dev/shm) is "
+            f"full: {_one_line(e, 300)}",
+            file=sys.stderr,
+        )
         return 2
 
 
