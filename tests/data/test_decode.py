@@ -1,6 +1,7 @@
 """Decoding real encoded files: exact frames, seeking, VFR, non-zero start, broken files."""
 
 import pytest
+import torch
 
 from tests.data.conftest import encode, frame_value
 from videoformer.data.decode import VideoDecodeError, probe, read_frames, read_video
@@ -133,3 +134,34 @@ def test_a_rotated_video_is_read_upright(tmp_path, degrees):
     assert frames.shape[1:3] == expected.shape[:2]
     bright = frames[0, ..., 0] > 128
     assert (bright == (expected[..., 0] > 128)).mean() > 0.95  # the block where it is shown
+
+
+@pytest.mark.parametrize(("clip_len", "interval"), [(8, 8), (16, 2), (4, 1)])
+def test_skipping_unwanted_nonreference_frames_keeps_the_pixels(tmp_path, clip_len, interval):
+    """x264 defaults (B-frames, B-pyramid): frames no other frame refers to are skipped
+    unless wanted; the wanted frames are bit-identical to a decode of everything, and
+    fewer frames were decoded (counted)."""
+    import av
+    import numpy as np
+
+    from videoformer.data.decode import probe, read_frames
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)
+    path = tmp_path / "bframes.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)  # x264 defaults: 3 B-frames
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        for i in range(120):
+            frame = av.VideoFrame.from_ndarray(np.roll(base, 3 * i, axis=1), format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    info = probe(path)
+    indices = list(range(10, 10 + clip_len * interval, interval))
+    everything = read_frames(path, indices, info, skip_unwanted=False)
+    skipping = read_frames(path, indices, info)
+    assert torch.equal(skipping.frames, everything.frames)
+    if interval > 1:
+        assert skipping.decoded < everything.decoded  # frames were in fact skipped
+    assert skipping.decoded >= len(set(indices))

@@ -170,11 +170,15 @@ def read_frames(
     indices: list[int] | tuple[int, ...],
     info: VideoInfo | None = None,
     backend: str = "pyav",
+    skip_unwanted: bool = True,
 ) -> Clip:
     """Decode the frames at ``indices`` (any order, repeats allowed) -> uint8 (T, H, W, C).
 
-    PyAV seeks to the keyframe before the first wanted frame and stops after the last
-    one. ``backend``: ``"pyav"``, ``"torchcodec"``, or ``"auto"`` (torchcodec when usable).
+    PyAV seeks to the keyframe before the first wanted frame, stops once every wanted
+    frame is out, and in between decodes a frame only if it is wanted or other frames
+    refer to it (``skip_unwanted``: the decoder skips non-reference frames, most
+    B-frames, whose pts is not wanted; the wanted frames' pixels are the same either way).
+    ``backend``: ``"pyav"``, ``"torchcodec"``, or ``"auto"`` (torchcodec when usable).
     """
     if backend not in BACKENDS:
         raise ValueError(f"decode backend {backend!r} is not one of {BACKENDS}")
@@ -191,20 +195,26 @@ def read_frames(
     if backend == "torchcodec" or (backend == "auto" and torchcodec_problem() is None):
         return _read_frames_torchcodec(path, indices, info)
     wanted = {info.pts[i]: i for i in sorted(set(indices))}
-    first, last = min(wanted), max(wanted)
+    first = min(wanted)
     frames: dict[int, np.ndarray] = {}
     decoded = 0
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        codec = stream.codec_context
         try:
             container.seek(first, stream=stream, backward=True, any_frame=False)
-            for frame in container.decode(stream):
-                decoded += 1
-                pts = frame.pts if frame.pts is not None else frame.dts
-                if pts in wanted:
-                    frames[wanted[pts]] = upright(frame)
-                if pts is not None and pts >= last:
+            for packet in container.demux(stream):
+                # a frame no other frame refers to (most B-frames) is decoded only if wanted;
+                # a packet without a pts (some AVI) is always decoded
+                unwanted = packet.pts is not None and packet.pts not in wanted
+                codec.skip_frame = "NONREF" if skip_unwanted and unwanted else "DEFAULT"
+                for frame in packet.decode():
+                    decoded += 1
+                    pts = frame.pts if frame.pts is not None else frame.dts
+                    if pts in wanted:
+                        frames[wanted[pts]] = upright(frame)
+                if len(frames) == len(wanted):
                     break
         except av.FFmpegError as e:
             raise VideoDecodeError(path, f"corrupt or truncated stream ({e})") from e
