@@ -75,32 +75,55 @@ def all_gather_objects(obj: Any, info: DistInfo) -> list[Any]:
 
 
 class EpochSampler(Sampler[int]):
-    """Deterministic order per (seed, epoch), split across ranks, resumable mid-epoch.
+    """One order of the data per (seed, epoch), split across ranks, resumable anywhere.
 
-    The dataset is shuffled with a generator seeded by (seed, epoch), padded by repeating
-    its start to a multiple of the world size, and rank r takes every world_size-th index
-    from r. ``skip`` leaves out the first indices of this rank (already trained on).
+    The dataset is shuffled with a generator seeded by (seed, epoch). In training
+    (``global_batch`` set) the order is cut to whole global batches (repeated to one when
+    the data is smaller) and rank r of W takes ``order[cursor + r :: W]``: ``cursor`` counts
+    the samples of the order every rank together has consumed, so a run stopped at a step
+    resumes at any world size with each sample of the epoch seen once (the same samples
+    make each global batch whatever W is). For evaluation the order is padded to a
+    multiple of W by repeating its start and rank r takes every W-th index from r.
     """
 
     def __init__(
-        self, length: int, shuffle: bool, seed: int, rank: int = 0, world_size: int = 1
+        self,
+        length: int,
+        shuffle: bool,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        global_batch: int | None = None,
     ) -> None:
         self.length, self.shuffle, self.seed = length, shuffle, seed
-        self.rank, self.world_size = rank, world_size
-        self.epoch, self.skip = 0, 0
+        self.rank, self.world_size, self.global_batch = rank, world_size, global_batch
+        self.epoch, self.cursor = 0, 0
 
-    def set_epoch(self, epoch: int, skip: int = 0) -> None:
-        self.epoch, self.skip = epoch, skip
+    def set_epoch(self, epoch: int, cursor: int = 0) -> None:
+        if cursor % self.world_size:
+            raise ValueError(f"cursor {cursor} is not a multiple of the world size")
+        self.epoch, self.cursor = epoch, cursor
+
+    @property
+    def total(self) -> int:
+        """Samples in the epoch's order (all ranks)."""
+        if self.global_batch:
+            return max(1, self.length // self.global_batch) * self.global_batch
+        return -(-self.length // self.world_size) * self.world_size
 
     def __len__(self) -> int:
-        return -(-self.length // self.world_size) - self.skip
+        return (self.total - self.cursor) // self.world_size
 
-    def __iter__(self):
+    def order(self) -> list[int]:
+        """The epoch's order over every rank."""
         if self.shuffle:
             g = torch.Generator().manual_seed(derive_seed(self.seed, "order", self.epoch))
             order = torch.randperm(self.length, generator=g).tolist()
         else:
             order = list(range(self.length))
-        total = -(-self.length // self.world_size) * self.world_size
-        order += order[: total - len(order)]
-        return iter(order[self.rank :: self.world_size][self.skip :])
+        while len(order) < self.total:  # pad (evaluation) or fill one global batch
+            order += order[: self.total - len(order)]
+        return order[: self.total]
+
+    def __iter__(self):
+        return iter(self.order()[self.cursor + self.rank :: self.world_size])

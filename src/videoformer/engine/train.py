@@ -152,10 +152,19 @@ class Trainer:
         num_classes = len(self.labels) if self.labels else None
         self.model = build_model(cfg, num_classes, pretrained).to(self.info.device)
         self.num_classes = self.model.config.num_classes
+        # the global batch is what a run keeps whatever its world size: gradient
+        # accumulation adapts when a resume brings another number of processes
+        self.accum = cfg.optim.accum_steps
+        self.global_batch = cfg.batch_size * self.info.world_size * self.accum
         self.sampler = EpochSampler(
-            len(self.train_set), True, cfg.seed, self.info.rank, self.info.world_size
+            len(self.train_set),
+            True,
+            cfg.seed,
+            self.info.rank,
+            self.info.world_size,
+            global_batch=self.global_batch,
         )
-        self.steps_per_epoch = max(1, len(self.sampler) // cfg.batch_size // cfg.optim.accum_steps)
+        self.steps_per_epoch = self.sampler.total // self.global_batch
         self.wrapped = _wrap(self.model, cfg, self.info)
         if cfg.compile:  # checkpoints keep saving self.model, never the compiled wrapper
             self.wrapped = compile_model(self.wrapped)
@@ -249,6 +258,9 @@ class Trainer:
                 "epoch": s.epoch,
                 "step": s.step,
                 "batch_in_epoch": s.batch_in_epoch,
+                "cursor": s.batch_in_epoch * self.samples_per_batch,  # samples of the epoch
+                "world_size": self.info.world_size,
+                "global_batch": self.global_batch,
                 "failed_files": s.failed_files,
                 "best_top1": s.best_top1,
                 "history": s.history,
@@ -292,6 +304,40 @@ class Trainer:
             return
         raise CheckpointError("--resume: no checkpoint could be loaded: " + "; ".join(problems))
 
+    @property
+    def samples_per_batch(self) -> int:
+        """Samples of the epoch's order one batch of every rank consumes."""
+        return self.cfg.batch_size * self.info.world_size
+
+    def _adapt_to_world_size(self, ckpt: dict[str, Any]) -> int:
+        """The batches of the epoch done, at this world size: the checkpoint's cursor over
+        this run's samples per batch; the accumulation keeps the checkpoint's global batch."""
+        cursor = ckpt.get("cursor", ckpt["batch_in_epoch"] * self.samples_per_batch)
+        global_batch = ckpt.get("global_batch", self.global_batch)
+        if global_batch != self.global_batch:
+            accum, left = divmod(global_batch, self.samples_per_batch)
+            if left or not accum:
+                raise ValueError(
+                    f"--resume with {self.info.world_size} process(es) of batch "
+                    f"{self.cfg.batch_size}: the run's global batch of {global_batch} is not a "
+                    "whole number of their batches; choose a batch_size or world size "
+                    "that divides it"
+                )
+            log.info(
+                "world size %s -> %s: accumulating %d batches per step (global batch %d)",
+                ckpt.get("world_size"),
+                self.info.world_size,
+                accum,
+                global_batch,
+            )
+            self.accum, self.global_batch = accum, global_batch
+            self.sampler.global_batch = global_batch
+            self.steps_per_epoch = self.sampler.total // global_batch
+            self.scheduler = build_scheduler(
+                self.optimizer, self.steps_per_epoch, self.cfg.schedule
+            )
+        return cursor // self.samples_per_batch
+
     def _check_same_data(self, ckpt: dict[str, Any], path: Path) -> None:
         """The data may move (data.root may change); it may not change."""
         saved = ckpt.get("data_fingerprint")
@@ -305,6 +351,7 @@ class Trainer:
             )
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
+        batch_in_epoch = self._adapt_to_world_size(ckpt)  # before the optimizer's lrs load
         if self._sharded:
             from torch.distributed.checkpoint.state_dict import (
                 StateDictOptions,
@@ -326,7 +373,7 @@ class Trainer:
         self.state = TrainState(
             ckpt["epoch"],
             ckpt["step"],
-            ckpt["batch_in_epoch"],
+            batch_in_epoch,
             ckpt["failed_files"],
             ckpt["best_top1"],
             list(ckpt["history"]),
@@ -373,7 +420,7 @@ class Trainer:
         """This epoch's batches of this process, from the batch the run stopped at."""
         cfg, s, info = self.cfg, self.state, self.info
         self.train_set.set_epoch(s.epoch)
-        self.sampler.set_epoch(s.epoch, skip=s.batch_in_epoch * cfg.batch_size)
+        self.sampler.set_epoch(s.epoch, cursor=s.batch_in_epoch * self.samples_per_batch)
         return DataLoader(
             self.train_set,
             batch_size=cfg.batch_size,
@@ -391,7 +438,7 @@ class Trainer:
         """The rest of this epoch: a ``train_step`` per batch, an ``after_step`` per
         optimizer step (which ends the epoch early at ``max_steps``)."""
         cfg, s = self.cfg, self.state
-        batches = self.steps_per_epoch * cfg.optim.accum_steps
+        batches = self.steps_per_epoch * self.accum
         bar = Progress(
             self._loader(),
             batches - s.batch_in_epoch,
@@ -426,7 +473,7 @@ class Trainer:
             )
         elif cfg.multi_label and y.ndim == 1:
             y = one_hot(y, self.num_classes)
-        last_micro = s.batch_in_epoch % cfg.optim.accum_steps == cfg.optim.accum_steps - 1
+        last_micro = s.batch_in_epoch % self.accum == self.accum - 1
         sync = (
             self.wrapped.no_sync()
             if info.enabled and not last_micro and hasattr(self.wrapped, "no_sync")
@@ -438,7 +485,7 @@ class Trainer:
                 loss = self._loss(self.wrapped(x), y)
             skip = self._handle_nonfinite(loss)
             if not skip:
-                self.scaler.scale(loss / cfg.optim.accum_steps).backward()
+                self.scaler.scale(loss / self.accum).backward()
         s.batch_in_epoch += 1
         self._clips += len(y) * info.world_size
         if not last_micro or skip:
@@ -504,13 +551,13 @@ class Trainer:
     def summary(self) -> str:
         cfg, info = self.cfg, self.info
         params = sum(p.numel() for p in self.model.parameters())
-        effective = cfg.batch_size * info.world_size * cfg.optim.accum_steps
+        effective = self.global_batch
         views = self.val_set.views_per_video
         videos = len(self.val_set) // views
         return (
             f"training {cfg.model} ({params:,} parameters, {self.num_classes} classes) on "
             f"{len(self.train_set):,} clips, evaluating {videos:,} videos x {views} views; "
-            f"batch {cfg.batch_size} x {info.world_size} process(es) x {cfg.optim.accum_steps} "
+            f"batch {cfg.batch_size} x {info.world_size} process(es) x {self.accum} "
             f"accumulation = {effective}; {info.device}, {cfg.precision}; {self.out}"
         )
 
