@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 
 from ..labels import check_names
 from ..seeding import derive_seed
-from .decode import VideoDecodeError, probe, read_frames, read_video
+from .decode import VideoDecodeError, VideoInfo, probe, read_frames, read_video
 from .protocols import Protocol
 from .sampling import ClipSampler, SegmentSampler
 
@@ -306,23 +306,32 @@ class VideoDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items) * self.views_per_video
 
-    def _indices(self, item: Item, num_frames: int, rng: random.Random, view: int) -> list[int]:
+    def _info(self, item: Item) -> VideoInfo:
+        """What a loader would otherwise probe: frames, rate, timestamps (a subclass may
+        carry it with the item)."""
+        return probe(item.path)
+
+    def _source(self, item: Item):
+        """What the frames are decoded from: the file (a subclass may give its bytes)."""
+        return item.path
+
+    def _indices(self, item: Item, info: VideoInfo, rng: random.Random, view: int) -> list[int]:
         """The frames of this sample: a random clip in training, else the view's test clip."""
         if self.train:
-            return self.sampler.train(num_frames, rng)
+            return self.sampler.train(info.num_frames, rng)
         if self.protocol is not None:
-            return self.protocol.clip_indices(probe(item.path))[view // self.protocol.num_crops]
-        return self.sampler.test(num_frames)[view // self.num_crops]
+            return self.protocol.clip_indices(info)[view // self.protocol.num_crops]
+        return self.sampler.test(info.num_frames)[view // self.num_crops]
 
     def _frames(self, i: int, item: Item, rng: random.Random, view: int) -> torch.Tensor:
         """The sampled frames, uint8 (T, H, W, C): decoded from the file, or from the cache."""
         if self.cache is not None and i not in self.cache:
             self.cache[i] = read_video(item.path).frames
-        num_frames = len(self.cache[i]) if self.cache is not None else probe(item.path).num_frames
-        indices = self._indices(item, num_frames, rng, view)
+        info = self._info(item)
+        indices = self._indices(item, info, rng, view)
         if self.cache is not None:
             return self.cache[i][indices]
-        return read_frames(item.path, indices, backend=self.backend).frames
+        return read_frames(self._source(item), indices, info=info, backend=self.backend).frames
 
     def _test_views(self, i: int, item: Item, view: int) -> Tensor:
         """All crops of the clip of ``view``: decoded and resized once for its crops (the
@@ -449,7 +458,7 @@ class AudioVisualDataset(VideoDataset):
         from .audio import audio_window, log_mel, read_audio
 
         info = probe(item.path)
-        indices = self._indices(item, info.num_frames, rng, view)
+        indices = self._indices(item, info, rng, view)
         frames = read_frames(item.path, indices, info, backend=self.backend).frames
         start_s = float((info.pts[indices[0]] - info.pts[0]) * info.time_base)
         audio = audio_window(

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -64,7 +65,20 @@ class Clip:
     decoded: int  # frames the decoder produced to get them (the cost of the seek)
 
 
-def _open(path: str | Path) -> av.container.InputContainer:
+Source = str | Path | BinaryIO  # a file, or a video's bytes (a sample of a shard)
+
+
+def _open(path: Source, name: str | None = None) -> av.container.InputContainer:
+    """``name``: what errors call a source that is not a path."""
+    if not isinstance(path, (str, Path)):
+        try:
+            container = av.open(path)
+        except av.FFmpegError as e:
+            raise VideoDecodeError(name or "<bytes>", f"not a readable video ({e})") from e
+        if not container.streams.video:
+            container.close()
+            raise VideoDecodeError(name or "<bytes>", "no video stream")
+        return container
     path = Path(path)
     if not path.is_file():
         raise VideoDecodeError(path, "file not found")
@@ -166,7 +180,7 @@ def upright(frame: av.VideoFrame) -> np.ndarray:
 
 
 def read_frames(
-    path: str | Path,
+    path: Source,
     indices: list[int] | tuple[int, ...],
     info: VideoInfo | None = None,
     backend: str = "pyav",
@@ -179,10 +193,16 @@ def read_frames(
     refer to it (``skip_unwanted``: the decoder skips non-reference frames, most
     B-frames, whose pts is not wanted; the wanted frames' pixels are the same either way).
     ``backend``: ``"pyav"``, ``"torchcodec"``, or ``"auto"`` (torchcodec when usable).
+    ``path`` may be a file object holding the video's bytes, with ``info`` given (a shard
+    sample carries it); errors then name ``info.path``.
     """
     if backend not in BACKENDS:
         raise ValueError(f"decode backend {backend!r} is not one of {BACKENDS}")
+    if info is None and not isinstance(path, (str, Path)):
+        raise ValueError("read_frames of a file object needs its VideoInfo")
     info = info or probe(path)
+    if not isinstance(path, (str, Path)):
+        backend = "pyav"  # torchcodec reads files
     if not indices:
         raise ValueError("read_frames needs at least one frame index")
     bad = [i for i in indices if not 0 <= i < info.num_frames]
@@ -198,7 +218,8 @@ def read_frames(
     first = min(wanted)
     frames: dict[int, np.ndarray] = {}
     decoded = 0
-    with _open(path) as container:
+    name = path if isinstance(path, (str, Path)) else info.path
+    with _open(path, info.path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         codec = stream.codec_context
@@ -217,10 +238,10 @@ def read_frames(
                 if len(frames) == len(wanted):
                     break
         except av.FFmpegError as e:
-            raise VideoDecodeError(path, f"corrupt or truncated stream ({e})") from e
+            raise VideoDecodeError(name, f"corrupt or truncated stream ({e})") from e
     missing = sorted(set(indices) - set(frames))
     if missing:
-        raise VideoDecodeError(path, f"frames {missing[:5]} could not be decoded (truncated file?)")
+        raise VideoDecodeError(name, f"frames {missing[:5]} could not be decoded (truncated file?)")
     stacked = torch.from_numpy(np.stack([frames[i] for i in indices]))
     return Clip(frames=stacked, indices=tuple(indices), info=info, decoded=decoded)
 
