@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -147,6 +148,67 @@ def _eval_recipe(args: argparse.Namespace) -> str | Path:
     )
 
 
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from .data.prepare import Encoding, Preparation, refuse_foreign_folder
+    from .data.sampling import ClipSampler
+    from .engine.builders import kind_of, prepare_synthetic, split_items
+    from .engine.config import load_config
+    from .progress import Progress
+
+    cfg = load_config(args.config, list(args.set or []))
+    kind = kind_of(cfg.data)
+    if kind.sample != "video":
+        raise ValueError(
+            f"data.dataset = {cfg.data.dataset!r}: prepare reads video data sets (class "
+            "folders, lists, Kinetics, SSv2, the synthetic set)"
+        )
+    span = ClipSampler.parse(cfg.data.clip).span
+    encoding = Encoding(
+        reencode=not args.no_reencode,
+        short_side=args.short_side,
+        keyint=1 if args.intra else (args.keyint or span),
+        crf=args.crf,
+    )
+    refuse_foreign_folder(Path(args.out))  # before anything is written
+    prepare_synthetic(cfg.data)
+    train_items, names = split_items(cfg.data, "train")
+    val_items, _ = split_items(cfg.data, "val", names)
+    digest = hashlib.sha256()
+    for item in train_items + val_items:
+        digest.update(f"{item.path}\t{Path(item.path).stat().st_size}\t{item.label}\n".encode())
+    source = {
+        "kind": cfg.data.dataset,
+        "root": str(Path(cfg.data.root).resolve()),
+        "train": cfg.data.train,
+        "val": cfg.data.val,
+        "fingerprint": digest.hexdigest(),
+    }
+    preparation = Preparation(Path(args.out), encoding, source, names, args.shard_mb << 20)
+
+    def report(line: str) -> None:
+        print(f"videoformer prepare: {line}", file=sys.stderr)
+
+    def progress(items, total, desc):
+        return Progress(items, total, desc, enabled=True, interval=10.0)
+
+    manifest = preparation.run({"train": train_items, "val": val_items}, report, progress)
+    flip_map = Path(cfg.data.flip_map)
+    if cfg.data.flip_map and not flip_map.is_absolute():  # beside the shards, as beside the data
+        flip_map = Path(cfg.data.root) / flip_map
+        if flip_map.is_file():
+            shutil.copy(flip_map, Path(args.out) / cfg.data.flip_map)
+    for split, info in manifest["splits"].items():
+        print(
+            f"{split}: {info['samples']} of {info['listed']} videos in {len(info['shards'])} "
+            f"shards, {info['bytes'] / 2**20:.1f} MiB (the sources: "
+            f"{info['source_bytes'] / 2**20:.1f} MiB); {info['unreadable']} unreadable"
+        )
+    print(f"wrote {args.out}/ (train with --set data.dataset=shards --set data.root={args.out})")
+    return 1 if any(info["unreadable"] for info in manifest["splits"].values()) else 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -214,11 +276,65 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _video_paths(inputs: list[str]) -> list[Path]:
-    from .data.datasets import VIDEO_EXTENSIONS
+class ShardVideo:
+    """A sample of prepared shards given where videos go (``extract SHARDS``): its name,
+    and a temporary file holding its bytes while it is read."""
 
-    paths = []
+    def __init__(self, item) -> None:
+        self.item = item
+
+    def __str__(self) -> str:
+        return str(self.item.path)
+
+    def __enter__(self) -> Path:
+        import tempfile
+
+        from .data.shards import read_bytes
+
+        offset, size = self.item.video
+        self._dir = tempfile.TemporaryDirectory()
+        path = Path(self._dir.name) / "video.mp4"
+        path.write_bytes(read_bytes(self.item.shard, offset, size))
+        return path
+
+    def __exit__(self, *exc) -> None:
+        self._dir.cleanup()
+
+
+class LocalVideo:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def __enter__(self) -> Path:
+        return self.path
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def _shard_samples(root: str) -> list[ShardVideo]:
+    from .data.shards import load_manifest, read_split
+
+    manifest = load_manifest(root)
+    return [ShardVideo(item) for split in manifest["splits"] for item in read_split(root, split)[0]]
+
+
+def _video_paths(inputs: list[str], shards: bool = False) -> list[LocalVideo | ShardVideo]:
+    """The videos the inputs name: files, folders of them, and (``shards``) prepared shard
+    folders or URLs, sample by sample."""
+    from .data.datasets import VIDEO_EXTENSIONS
+    from .data.shards import MANIFEST, join
+
+    paths: list[LocalVideo | ShardVideo] = []
     for item in inputs:
+        if shards and (
+            item.startswith(("http://", "https://")) or (Path(item) / MANIFEST).is_file()
+        ):
+            paths += _shard_samples(item)
+            continue
         if item.startswith(("http://", "https://")):
             raise ValueError(
                 f"{item} is a URL; videoformer reads video files on this machine: download it "
@@ -230,12 +346,13 @@ def _video_paths(inputs: list[str]) -> list[Path]:
                 f for f in p.rglob("*") if f.suffix.lower() in VIDEO_EXTENSIONS and f.is_file()
             )
             if not found:
+                hint = f" or a {join(item, MANIFEST)}" if shards else ""
                 raise ValueError(
-                    f"{p} holds no video files (looked for {', '.join(VIDEO_EXTENSIONS)})"
+                    f"{p} holds no video files (looked for {', '.join(VIDEO_EXTENSIONS)}{hint})"
                 )
-            paths += found
+            paths += [LocalVideo(f) for f in found]
         else:
-            paths.append(p)
+            paths.append(LocalVideo(p))
     return paths
 
 
@@ -257,11 +374,11 @@ def _predictor(args: argparse.Namespace):
     )
 
 
-def _videos(args: argparse.Namespace, desc: str):
+def _videos(args: argparse.Namespace, desc: str, shards: bool = False):
     """The input files, with a progress bar on stderr when there are several."""
     from .progress import Progress
 
-    paths = _video_paths(args.videos)
+    paths = _video_paths(args.videos, shards)
     return Progress(paths, len(paths), desc, enabled=len(paths) > 1, interval=10.0)
 
 
@@ -300,7 +417,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     failed, results = [], []
     if args.csv:
         videos.write(_csv_row(["video", "start", "end", "rank", "label", "probability"]))
-    for path in videos:
+    for video in videos:
+        path = video.path
         try:
             pred = predictor.predict(path, topk=args.topk)
         except VideoDecodeError as e:
@@ -355,14 +473,16 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     if out.suffix not in (".npy", ".safetensors"):
         raise ValueError(f"--out must end in .npy or .safetensors, got {args.out}")
     _check_writable(out)
-    videos = _videos(args, "extract")  # the inputs first, then the model
+    videos = _videos(args, "extract", shards=True)  # the inputs first, then the model
     predictor = _predictor(args)
     per_video, per_clip, names, rows, failed = [], [], [], [], []
     crops = predictor.protocol.num_crops
-    for path in videos:
+    for video in videos:
+        path = str(video)
         try:
-            clips, mean = predictor.embed(path)
-            spans = predictor.spans(path)
+            with video as local:
+                clips, mean = predictor.embed(local)
+                spans = predictor.spans(local)
         except VideoDecodeError as e:
             failed.append(str(path))
             videos.write(f"videoformer extract: cannot read {e}", file=sys.stderr)
@@ -617,6 +737,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="start again in a run folder an earlier run wrote into (its files are deleted)",
     )
     p.set_defaults(fn=_cmd_train)
+
+    p = sub.add_parser(
+        "prepare",
+        help="a recipe's data set re-encoded for training and packed into WebDataset shards",
+    )
+    p.add_argument("--config", required=True, help="the recipe whose data set to prepare")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe field")
+    p.add_argument("--out", required=True, help="the shard folder (empty, or one to continue)")
+    p.add_argument(
+        "--short-side", type=_positive_int, default=256, help="re-encode at this short side (256)"
+    )
+    p.add_argument(
+        "--keyint",
+        type=_positive_int,
+        help="frames between keyframes (default: the recipe's clip span)",
+    )
+    p.add_argument(
+        "--intra",
+        action="store_true",
+        help="every frame a keyframe: the fastest random access, for sparse sampling",
+    )
+    p.add_argument("--crf", type=int, default=23, help="x264 quality, lower is better (23)")
+    p.add_argument(
+        "--no-reencode", action="store_true", help="keep the original bytes (metadata added)"
+    )
+    p.add_argument("--shard-mb", type=_positive_int, default=1024, help="shard size (1024 MiB)")
+    p.set_defaults(fn=_cmd_prepare)
 
     p = sub.add_parser(
         "eval", help="multi-view evaluation of a checkpoint on a recipe's validation split"

@@ -4,10 +4,10 @@ recipe's choices, the checks before a run and the dataset builders all read it.
 
 A split is read by ``kind.read(split_path, root, labels_path, names)`` -> (items, label
 names or None), where ``split_path`` is the annotation file (``root/<train or val file>``)
-or, for class folders, the split's folder (``root/train``, ``root/val``), and ``names`` the
-label names the training split gave (None when reading it): the validation split is
-indexed by the same names, and a class one split has and the other lacks is an error
-naming it.
+or, for class folders, the split's folder (``root/train``, ``root/val``) (prepared shards,
+whose root may be a URL: the split's name, and the root as given), and ``names`` the label
+names the training split gave (None when reading it): the validation split is indexed by
+the same names, and a class one split has and the other lacks is an error naming it.
 """
 
 from __future__ import annotations
@@ -40,16 +40,20 @@ class DatasetKind:
     class_folders: bool = False  # root/{train,val}/<class>/<file> instead of annotation files
     extensions: tuple[str, ...] = VIDEO_EXTENSIONS
     labels_file: str = ""  # "optional" | "required": data.labels is read ("": not used)
-    sample: str = "video"  # "video" | "image" | "audiovisual": the dataset class
+    sample: str = "video"  # "video" | "image" | "audiovisual" | "shards": the dataset class
     generated: bool = False  # written under data.root when missing (the synthetic set)
+    remote: bool = False  # data.root may be a URL (prepared shards)
 
-    def split_path(self, root: Path, split: str, annotation: str) -> Path:
-        """Where a split is: its class folder, or its annotation file."""
+    def split_path(self, root: Path, split: str, annotation: str) -> Path | str:
+        """Where a split is: its class folder, or its annotation file (shards: its name)."""
+        if self.remote:
+            return split
         return root / split if self.class_folders else root / annotation
 
     def required_paths(self, root: Path, annotations: tuple[str, str], labels: str) -> list[Path]:
-        """The files and folders a run reads (none for a set written when missing)."""
-        if self.generated:
+        """The files and folders a run reads (none for a set written when missing; a shard
+        folder's manifest is checked by reading it, wherever it is)."""
+        if self.generated or self.remote:
             return []
         paths = [self.split_path(root, s, a) for s, a in zip(("train", "val"), annotations)]
         return paths + ([root / labels] if self.labels_file == "required" else [])
@@ -66,6 +70,12 @@ def _kinetics(annotation: Path, root: Path, labels: Path, names: list[str] | Non
     if names is None and labels.is_file():
         names = read_label_names(labels)
     return read_kinetics_csv(annotation, root, label_names=names)
+
+
+def _shards(split: str, root, labels: Path, names: list[str] | None):
+    from .shards import read_split
+
+    return read_split(str(root), split, names)
 
 
 def _folders(extensions: tuple[str, ...]) -> Reader:
@@ -117,6 +127,13 @@ KINDS = (
         class_folders=True,
         extensions=IMAGE_EXTENSIONS,
         sample="image",
+    ),
+    DatasetKind(
+        "shards",
+        "prepared shards (videoformer prepare): a folder or an fsspec URL",
+        _shards,
+        sample="shards",
+        remote=True,
     ),
     DatasetKind(
         "audioset",

@@ -18,6 +18,7 @@ from ..data.datasets import (
 from ..data.kinds import DATASET_KINDS, DatasetKind
 from ..data.protocols import build_protocol
 from ..data.sampling import ClipSampler, SegmentSampler
+from ..data.shards import ShardDataset
 from ..data.synthetic import make_motion_dataset
 from ..data.transforms import video_test_transform, video_train_transform
 from ..fields import short_repr
@@ -38,14 +39,15 @@ def split_items(cfg: DataConfig, split: str, names: list[str] | None = None):
     """(items, label names or None) of the ``"train"`` or ``"val"`` split; the validation
     split takes the training split's ``names`` (a class one has and the other lacks is an
     error naming it)."""
-    root, kind = Path(cfg.root), kind_of(cfg)
-    path = kind.split_path(root, split, cfg.train if split == "train" else cfg.val)
-    if kind.generated and not path.exists():
+    kind = kind_of(cfg)
+    root = cfg.root if kind.remote else Path(cfg.root)  # a URL is not a path
+    path = kind.split_path(Path(cfg.root), split, cfg.train if split == "train" else cfg.val)
+    if kind.generated and not Path(path).exists():
         raise FileNotFoundError(
             f"{path}: the {cfg.dataset} set is not written yet (videoformer train, or "
             "videoformer.engine.train.prepare_data, writes it after checking the recipe)"
         )
-    return kind.read(path, root, root / cfg.labels, names)
+    return kind.read(path, root, Path(cfg.root) / cfg.labels, names)
 
 
 def required_paths(cfg: DataConfig) -> list[Path]:
@@ -323,10 +325,15 @@ def build_datasets(train_cfg: TrainConfig, test_spec: DataSpec | None = None):
         )
         return train, val, names
     decoding = dict(cache_decoded=cfg.cache_decoded, backend=cfg.decode_backend)
-    train = VideoDataset(
+    dataset = ShardDataset if kind.sample == "shards" else VideoDataset
+    if kind.sample == "shards" and cfg.cache_decoded:
+        raise ValueError(
+            "data.cache_decoded keeps decoded files; shards are read as they go: set it false"
+        )
+    train = dataset(
         train_items, sampler, train_tf, train=True, label_names=names, seed=seed, **decoding
     )
-    val = VideoDataset(
+    val = dataset(
         val_items,
         sampler,
         test_tf,

@@ -1,0 +1,331 @@
+"""``prepare``: a data set's videos re-encoded for training (or kept as they are) and
+packed into WebDataset shards with what a loader would otherwise probe (see ``shards``).
+
+Resumable: a shard is written under a temporary name and renamed when whole, its index
+beside it; running again continues after the last whole shard. Unreadable inputs are
+reported and counted (``unreadable.jsonl``); the manifest is written last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from .datasets import Item
+from .decode import VideoDecodeError, probe
+from .shards import FORMAT, MANIFEST
+
+PROGRESS = ".prepare.json"
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How samples are stored: re-encoded (H.264 at ``crf``, the short side to
+    ``short_side``, a keyframe every ``keyint`` frames; ``keyint=1``: every frame one, for
+    sparse sampling) or, with ``reencode=False``, the source's own bytes."""
+
+    reencode: bool = True
+    short_side: int | None = 256
+    keyint: int = 32
+    crf: int = 23
+    preset: str = "veryfast"
+    codec: str = "libx264"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def reencode(source: Path, dest: Path, encoding: Encoding) -> None:
+    """Every frame of ``source`` into ``dest`` (MP4, H.264, yuv420p) at its average rate,
+    upright, the short side scaled to ``encoding.short_side`` (even sizes); audio dropped."""
+    from .decode import upright
+
+    with av.open(str(source)) as src, av.open(str(dest), "w") as out:
+        stream_in = src.streams.video[0]
+        rate = stream_in.average_rate or stream_in.guessed_rate or Fraction(30)
+        stream = None
+        try:
+            for i, frame in enumerate(src.decode(stream_in)):
+                image = upright(frame)
+                if stream is None:
+                    h, w = image.shape[:2]
+                    scale = (encoding.short_side / min(h, w)) if encoding.short_side else 1.0
+                    size = (max(2, round(w * scale / 2) * 2), max(2, round(h * scale / 2) * 2))
+                    stream = out.add_stream(
+                        encoding.codec,
+                        rate=rate,
+                        options={
+                            "crf": str(encoding.crf),
+                            "preset": encoding.preset,
+                            "x264-params": f"keyint={encoding.keyint}:min-keyint={encoding.keyint}"
+                            f":scenecut=0",
+                        },
+                    )
+                    stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+                picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+                picture = picture.reformat(width=stream.width, height=stream.height)
+                picture.pts = i
+                out.mux(stream.encode(picture))
+        except av.FFmpegError as e:
+            raise VideoDecodeError(source, f"corrupt stream ({e})") from e
+        if stream is None:
+            raise VideoDecodeError(source, "no frame could be decoded")
+        out.mux(stream.encode())
+
+
+def sample_metadata(path: Path, label: Any, source: str) -> dict[str, Any]:
+    """What a loader needs of a video without opening it: the VideoInfo fields, with
+    timestamps compact when regular, and the keyframes' indices."""
+    info = probe(path)
+    steps = {b - a for a, b in zip(info.pts, info.pts[1:])}
+    pts: Any = list(info.pts)
+    if len(steps) <= 1:
+        pts = {"start": info.pts[0], "step": steps.pop() if steps else 1, "count": len(info.pts)}
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        key_pts = {p.pts for p in container.demux(stream) if p.is_keyframe and p.pts is not None}
+    order = {p: k for k, p in enumerate(info.pts)}
+    return {
+        "label": list(label) if isinstance(label, tuple) else label,
+        "source": source,
+        "num_frames": info.num_frames,
+        "fps": info.fps,
+        "duration": info.duration,
+        "width": info.width,
+        "height": info.height,
+        "pts": pts,
+        "time_base": [info.time_base.numerator, info.time_base.denominator],
+        "stream_frames": info.stream_frames,
+        "stream_duration": info.stream_duration,
+        "average_rate": info.average_rate,
+        "keyframes": sorted(order[p] for p in key_pts if p in order),
+    }
+
+
+def _index_shard(shard: Path) -> dict[str, dict[str, tuple[int, int]]]:
+    """KEY -> {extension: (offset, size)} of each member's data in the tar."""
+    members: dict[str, dict[str, tuple[int, int]]] = {}
+    with tarfile.open(shard) as tar:
+        for m in tar.getmembers():
+            key, _, ext = m.name.partition(".")
+            members.setdefault(key, {})[ext] = (m.offset_data, m.size)
+    return members
+
+
+def refuse_foreign_folder(out: Path) -> None:
+    """A destination must be new, empty, or an earlier preparation to continue."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / PROGRESS).is_file():
+        raise ValueError(
+            f"{out} is not empty and not a preparation videoformer can continue: choose an "
+            "empty or new --out"
+        )
+
+
+class Preparation:
+    """One ``prepare`` into ``out``: ``run(splits)``; see the module docstring."""
+
+    def __init__(
+        self,
+        out: Path,
+        encoding: Encoding,
+        source: dict[str, Any],
+        label_names: Sequence[str] | None,
+        shard_bytes: int = 1 << 30,
+    ) -> None:
+        self.out, self.encoding, self.source = Path(out), encoding, source
+        self.label_names, self.shard_bytes = list(label_names or []), shard_bytes
+        self.settings = {"source": source, "encoding": asdict(encoding)}
+
+    def check_destination(self) -> dict[str, Any]:
+        """The progress of an earlier run of the same preparation, or a fresh one; a folder
+        holding anything else is refused (before anything is written)."""
+        progress = self.out / PROGRESS
+        if progress.is_file():
+            state = json.loads(progress.read_text())
+            if state.get("settings") != self.settings:
+                raise ValueError(
+                    f"{self.out} holds a preparation of other data or settings "
+                    f"({progress}): choose another --out"
+                )
+            return state
+        refuse_foreign_folder(self.out)
+        return {"settings": self.settings, "shards": {}, "unreadable": []}
+
+    def run(
+        self,
+        splits: dict[str, list[Item]],
+        report: Callable[[str], None] = print,
+        progress: Callable[[Iterable, int, str], Iterable] | None = None,
+    ) -> dict[str, Any]:
+        state = self.check_destination()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._save_state(state)
+        for split, items in splits.items():
+            self._split(split, items, state, report, progress)
+        return self._manifest(splits, state)
+
+    # --- one split ------------------------------------------------------------------
+
+    def _split(self, split, items, state, report, progress) -> None:
+        done = {
+            r["position"]
+            for s in state["shards"].values()
+            if s["split"] == split
+            for r in s["samples"]
+        }
+        done |= {u["position"] for u in state["unreadable"] if u["split"] == split}
+        todo = [(k, item) for k, item in enumerate(items) if k not in done]
+        number = sum(1 for s in state["shards"].values() if s["split"] == split)
+        if done:
+            report(f"{split}: {len(done)} of {len(items)} samples prepared before; continuing")
+        iterator = progress(todo, len(todo), f"prepare {split}") if progress else todo
+        batch: list[tuple[int, Item, dict, bytes]] = []
+        size = 0
+        for position, item in iterator:
+            try:
+                meta, data = self._sample(item)
+            except (VideoDecodeError, av.FFmpegError, OSError) as e:
+                state["unreadable"].append(
+                    {
+                        "split": split,
+                        "position": position,
+                        "source": str(item.path),
+                        "reason": str(e),
+                    }
+                )
+                report(f"cannot read {item.path}: {e}")
+                self._save_state(state)
+                continue
+            batch.append((position, item, meta, data))
+            size += len(data)
+            if size >= self.shard_bytes:
+                self._write_shard(split, number, batch, state)
+                number, batch, size = number + 1, [], 0
+        if batch:
+            self._write_shard(split, number, batch, state)
+
+    def _sample(self, item: Item) -> tuple[dict[str, Any], bytes]:
+        source = Path(item.path)
+        checksum = sha256_of(source)
+        if not self.encoding.reencode:
+            meta = sample_metadata(source, item.label, str(item.path))
+            data = source.read_bytes()
+            meta["container"] = source.suffix.lstrip(".").lower() or "mp4"
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                encoded = Path(tmp) / "video.mp4"
+                reencode(source, encoded, self.encoding)
+                meta = sample_metadata(encoded, item.label, str(item.path))
+                data = encoded.read_bytes()
+            meta["container"] = "mp4"
+        meta["source_sha256"] = checksum
+        meta["source_bytes"] = source.stat().st_size
+        return meta, data
+
+    def _write_shard(self, split: str, number: int, batch, state) -> None:
+        import webdataset as wds
+
+        name = f"{split}-{number:06d}.tar"
+        tmp = self.out / f".{name}.tmp"
+        with open(tmp, "wb") as f:
+            writer = wds.TarWriter(f, mtime=0)
+            for position, _, meta, data in batch:
+                key = f"{split}{position:09d}"
+                writer.write(
+                    {"__key__": key, "json": json.dumps(meta).encode(), meta["container"]: data}
+                )
+            writer.close()
+            f.flush()
+            os.fsync(f.fileno())
+        members = _index_shard(tmp)
+        samples = []
+        for position, _, meta, data in batch:
+            key = f"{split}{position:09d}"
+            parts = members[key]
+            video = parts[meta["container"]]
+            start = min(parts["json"][0], video[0])
+            end = max(parts["json"][0] + parts["json"][1], video[0] + video[1])
+            samples.append(
+                {
+                    "position": position,
+                    "key": key,
+                    "shard": name,
+                    "label": meta["label"],
+                    "span": [start, end - start],
+                    "meta": list(parts["json"]),
+                    "video": list(video),
+                    "source": meta["source"],
+                    "sha256": meta["source_sha256"],
+                    "bytes": len(data),
+                    "source_bytes": meta["source_bytes"],
+                }
+            )
+        os.replace(tmp, self.out / name)
+        state["shards"][name] = {
+            "split": split,
+            "samples": samples,
+            "bytes": (self.out / name).stat().st_size,
+        }
+        self._save_state(state)
+
+    # --- what it keeps -------------------------------------------------------------
+
+    def _save_state(self, state: dict[str, Any]) -> None:
+        tmp = self.out / f".{PROGRESS}.tmp"
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, self.out / PROGRESS)
+
+    def _manifest(self, splits: dict[str, list[Item]], state) -> dict[str, Any]:
+        manifest: dict[str, Any] = {
+            "format": FORMAT,
+            "version": 1,
+            "source": self.source,
+            "encoding": asdict(self.encoding),
+            "label_names": self.label_names,
+            "splits": {},
+        }
+        for split, items in splits.items():
+            shards = sorted(n for n, s in state["shards"].items() if s["split"] == split)
+            samples = sorted(
+                (r for n in shards for r in state["shards"][n]["samples"]),
+                key=lambda r: r["position"],
+            )
+            index = f"{split}.index.jsonl"
+            tmp = self.out / f".{index}.tmp"
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in samples))
+            os.replace(tmp, self.out / index)
+            unreadable = [u for u in state["unreadable"] if u["split"] == split]
+            manifest["splits"][split] = {
+                "shards": shards,
+                "index": index,
+                "samples": len(samples),
+                "listed": len(items),
+                "unreadable": len(unreadable),
+                "bytes": sum(state["shards"][n]["bytes"] for n in shards),
+                "source_bytes": sum(r["source_bytes"] for r in samples),
+            }
+        (self.out / "unreadable.jsonl").write_text(
+            "".join(json.dumps(u) + "\n" for u in state["unreadable"])
+        )
+        tmp = self.out / f".{MANIFEST}.tmp"
+        tmp.write_text(json.dumps(manifest, indent=1))
+        os.replace(tmp, self.out / MANIFEST)
+        return manifest
