@@ -185,7 +185,8 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         "val": cfg.data.val,
         "fingerprint": digest.hexdigest(),
     }
-    preparation = Preparation(Path(args.out), encoding, source, names, args.shard_mb << 20)
+    workers = args.workers or len(os.sched_getaffinity(0))
+    preparation = Preparation(Path(args.out), encoding, source, names, args.shard_mb << 20, workers)
 
     def report(line: str) -> None:
         print(f"videoformer prepare: {line}", file=sys.stderr)
@@ -742,7 +743,11 @@ def build_parser() -> argparse.ArgumentParser:
         "prepare",
         help="a recipe's data set re-encoded for training and packed into WebDataset shards",
     )
-    p.add_argument("--config", required=True, help="the recipe whose data set to prepare")
+    p.add_argument(
+        "--config",
+        help="the recipe whose data set to prepare (a YAML file or a packaged recipe's name; "
+        "default: the recipe defaults with --set)",
+    )
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe field")
     p.add_argument("--out", required=True, help="the shard folder (empty, or one to continue)")
     p.add_argument(
@@ -763,6 +768,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-reencode", action="store_true", help="keep the original bytes (metadata added)"
     )
     p.add_argument("--shard-mb", type=_positive_int, default=1024, help="shard size (1024 MiB)")
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="processes encoding videos, one thread each (default: one per core)",
+    )
     p.set_defaults(fn=_cmd_prepare)
 
     p = sub.add_parser(
@@ -800,7 +810,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("extract", _cmd_extract, "pooled embeddings per clip and per video"),
     ):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("videos", nargs="+", help="video files or folders of videos")
+        p.add_argument(
+            "videos",
+            nargs="+",
+            help="video files or folders of videos"
+            + (" (or prepared shards: a folder or URL)" if name == "extract" else ""),
+        )
         p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
         p.add_argument("--model", help=MODEL_HELP)
         p.add_argument("--views", help=VIEWS_HELP)
@@ -937,6 +952,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"videoformer {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except RuntimeError as e:  # torch reports a full disk or shared memory as RuntimeError
+        worker = _from_worker(e)  # and re-raises a loader worker's error as one, at times
+        if worker and worker[0] in _names(USER_ERRORS):
+            print(f"videoformer {args.command}: error: {_one_line(e)}", file=sys.stderr)
+            return 2
         if not any(sign in str(e) for sign in FULL_DEVICE):
             raise
         print(
@@ -947,8 +966,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def _from_worker(error: BaseException) -> tuple[str, str] | None:
+    """(type name, message) of the error a DataLoader worker raised, which torch re-raises
+    with the worker's traceback in the message; None for any other error."""
+    text = str(error)
+    if "in DataLoader worker process" not in text or "Original Traceback" not in text:
+        return None
+    name, _, message = text.rstrip().splitlines()[-1].partition(": ")
+    return name.rsplit(".", 1)[-1], message
+
+
+def _names(classes: tuple[type[BaseException], ...]) -> set[str]:
+    """The names of ``classes`` and of all their subclasses."""
+    names, todo = set(), list(classes)
+    while todo:
+        c = todo.pop()
+        if c.__name__ not in names:
+            names.add(c.__name__)
+            todo += c.__subclasses__()
+    return names
+
+
 def _one_line(error: BaseException, limit: int = 2000) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
+    worker = _from_worker(error)
+    text = " ".join((worker[1] if worker else str(error)).split()) or type(error).__name__
     if isinstance(error, OSError) and error.errno == errno.ENOSPC:
         text = f"no space left on the device ({text}); free some and run again"
     return text if len(text) <= limit else text[: limit - 3] + "..."

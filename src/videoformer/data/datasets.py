@@ -40,6 +40,11 @@ class Item:
     path: Path
     label: int | tuple[int, ...]  # a class index, or the indices of a multi-label item
 
+    def size(self) -> int:
+        """Its bytes (-1 when the file is not there)."""
+        path = Path(self.path)
+        return path.stat().st_size if path.exists() else -1
+
 
 def _check_root(root: str | Path) -> Path:
     root = Path(root)

@@ -2,18 +2,28 @@
 packed into WebDataset shards with what a loader would otherwise probe (see ``shards``).
 
 Resumable: a shard is written under a temporary name and renamed when whole, its index
-beside it; running again continues after the last whole shard. Unreadable inputs are
-reported and counted (``unreadable.jsonl``); the manifest is written last.
+kept in ``.prepare/`` with the progress; running again continues after the last whole
+shard. Videos are encoded by ``workers`` processes, one encoder thread each, and packed in
+the order of the split. Unreadable inputs are reported and counted (``unreadable.jsonl``);
+the manifest is written last.
+
+Re-encoded bytes are not reproducible: libx264 through PyAV gave other bytes for the same
+frames from one run to the next (seen single-threaded; which frames vary follows where the
+frames lie in memory), pictures within a few levels of each other. A sample's identity is
+its source's path and sha256, which are exact.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -22,11 +32,13 @@ from typing import Any
 import av
 import numpy as np
 
+from ..atomic import write_atomically
 from .datasets import Item
 from .decode import VideoDecodeError, probe
 from .shards import FORMAT, MANIFEST
 
-PROGRESS = ".prepare.json"
+WORK = ".prepare"  # the progress and each whole shard's index, until the manifest is written
+PROGRESS = f"{WORK}/state.json"
 
 
 @dataclass(frozen=True)
@@ -78,8 +90,9 @@ def reencode(source: Path, dest: Path, encoding: Encoding) -> None:
                         },
                     )
                     stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+                    stream.codec_context.thread_count = 1  # --workers encode in parallel
                 picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-                picture = picture.reformat(width=stream.width, height=stream.height)
+                picture = picture.reformat(stream.width, stream.height, "yuv420p")
                 picture.pts = i
                 out.mux(stream.encode(picture))
         except av.FFmpegError as e:
@@ -118,6 +131,63 @@ def sample_metadata(path: Path, label: Any, source: str) -> dict[str, Any]:
     }
 
 
+def prepare_sample(encoding: Encoding, path: str, label: Any) -> tuple[dict[str, Any], bytes]:
+    """One sample as a shard stores it: (its metadata, its video bytes); the metadata names
+    the source and its sha256. Runs in a worker process (``--workers``)."""
+    source = Path(path)
+    checksum = sha256_of(source)
+    if not encoding.reencode:
+        meta = sample_metadata(source, label, path)
+        data = source.read_bytes()
+        meta["container"] = source.suffix.lstrip(".").lower() or "mp4"
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            encoded = Path(tmp) / "video.mp4"
+            reencode(source, encoded, encoding)
+            meta = sample_metadata(encoded, label, path)
+            data = encoded.read_bytes()
+        meta["container"] = "mp4"
+    meta["source_sha256"] = checksum
+    meta["source_bytes"] = source.stat().st_size
+    return meta, data
+
+
+def _prepared_or_error(encoding: Encoding, path: str, label: Any):
+    """``prepare_sample``, or the reason it failed as a string (what crosses processes)."""
+    try:
+        return prepare_sample(encoding, path, label)
+    except (VideoDecodeError, av.FFmpegError, OSError) as e:
+        return str(e)
+
+
+def prepared_samples(
+    encoding: Encoding, todo: Sequence[tuple[int, Item]], workers: int
+) -> Iterator[tuple[int, Item, Any]]:
+    """(position, item, (meta, bytes) or the reason it failed) in the order of ``todo``;
+    with ``workers`` > 1 that many processes encode, at most two samples each ahead of
+    what was taken (nothing of a large data set piles up)."""
+    if workers <= 1:
+        for position, item in todo:
+            yield position, item, _prepared_or_error(encoding, str(item.path), item.label)
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding torch
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: deque = deque()
+        work = iter(todo)
+        for position, item in work:
+            job = pool.submit(_prepared_or_error, encoding, str(item.path), item.label)
+            pending.append((position, item, job))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            position, item, job = pending.popleft()
+            yield position, item, job.result()
+            for position, item in work:
+                job = pool.submit(_prepared_or_error, encoding, str(item.path), item.label)
+                pending.append((position, item, job))
+                break
+
+
 def _index_shard(shard: Path) -> dict[str, dict[str, tuple[int, int]]]:
     """KEY -> {extension: (offset, size)} of each member's data in the tar."""
     members: dict[str, dict[str, tuple[int, int]]] = {}
@@ -149,9 +219,11 @@ class Preparation:
         source: dict[str, Any],
         label_names: Sequence[str] | None,
         shard_bytes: int = 1 << 30,
+        workers: int = 1,
     ) -> None:
         self.out, self.encoding, self.source = Path(out), encoding, source
         self.label_names, self.shard_bytes = list(label_names or []), shard_bytes
+        self.workers = workers
         self.settings = {"source": source, "encoding": asdict(encoding)}
 
     def check_destination(self) -> dict[str, Any]:
@@ -176,7 +248,7 @@ class Preparation:
         progress: Callable[[Iterable, int, str], Iterable] | None = None,
     ) -> dict[str, Any]:
         state = self.check_destination()
-        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / WORK).mkdir(parents=True, exist_ok=True)
         self._save_state(state)
         for split, items in splits.items():
             self._split(split, items, state, report, progress)
@@ -185,36 +257,31 @@ class Preparation:
     # --- one split ------------------------------------------------------------------
 
     def _split(self, split, items, state, report, progress) -> None:
-        done = {
-            r["position"]
-            for s in state["shards"].values()
-            if s["split"] == split
-            for r in s["samples"]
-        }
+        shards = [n for n, s in state["shards"].items() if s["split"] == split]
+        done = {r["position"] for n in shards for r in self._records(n)}
         done |= {u["position"] for u in state["unreadable"] if u["split"] == split}
         todo = [(k, item) for k, item in enumerate(items) if k not in done]
-        number = sum(1 for s in state["shards"].values() if s["split"] == split)
         if done:
             report(f"{split}: {len(done)} of {len(items)} samples prepared before; continuing")
-        iterator = progress(todo, len(todo), f"prepare {split}") if progress else todo
-        batch: list[tuple[int, Item, dict, bytes]] = []
-        size = 0
-        for position, item in iterator:
-            try:
-                meta, data = self._sample(item)
-            except (VideoDecodeError, av.FFmpegError, OSError) as e:
+        samples = prepared_samples(self.encoding, todo, self.workers)
+        if progress:
+            samples = progress(samples, len(todo), f"prepare {split}")
+        number, batch, size = len(shards), [], 0
+        for position, item, prepared in samples:
+            if isinstance(prepared, str):  # the reason it could not be read
                 state["unreadable"].append(
                     {
                         "split": split,
                         "position": position,
                         "source": str(item.path),
-                        "reason": str(e),
+                        "reason": prepared,
                     }
                 )
-                report(f"cannot read {item.path}: {e}")
+                report(f"cannot read {item.path}: {prepared}")
                 self._save_state(state)
                 continue
-            batch.append((position, item, meta, data))
+            meta, data = prepared
+            batch.append((position, meta, data))
             size += len(data)
             if size >= self.shard_bytes:
                 self._write_shard(split, number, batch, state)
@@ -222,32 +289,15 @@ class Preparation:
         if batch:
             self._write_shard(split, number, batch, state)
 
-    def _sample(self, item: Item) -> tuple[dict[str, Any], bytes]:
-        source = Path(item.path)
-        checksum = sha256_of(source)
-        if not self.encoding.reencode:
-            meta = sample_metadata(source, item.label, str(item.path))
-            data = source.read_bytes()
-            meta["container"] = source.suffix.lstrip(".").lower() or "mp4"
-        else:
-            with tempfile.TemporaryDirectory() as tmp:
-                encoded = Path(tmp) / "video.mp4"
-                reencode(source, encoded, self.encoding)
-                meta = sample_metadata(encoded, item.label, str(item.path))
-                data = encoded.read_bytes()
-            meta["container"] = "mp4"
-        meta["source_sha256"] = checksum
-        meta["source_bytes"] = source.stat().st_size
-        return meta, data
-
     def _write_shard(self, split: str, number: int, batch, state) -> None:
+        """The shard under a temporary name, its index, then its name: whole or not there."""
         import webdataset as wds
 
         name = f"{split}-{number:06d}.tar"
         tmp = self.out / f".{name}.tmp"
         with open(tmp, "wb") as f:
             writer = wds.TarWriter(f, mtime=0)
-            for position, _, meta, data in batch:
+            for position, meta, data in batch:
                 key = f"{split}{position:09d}"
                 writer.write(
                     {"__key__": key, "json": json.dumps(meta).encode(), meta["container"]: data}
@@ -256,14 +306,14 @@ class Preparation:
             f.flush()
             os.fsync(f.fileno())
         members = _index_shard(tmp)
-        samples = []
-        for position, _, meta, data in batch:
+        records = []
+        for position, meta, data in batch:
             key = f"{split}{position:09d}"
             parts = members[key]
             video = parts[meta["container"]]
             start = min(parts["json"][0], video[0])
             end = max(parts["json"][0] + parts["json"][1], video[0] + video[1])
-            samples.append(
+            records.append(
                 {
                     "position": position,
                     "key": key,
@@ -278,20 +328,24 @@ class Preparation:
                     "source_bytes": meta["source_bytes"],
                 }
             )
+        _write_text(
+            self.out / WORK / f"{name}.jsonl", "".join(json.dumps(r) + "\n" for r in records)
+        )
         os.replace(tmp, self.out / name)
         state["shards"][name] = {
             "split": split,
-            "samples": samples,
+            "samples": len(records),
             "bytes": (self.out / name).stat().st_size,
         }
         self._save_state(state)
 
     # --- what it keeps -------------------------------------------------------------
 
+    def _records(self, shard: str) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in (self.out / WORK / f"{shard}.jsonl").open()]
+
     def _save_state(self, state: dict[str, Any]) -> None:
-        tmp = self.out / f".{PROGRESS}.tmp"
-        tmp.write_text(json.dumps(state))
-        os.replace(tmp, self.out / PROGRESS)
+        _write_text(self.out / PROGRESS, json.dumps(state))
 
     def _manifest(self, splits: dict[str, list[Item]], state) -> dict[str, Any]:
         manifest: dict[str, Any] = {
@@ -305,13 +359,10 @@ class Preparation:
         for split, items in splits.items():
             shards = sorted(n for n, s in state["shards"].items() if s["split"] == split)
             samples = sorted(
-                (r for n in shards for r in state["shards"][n]["samples"]),
-                key=lambda r: r["position"],
+                (r for n in shards for r in self._records(n)), key=lambda r: r["position"]
             )
             index = f"{split}.index.jsonl"
-            tmp = self.out / f".{index}.tmp"
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in samples))
-            os.replace(tmp, self.out / index)
+            _write_text(self.out / index, "".join(json.dumps(r) + "\n" for r in samples))
             unreadable = [u for u in state["unreadable"] if u["split"] == split]
             manifest["splits"][split] = {
                 "shards": shards,
@@ -322,10 +373,13 @@ class Preparation:
                 "bytes": sum(state["shards"][n]["bytes"] for n in shards),
                 "source_bytes": sum(r["source_bytes"] for r in samples),
             }
-        (self.out / "unreadable.jsonl").write_text(
-            "".join(json.dumps(u) + "\n" for u in state["unreadable"])
+        _write_text(
+            self.out / "unreadable.jsonl",
+            "".join(json.dumps(u) + "\n" for u in state["unreadable"]),
         )
-        tmp = self.out / f".{MANIFEST}.tmp"
-        tmp.write_text(json.dumps(manifest, indent=1))
-        os.replace(tmp, self.out / MANIFEST)
+        _write_text(self.out / MANIFEST, json.dumps(manifest, indent=1))
         return manifest
+
+
+def _write_text(path: Path, text: str) -> None:
+    write_atomically({path: lambda tmp: tmp.write_text(text)})

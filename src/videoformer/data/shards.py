@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 FORMAT = "videoformer-shards"
 MANIFEST = "manifest.json"
-RETRIES = 3
+RETRIES = 3  # tries again after a dropped connection, waiting RETRY_WAIT s, then twice that...
+RETRY_WAIT = 0.5
 
 
 class ShardReadError(OSError):
@@ -45,6 +46,9 @@ class ShardItem(Item):
     span: tuple[int, int] = (0, 0)  # (offset, size) of the bytes holding both its members
     meta: tuple[int, int] = (0, 0)  # (offset, size) of KEY.json within the shard
     video: tuple[int, int] = (0, 0)  # (offset, size) of the video member
+
+    def size(self) -> int:
+        return self.video[1]
 
 
 def is_url(location: str) -> bool:
@@ -73,7 +77,7 @@ def read_bytes(location: str, offset: int = 0, size: int | None = None) -> bytes
                     f"{RETRIES + 1} tries ({type(e).__name__}: {e})"
                 ) from e
             log.warning("%s: %s; trying again", location, e)
-            time.sleep(0.5 * 2**attempt)
+            time.sleep(RETRY_WAIT * 2**attempt)
     if size is not None and len(data) != size:
         raise VideoDecodeError(location, f"cut short: {len(data)} of {size} bytes at {offset}")
     return data
@@ -113,10 +117,10 @@ def load_manifest(root: str) -> dict[str, Any]:
 
 
 def read_split(
-    root: str, split: str, names: Sequence[str] | None = None
+    root: str, split: str, names: Sequence[str] | None = None, names_only: bool = False
 ) -> tuple[list[ShardItem], list[str]]:
     """The items of a split and the label names (the manifest's, one list for every
-    split)."""
+    split); ``names_only``: no items (the index is not read)."""
     manifest = load_manifest(root)
     if split not in manifest["splits"]:
         raise ValueError(
@@ -126,6 +130,8 @@ def read_split(
     labels = list(manifest["label_names"])
     if names is not None:
         check_same_classes(names, labels, "the training split", join(root, MANIFEST))
+    if names_only:
+        return [], labels
     index = read_bytes(join(root, manifest["splits"][split]["index"])).decode()
     items = []
     for line in index.splitlines():
@@ -173,7 +179,10 @@ class ShardDataset(VideoDataset):
     def _sample(self, item: ShardItem) -> tuple[VideoInfo, bytes]:
         if self._last is None or self._last[0] is not item:
             offset, size = item.span
-            data = read_bytes(item.shard, offset, size)
+            try:
+                data = read_bytes(item.shard, offset, size)
+            except VideoDecodeError as e:  # the shard is cut short: name the sample
+                raise VideoDecodeError(item.path, f"{e.reason} in {item.shard}") from None
             meta_at, meta_size = item.meta[0] - offset, item.meta[1]
             video_at, video_size = item.video[0] - offset, item.video[1]
             try:

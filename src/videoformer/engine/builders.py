@@ -18,7 +18,7 @@ from ..data.datasets import (
 from ..data.kinds import DATASET_KINDS, DatasetKind
 from ..data.protocols import build_protocol
 from ..data.sampling import ClipSampler, SegmentSampler
-from ..data.shards import ShardDataset
+from ..data.shards import ShardDataset, join, read_bytes, read_split
 from ..data.synthetic import make_motion_dataset
 from ..data.transforms import video_test_transform, video_train_transform
 from ..fields import short_repr
@@ -80,6 +80,9 @@ def check_inputs(cfg: TrainConfig, device: torch.device) -> ModelSource | None:
         _, names = read_class_folders(root / "train", kind.extensions)
         _, val_names = read_class_folders(root / "val", kind.extensions)
         check_same_classes(names, val_names, f"{root / 'train'}/", f"{root / 'val'}/")
+    if kind.remote:  # the manifest is there (at a URL: the server answers) and has both splits
+        for split in ("train", "val"):
+            read_split(cfg.data.root, split, names_only=True)
     if cfg.precision == "fp16" and device.type != "cuda":
         raise ValueError(
             "precision = 'fp16' needs a GPU (its gradient scaler is CUDA-only); use bf16 on the CPU"
@@ -103,7 +106,9 @@ def check_inputs(cfg: TrainConfig, device: torch.device) -> ModelSource | None:
         build_protocol(recipe_data_spec(cfg))
     except ValueError as e:
         raise ValueError(f"data.protocol = {cfg.data.protocol!r}: {e}") from None
-    _check_flip_map(cfg.data)
+    location = flip_map_location(cfg.data)
+    if location and not (kind.generated and not Path(location).exists()):  # not written yet
+        read_flip_map(cfg.data)
     _check_out(cfg)
     _check_memory(model, cfg, device)
     if not cfg.pretrained:
@@ -120,26 +125,35 @@ def check_inputs(cfg: TrainConfig, device: torch.device) -> ModelSource | None:
     return source
 
 
-def _check_flip_map(cfg: DataConfig) -> None:
-    """The flip map parses as {class: class} (one a generated set writes is checked when
-    the set is there)."""
+def flip_map_location(cfg: DataConfig) -> str | None:
+    """Where data.flip_map is: as given, or relative to data.root (which may be a URL)."""
     if not cfg.flip_map:
-        return
-    path = Path(cfg.flip_map)
-    if not path.is_absolute() and not path.exists():
-        path = Path(cfg.root) / path
-    if kind_of(cfg).generated and not path.exists():
-        return
-    if not path.is_file():
-        raise FileNotFoundError(f"data.flip_map = {cfg.flip_map!r}: no such file ({path})")
+        return None
+    if Path(cfg.flip_map).is_absolute() or Path(cfg.flip_map).exists():
+        return cfg.flip_map
+    return join(cfg.root, cfg.flip_map)
+
+
+def read_flip_map(cfg: DataConfig) -> tuple[str, dict[str, str]] | None:
+    """(where, {class: class}) of data.flip_map, checked; None when there is none."""
+    location = flip_map_location(cfg)
+    if location is None:
+        return None
     try:
-        pairs = json.loads(path.read_text())
+        text = read_bytes(location)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"data.flip_map = {cfg.flip_map!r}: no such file ({location})"
+        ) from None
+    try:
+        pairs = json.loads(text)
     except (ValueError, UnicodeDecodeError):
-        raise ValueError(f"data.flip_map {path}: not JSON") from None
+        raise ValueError(f"data.flip_map {location}: not JSON") from None
     if not isinstance(pairs, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in pairs.items()
     ):
-        raise ValueError(f"data.flip_map {path}: expected a JSON object of class: class")
+        raise ValueError(f"data.flip_map {location}: expected a JSON object of class: class")
+    return location, pairs
 
 
 def _check_out(cfg: TrainConfig) -> None:
@@ -234,17 +248,15 @@ def sampler_for(cfg: DataConfig) -> ClipSampler | SegmentSampler:
 
 
 def flip_swap(cfg: DataConfig, names: list[str] | None) -> dict[int, int]:
-    if not cfg.flip_map:
+    found = read_flip_map(cfg)
+    if found is None:
         return {}
-    path = Path(cfg.flip_map)
-    if not path.is_absolute() and not path.exists():
-        path = Path(cfg.root) / path
-    pairs = json.loads(path.read_text())
+    location, pairs = found
     if names is None:
-        raise ValueError(f"{path}: a flip map needs label names")
+        raise ValueError(f"{location}: a flip map needs label names")
     unknown = sorted(set(pairs) - set(names))
     if unknown:
-        raise ValueError(f"{path}: classes {unknown} are not in the label names")
+        raise ValueError(f"{location}: classes {unknown} are not in the label names")
     return {names.index(a): names.index(b) for a, b in pairs.items()}
 
 

@@ -665,7 +665,7 @@ def data_fingerprint(root: str, *datasets) -> dict[str, Any]:
                 name = Path(item.path).relative_to(root)
             except ValueError:
                 name = Path(item.path)
-            item_size = Path(item.path).stat().st_size if Path(item.path).exists() else -1
+            item_size = item.size()
             digest.update(f"{name}\t{item_size}\t{item.label}\n".encode())
             files, size = files + 1, size + max(item_size, 0)
     return {"sha256": digest.hexdigest(), "files": files, "bytes": size}
