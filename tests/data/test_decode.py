@@ -165,3 +165,28 @@ def test_skipping_unwanted_nonreference_frames_keeps_the_pixels(tmp_path, clip_l
     if interval > 1:
         assert skipping.decoded < everything.decoded  # frames were in fact skipped
     assert skipping.decoded >= len(set(indices))
+
+
+def test_probe_lists_the_keyframes(cfr_video):
+    import av
+
+    with av.open(str(cfr_video)) as c:
+        keys = sorted(p.pts for p in c.demux(video=0) if p.is_keyframe and p.size)
+    info = probe(cfr_video)
+    assert [info.pts[k] for k in info.keyframes] == keys and len(keys) > 10  # gop 5
+
+
+@pytest.mark.parametrize("indices", [[2, 17, 33, 51], [51, 2, 2, 33], [6, 7, 8, 9, 10, 11, 40]])
+def test_decoding_seeks_over_keyframes_between_wanted_frames(cfr_video, indices):
+    """A keyframe between two wanted frames: decoding seeks to it instead of decoding the
+    frames in between; the pixels are those of a decode of everything (bit-identical)."""
+    import bisect
+
+    info = probe(cfr_video)
+    jumping = read_frames(cfr_video, indices, info)
+    everything = read_frames(cfr_video, indices, info, skip_unwanted=False)
+    assert torch.equal(jumping.frames, everything.frames)
+    assert_frames(jumping, indices)
+    keys = info.keyframes
+    keyframe_to_frame = sum(i - keys[bisect.bisect_right(keys, i) - 1] + 1 for i in set(indices))
+    assert jumping.decoded <= keyframe_to_frame < everything.decoded

@@ -16,6 +16,7 @@ Probing (frame count, timestamps) is always PyAV's.
 
 from __future__ import annotations
 
+import bisect
 import logging
 from dataclasses import dataclass
 from fractions import Fraction
@@ -55,6 +56,9 @@ class VideoInfo:
     stream_frames: int = 0
     stream_duration: int | None = None
     average_rate: float = 0.0
+    # indices of the frames whose packets are keyframes (where decoding can start); empty
+    # when unknown: decoding then starts once, at the keyframe before the first wanted frame
+    keyframes: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,15 +101,18 @@ def _probe_cached(path: str, mtime_ns: int, size: int) -> VideoInfo:
     with _open(path) as container:
         stream = container.streams.video[0]
         try:
-            pts = sorted(
-                p.pts if p.pts is not None else p.dts
+            packets = [
+                (p.pts if p.pts is not None else p.dts, p.is_keyframe)
                 for p in container.demux(stream)
                 if p.size > 0 and (p.pts is not None or p.dts is not None)
-            )
+            ]
         except av.FFmpegError as e:
             raise VideoDecodeError(path, f"corrupt stream while demuxing ({e})") from e
-        if not pts:
+        if not packets:
             raise VideoDecodeError(path, "the video stream has no frames")
+        pts = sorted(t for t, _ in packets)
+        index = {t: k for k, t in enumerate(pts)}
+        keyframes = tuple(sorted(index[t] for t, key in packets if key))
         time_base = stream.time_base
         rate = stream.average_rate or stream.guessed_rate
         if rate:
@@ -127,6 +134,7 @@ def _probe_cached(path: str, mtime_ns: int, size: int) -> VideoInfo:
             stream_frames=stream.frames,
             stream_duration=stream.duration,
             average_rate=float(stream.average_rate) if stream.average_rate else 0.0,
+            keyframes=keyframes,
         )
 
 
@@ -191,7 +199,9 @@ def read_frames(
     PyAV seeks to the keyframe before the first wanted frame, stops once every wanted
     frame is out, and in between decodes a frame only if it is wanted or other frames
     refer to it (``skip_unwanted``: the decoder skips non-reference frames, most
-    B-frames, whose pts is not wanted; the wanted frames' pixels are the same either way).
+    B-frames, whose pts is not wanted, and seeks again over any keyframe that lies
+    between two wanted frames, ``info.keyframes``; the wanted frames' pixels are the same
+    either way).
     ``backend``: ``"pyav"``, ``"torchcodec"``, or ``"auto"`` (torchcodec when usable).
     ``path`` may be a file object holding the video's bytes, with ``info`` given (a shard
     sample carries it); errors then name ``info.path``.
@@ -215,7 +225,6 @@ def read_frames(
     if backend == "torchcodec" or (backend == "auto" and torchcodec_problem() is None):
         return _read_frames_torchcodec(path, indices, info)
     wanted = {info.pts[i]: i for i in sorted(set(indices))}
-    first = min(wanted)
     frames: dict[int, np.ndarray] = {}
     decoded = 0
     name = path if isinstance(path, (str, Path)) else info.path
@@ -224,19 +233,22 @@ def read_frames(
         stream.thread_type = "AUTO"
         codec = stream.codec_context
         try:
-            container.seek(first, stream=stream, backward=True, any_frame=False)
-            for packet in container.demux(stream):
-                # a frame no other frame refers to (most B-frames) is decoded only if wanted;
-                # a packet without a pts (some AVI) is always decoded
-                unwanted = packet.pts is not None and packet.pts not in wanted
-                codec.skip_frame = "NONREF" if skip_unwanted and unwanted else "DEFAULT"
-                for frame in packet.decode():
-                    decoded += 1
-                    pts = frame.pts if frame.pts is not None else frame.dts
-                    if pts in wanted:
-                        frames[wanted[pts]] = upright(frame)
-                if len(frames) == len(wanted):
-                    break
+            for group in _seek_groups(sorted(wanted.values()), info.keyframes, skip_unwanted):
+                if all(i in frames for i in group):
+                    continue
+                container.seek(info.pts[group[0]], stream=stream, backward=True, any_frame=False)
+                for packet in container.demux(stream):
+                    # a frame no other frame refers to (most B-frames) is decoded only if
+                    # wanted; a packet without a pts (some AVI) is always decoded
+                    unwanted = packet.pts is not None and packet.pts not in wanted
+                    codec.skip_frame = "NONREF" if skip_unwanted and unwanted else "DEFAULT"
+                    for frame in packet.decode():
+                        decoded += 1
+                        pts = frame.pts if frame.pts is not None else frame.dts
+                        if pts in wanted and wanted[pts] not in frames:  # the first is exact
+                            frames[wanted[pts]] = upright(frame)
+                    if all(i in frames for i in group):
+                        break
         except av.FFmpegError as e:
             raise VideoDecodeError(name, f"corrupt or truncated stream ({e})") from e
     missing = sorted(set(indices) - set(frames))
@@ -244,6 +256,20 @@ def read_frames(
         raise VideoDecodeError(name, f"frames {missing[:5]} could not be decoded (truncated file?)")
     stacked = torch.from_numpy(np.stack([frames[i] for i in indices]))
     return Clip(frames=stacked, indices=tuple(indices), info=info, decoded=decoded)
+
+
+def _seek_groups(wanted: list[int], keyframes: tuple[int, ...], jump: bool) -> list[list[int]]:
+    """The sorted ``wanted`` frames split where a keyframe lies after one and at or before
+    the next (``jump``): decoding seeks to each group's keyframe instead of decoding the
+    frames in between. Without ``jump`` or keyframes: one group (one seek)."""
+    groups = [[wanted[0]]]
+    for i in wanted[1:]:
+        k = bisect.bisect_right(keyframes, i) - 1  # the keyframe at or before i
+        if jump and k >= 0 and keyframes[k] > groups[-1][-1]:
+            groups.append([i])
+        else:
+            groups[-1].append(i)
+    return groups
 
 
 def read_video(path: str | Path) -> Clip:

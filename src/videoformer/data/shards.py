@@ -167,6 +167,7 @@ def video_info(name: str, meta: dict[str, Any]) -> VideoInfo:
         stream_frames=meta.get("stream_frames", 0),
         stream_duration=meta.get("stream_duration"),
         average_rate=meta.get("average_rate", 0.0),
+        keyframes=tuple(meta.get("keyframes", ())),
     )
 
 

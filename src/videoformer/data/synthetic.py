@@ -13,9 +13,9 @@ view of the same patch (docs/data.md).
 
 Files: ``videos/<class>/<class>_<i>.mp4`` (H.264 through PyAV, single-threaded, no
 creation time, no lookahead: the same seed gives byte-identical files in any process, see
-``write_video``), ``train.csv`` and
-``val.csv`` (``path,label``), ``labels.txt``, ``boxes.json`` (per-frame bounding box of
-the shape, null when invisible), ``flip_map.json`` (label pairs a horizontal flip swaps).
+``x264``), ``train.csv`` and ``val.csv`` (``path,label``), ``labels.txt``, ``boxes.json``
+(per-frame bounding box of the shape, null when invisible), ``flip_map.json`` (label
+pairs a horizontal flip swaps).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import av
 import numpy as np
 
 from ..progress import Progress
+from .x264 import BITEXACT, REPRODUCIBLE
 
 CLASSES = (
     "moving_left",
@@ -186,17 +187,13 @@ def render_clip(
 def write_video(
     path: str | Path, frames: np.ndarray, fps: int = 16, codec: str = "libx264"
 ) -> None:
-    """Encode uint8 (T, H, W, 3) frames deterministically: the same bytes in any process.
-
-    One thread and bit-exact muxing are not enough for libx264: with its macroblock-tree
-    rate control over a lookahead (the default) this wheel's x264 gave different
-    bitstreams in processes that ran at the same time (11-16 of 30 clips, measured), so both
-    are off (``mbtree=0:rc-lookahead=0``; b-frames and the rest stay)."""
+    """Encode uint8 (T, H, W, 3) frames deterministically: the same bytes in any process
+    (see ``x264``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w", options={"fflags": "+bitexact"}) as container:
+    with av.open(str(path), "w", options=BITEXACT) as container:
         options = (
-            {"threads": "1", "crf": "18", "g": "16", "x264-params": "mbtree=0:rc-lookahead=0"}
+            {"threads": "1", "crf": "18", "g": "16", "x264-params": REPRODUCIBLE}
             if codec == "libx264"
             else {"threads": "1"}
         )

@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..atomic import write_atomically
+from ..data.memory import release_large_blocks
 from ..progress import Progress
 from ..specs import combine_views
 from .distributed import DistInfo, EpochSampler, all_gather_objects
@@ -101,6 +102,7 @@ def evaluate(
         batch_size=batch_size,
         sampler=sampler,
         num_workers=num_workers,
+        worker_init_fn=release_large_blocks,
         pin_memory=info.device.type == "cuda",
         generator=torch.Generator().manual_seed(0),  # not the global stream (see train.py)
     )

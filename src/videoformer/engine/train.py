@@ -28,6 +28,7 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..data.memory import release_large_blocks
 from ..data.transforms import MixupCutmix, one_hot
 from ..models.base import compile_model
 from ..progress import Progress
@@ -428,6 +429,7 @@ class Trainer:
             drop_last=True,
             num_workers=cfg.data.num_workers,
             persistent_workers=False,
+            worker_init_fn=release_large_blocks,
             pin_memory=info.device.type == "cuda",
             # its own generator: the workers' seeds must not come from (and shift) the global
             # stream that dropout and stochastic depth draw from, or resume would not be exact
