@@ -44,7 +44,7 @@ from torch.utils.data import DataLoader
 from videoformer.data import decode
 from videoformer.data.datasets import Item, VideoDataset, read_list_file
 from videoformer.data.memory import release_large_blocks
-from videoformer.data.prepare import Encoding, Preparation
+from videoformer.data.prepare import Encoding, Preparation, default_keyint
 from videoformer.data.sampling import ClipSampler
 from videoformer.data.shards import ShardDataset, load_manifest, read_split
 from videoformer.data.synthetic import make_motion_dataset, write_video
@@ -166,13 +166,14 @@ def part_exact(paths: list[Path], clips: int) -> dict:
 
 
 def encodings() -> dict[str, Encoding]:
-    default = Encoding(short_side=256)
+    sparse = Encoding(short_side=256, keyint=default_keyint("8x32"))  # what prepare picks
     return {
-        "default (keyint 16, fastdecode)": default,
-        "keyint 8, fastdecode": replace(default, keyint=8),
-        "keyint 32, fastdecode": replace(default, keyint=32),
-        "keyint 16, x264's usual tools (--tune none)": replace(default, tune=""),
-        "intra (--intra), fastdecode": replace(default, keyint=1),
+        "keyint 8, fastdecode (the default for 8x32)": sparse,
+        "keyint 8, fastdecode, CRF 18": replace(sparse, crf=18),
+        "keyint 16, fastdecode (the default for dense clips)": replace(sparse, keyint=16),
+        "keyint 32, fastdecode": replace(sparse, keyint=32),
+        "keyint 8, x264's usual tools (--tune none)": replace(sparse, tune=""),
+        "intra (--intra), fastdecode": replace(sparse, keyint=1),
         "original bytes (--no-reencode)": Encoding(reencode=False),
     }
 
@@ -181,7 +182,8 @@ def prepared_sets(work: Path, paths: list[Path]) -> dict[str, Path]:
     items = {"train": [Item(p, 0) for p in paths]}
     out = {}
     for name, encoding in encodings().items():
-        tag = f"k{encoding.keyint}_{encoding.tune or 'none'}_{int(encoding.reencode)}"
+        e = encoding
+        tag = f"k{e.keyint}_{e.tune or 'none'}_crf{e.crf}_{int(e.reencode)}"
         folder = work / "shards" / tag
         if not (folder / "manifest.json").exists():
             Preparation(folder, encoding, {"bench": len(paths)}, ["x"], workers=2).run(

@@ -27,6 +27,11 @@ def load_golden(name: str) -> dict:
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    yield
+    # a test that leaves the process on other torch threads makes the in-process runs of
+    # later tests differ (bitwise) from their subprocess runs: seen, hence checked
+    assert torch.get_num_threads() == threads, "the test changed torch's thread count"
 
 
 def saved_bytes(fn):

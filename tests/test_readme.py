@@ -88,5 +88,6 @@ def test_the_command_lines_run_as_written(workdir, capsys):
         "model.onnx",
         "explain_out/explain.png",
         "eval_out/eval.json",
+        "data/motion-shards/manifest.json",
     ):
         assert (workdir / path).is_file(), path

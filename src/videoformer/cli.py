@@ -151,7 +151,14 @@ def _eval_recipe(args: argparse.Namespace) -> str | Path:
 def _cmd_prepare(args: argparse.Namespace) -> int:
     import hashlib
 
-    from .data.prepare import Encoding, Preparation, refuse_foreign_folder
+    from .data.kinds import PREPARED
+    from .data.prepare import (
+        Encoding,
+        Preparation,
+        default_keyint,
+        refuse_foreign_folder,
+        summary,
+    )
     from .engine.builders import kind_of, prepare_synthetic, split_items
     from .engine.config import load_config
     from .progress import Progress
@@ -166,7 +173,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     encoding = Encoding(
         reencode=not args.no_reencode,
         short_side=args.short_side,
-        keyint=1 if args.intra else args.keyint,
+        keyint=1 if args.intra else args.keyint or default_keyint(cfg.data.clip, cfg.data.sampler),
         crf=args.crf,
         tune="" if args.tune == "none" else args.tune,
     )
@@ -199,13 +206,12 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         flip_map = Path(cfg.data.root) / flip_map
         if flip_map.is_file():
             shutil.copy(flip_map, Path(args.out) / cfg.data.flip_map)
-    for split, info in manifest["splits"].items():
-        print(
-            f"{split}: {info['samples']} of {info['listed']} videos in {len(info['shards'])} "
-            f"shards, {info['bytes'] / 2**20:.1f} MiB (the sources: "
-            f"{info['source_bytes'] / 2**20:.1f} MiB); {info['unreadable']} unreadable"
-        )
-    print(f"wrote {args.out}/ (train with --set data.dataset=shards --set data.root={args.out})")
+    for line in summary(manifest):
+        print(line)
+    print(
+        f"wrote {args.out}/ (train with --set data.dataset={PREPARED.name} --set "
+        f"data.root={args.out})"
+    )
     return 1 if any(info["unreadable"] for info in manifest["splits"].values()) else 0
 
 
@@ -755,14 +761,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--keyint",
         type=_positive_int,
-        default=16,
-        help="frames between keyframes (16; fewer: faster sparse clips, more bytes)",
+        help="frames between keyframes (default: 8 for a recipe's sparse clips, frame "
+        "interval 8 or more, else 16; fewer: faster sparse clips, more bytes)",
     )
     p.add_argument(
         "--tune",
         default="fastdecode",
         choices=("fastdecode", "film", "animation", "grain", "none"),
-        help="x264 tuning (fastdecode: about twice as fast to decode, ~15%% more bytes)",
+        help="x264 tuning (fastdecode: about twice as fast to decode, ~17%% more bytes)",
     )
     p.add_argument(
         "--intra",

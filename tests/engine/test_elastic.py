@@ -28,7 +28,8 @@ def _train(
         WORLD_SIZE=str(world),
         LOCAL_RANK=str(rank),
     )
-    torch.set_num_threads(1)
+    threads = torch.get_num_threads()  # a 1-process run runs in the test's process:
+    torch.set_num_threads(1)  # what it changes is put back (or later in-process runs differ)
     from videoformer.data.datasets import VideoDataset
     from videoformer.engine import distributed
 
@@ -45,6 +46,8 @@ def _train(
         Trainer(load_config(None, overrides), resume=resume).fit()
     finally:
         distributed.shutdown()
+        VideoDataset.__getitem__ = original
+        torch.set_num_threads(threads)
 
 
 def _run(world: int, overrides: list[str], resume: bool, visits) -> None:

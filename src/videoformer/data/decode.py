@@ -232,6 +232,9 @@ def read_frames(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         codec = stream.codec_context
+        # as many threads as torch uses here: one in a DataLoader worker (each worker is a
+        # core's worth of work; more threads there only contend), all cores in the main one
+        codec.thread_count = torch.get_num_threads()
         try:
             for group in _seek_groups(sorted(wanted.values()), info.keyframes, skip_unwanted):
                 if all(i in frames for i in group):

@@ -40,7 +40,7 @@ class DatasetKind:
     class_folders: bool = False  # root/{train,val}/<class>/<file> instead of annotation files
     extensions: tuple[str, ...] = VIDEO_EXTENSIONS
     labels_file: str = ""  # "optional" | "required": data.labels is read ("": not used)
-    sample: str = "video"  # "video" | "image" | "audiovisual" | "shards": the dataset class
+    sample: str = "video"  # "video" | "image" | "audiovisual" | "shard": the dataset class
     generated: bool = False  # written under data.root when missing (the synthetic set)
     remote: bool = False  # data.root may be a URL (prepared shards)
 
@@ -132,7 +132,7 @@ KINDS = (
         "shards",
         "prepared shards (videoformer prepare): a folder or an fsspec URL",
         _shards,
-        sample="shards",
+        sample="shard",
         remote=True,
     ),
     DatasetKind(
@@ -145,3 +145,4 @@ KINDS = (
 )
 DATASET_KINDS: dict[str, DatasetKind] = {kind.name: kind for kind in KINDS}
 DEFAULT_KIND = KINDS[0].name
+PREPARED = DATASET_KINDS["shards"]  # the kind `videoformer prepare` writes

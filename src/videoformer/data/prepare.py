@@ -32,6 +32,7 @@ import numpy as np
 from ..atomic import write_atomically
 from .datasets import Item
 from .decode import VideoDecodeError, probe
+from .sampling import ClipSampler
 from .shards import FORMAT, MANIFEST
 from .x264 import BITEXACT, REPRODUCIBLE
 
@@ -45,7 +46,7 @@ class Encoding:
     bytes. Re-encoded: H.264 at ``crf``, the short side to ``short_side``, a keyframe every
     ``keyint`` frames (``keyint=1``: every frame one), 3 B-frames that no frame refers to
     (the decoder skips those a clip does not want), ``tune="fastdecode"`` (no CABAC,
-    deblocking or weighted prediction: decoding about twice as fast for about 15% more
+    deblocking or weighted prediction: decoding about twice as fast for about 17% more
     bytes; ``""`` for x264's usual tools). Measured trade-offs: docs/data.md."""
 
     reencode: bool = True
@@ -55,6 +56,15 @@ class Encoding:
     preset: str = "veryfast"
     tune: str = "fastdecode"
     codec: str = "libx264"
+
+
+def default_keyint(clip: str, sampler: str = "dense") -> int:
+    """A keyframe every 8 frames for sparse clips (frames 8 or more apart, or segment
+    sampling: each wanted frame then decodes from its own keyframe), every 16 for dense
+    ones (decoded as a run anyway, where more keyframes only cost bytes). ``clip``: a clip
+    spec (``8x32``); measured: docs/data.md."""
+    sparse = sampler == "segment" or ClipSampler.parse(clip).frame_interval >= 8
+    return 8 if sparse else 16
 
 
 def sha256_of(path: Path) -> str:
@@ -289,6 +299,8 @@ class Preparation:
                 number, batch, size = number + 1, [], 0
         if batch:
             self._write_shard(split, number, batch, state)
+        if progress:
+            samples.close()  # its last line: the count and the time taken
 
     def _write_shard(self, split: str, number: int, batch, state) -> None:
         """The shard under a temporary name, its index, then its name: whole or not there."""
@@ -380,6 +392,16 @@ class Preparation:
         )
         _write_text(self.out / MANIFEST, json.dumps(manifest, indent=1))
         return manifest
+
+
+def summary(manifest: dict[str, Any]) -> list[str]:
+    """A line per split: samples, shards, sizes, unreadable inputs."""
+    return [
+        f"{split}: {info['samples']} of {info['listed']} videos in {len(info['shards'])} shards, "
+        f"{info['bytes'] / 2**20:.1f} MiB (the sources: {info['source_bytes'] / 2**20:.1f} "
+        f"MiB); {info['unreadable']} unreadable"
+        for split, info in manifest["splits"].items()
+    ]
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -337,8 +337,8 @@ def build_datasets(train_cfg: TrainConfig, test_spec: DataSpec | None = None):
         )
         return train, val, names
     decoding = dict(cache_decoded=cfg.cache_decoded, backend=cfg.decode_backend)
-    dataset = ShardDataset if kind.sample == "shards" else VideoDataset
-    if kind.sample == "shards" and cfg.cache_decoded:
+    dataset = ShardDataset if kind.sample == "shard" else VideoDataset
+    if kind.sample == "shard" and cfg.cache_decoded:
         raise ValueError(
             "data.cache_decoded keeps decoded files; shards are read as they go: set it false"
         )
