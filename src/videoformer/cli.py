@@ -295,12 +295,12 @@ class ShardVideo:
     def __enter__(self) -> Path:
         import tempfile
 
-        from .data.shards import read_bytes
+        from .data.shards import MAX_SAMPLE_BYTES, read_bytes
 
         offset, size = self.item.video
         self._dir = tempfile.TemporaryDirectory()
         path = Path(self._dir.name) / "video.mp4"
-        path.write_bytes(read_bytes(self.item.shard, offset, size))
+        path.write_bytes(read_bytes(self.item.shard, offset, size, limit=MAX_SAMPLE_BYTES))
         return path
 
     def __exit__(self, *exc) -> None:

@@ -335,3 +335,23 @@ def test_sigterm_while_training_from_shards_resumes_exactly(prepared, tmp_path):
     resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert_same_weights(train(prepared, tmp_path / "whole", **extra), weights(tmp_path / "t"))
+
+
+def test_a_server_cannot_make_a_loader_hold_more_than_the_limits(
+    prepared, tmp_path, server, capsys, monkeypatch
+):
+    """A manifest or index larger than MAX_FILE_BYTES, or a sample whose range claims more
+    than MAX_SAMPLE_BYTES, is refused in one line before it is held."""
+    url = server(prepared)
+    monkeypatch.setattr(shards, "MAX_FILE_BYTES", 200)  # the manifest is larger
+    assert main(["train", *sets(url, tmp_path / "a", **SHARDS)]) == 2
+    assert f"{url}manifest.json: more than 200 bytes; not read further" in capsys.readouterr().err
+    monkeypatch.undo()
+    greedy = tmp_path / "greedy"
+    shutil.copytree(prepared, greedy)
+    records = index(greedy)
+    records[0]["span"][1] = records[0]["video"][1] = 5 << 30  # a range of 5 GiB
+    (greedy / "train.index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    items, _ = read_split(server(greedy), "train")
+    with pytest.raises(ValueError, match="5,368,709,120 bytes asked for at .* over 4,294,967,296"):
+        ShardDataset(items, None, None, train=False)._info(items[0])

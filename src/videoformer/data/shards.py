@@ -32,6 +32,8 @@ FORMAT = "videoformer-shards"
 MANIFEST = "manifest.json"
 RETRIES = 3  # tries again after a dropped connection, waiting RETRY_WAIT s, then twice that...
 RETRY_WAIT = 0.5
+MAX_FILE_BYTES = 1 << 30  # a manifest, an index (240k samples: ~100 MB), a flip map
+MAX_SAMPLE_BYTES = 4 << 30  # one sample's video
 
 
 class ShardReadError(OSError):
@@ -60,13 +62,20 @@ def join(root: str, name: str) -> str:
     return f"{root.rstrip('/')}/{name}" if is_url(root) else str(Path(root) / name)
 
 
-def read_bytes(location: str, offset: int = 0, size: int | None = None) -> bytes:
+def read_bytes(
+    location: str, offset: int = 0, size: int | None = None, limit: int | None = None
+) -> bytes:
     """Bytes of a file or URL (a range of them), retried on network errors; fewer bytes
     than asked is a ``VideoDecodeError`` (a truncated shard), a failure after the retries a
-    ``ShardReadError`` naming the location (never a silent short epoch)."""
+    ``ShardReadError`` naming the location (never a silent short epoch). More than
+    ``limit`` bytes (asked for, or sent) is refused before they are held: a manifest, an
+    index or a sample's range comes from files a server may not be trusted for."""
+    limit = MAX_FILE_BYTES if limit is None else limit
+    if size is not None and size > limit:
+        raise ValueError(f"{location}: {size:,} bytes asked for at {offset}, over {limit:,}")
     for attempt in range(RETRIES + 1):
         try:
-            data = _read(location, offset, size)
+            data = _read(location, offset, size if size is not None else None, limit)
             break
         except FileNotFoundError:
             raise
@@ -83,32 +92,43 @@ def read_bytes(location: str, offset: int = 0, size: int | None = None) -> bytes
     return data
 
 
-def _read(location: str, offset: int, size: int | None) -> bytes:
+def _read(location: str, offset: int, size: int | None, limit: int) -> bytes:
     if not is_url(location):
         with open(location, "rb") as f:
             f.seek(offset)
-            return f.read() if size is None else f.read(size)
-    import fsspec
+            data = f.read(limit + 1 if size is None else size)
+    else:
+        import fsspec
 
-    try:
-        fs, path = fsspec.core.url_to_fs(location)
-        end = None if size is None else offset + size
-        return fs.cat_file(path, start=offset or None, end=end)
-    except FileNotFoundError:
-        raise
-    except Exception as e:  # aiohttp and the other backends raise their own errors
-        raise OSError(str(e) or type(e).__name__) from e
+        try:
+            fs, path = fsspec.core.url_to_fs(location)
+            if size is None:  # a whole file: read in pieces, at most limit + 1 bytes
+                with fs.open(path, "rb", block_size=0) as f:  # streamed
+                    if offset:
+                        f.seek(offset)
+                    data = f.read(limit + 1)
+            else:
+                data = fs.cat_file(path, start=offset or None, end=offset + size)
+        except FileNotFoundError:
+            raise
+        except Exception as e:  # aiohttp and the other backends raise their own errors
+            raise OSError(str(e) or type(e).__name__) from e
+    if len(data) > limit:
+        raise ValueError(f"{location}: more than {limit:,} bytes; not read further")
+    return data
 
 
 def load_manifest(root: str) -> dict[str, Any]:
     """The manifest of a shard folder or URL; one line when it is not there or not one."""
     location = join(root, MANIFEST)
     try:
-        manifest = json.loads(read_bytes(location))
+        data = read_bytes(location)
     except FileNotFoundError:
         raise FileNotFoundError(
             f"{location} not found: data.root must be a folder (or URL) `videoformer prepare` wrote"
         ) from None
+    try:
+        manifest = json.loads(data)
     except ValueError:
         raise ValueError(f"{location}: not a JSON manifest") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -181,7 +201,7 @@ class ShardDataset(VideoDataset):
         if self._last is None or self._last[0] is not item:
             offset, size = item.span
             try:
-                data = read_bytes(item.shard, offset, size)
+                data = read_bytes(item.shard, offset, size, limit=MAX_SAMPLE_BYTES)
             except VideoDecodeError as e:  # the shard is cut short: name the sample
                 raise VideoDecodeError(item.path, f"{e.reason} in {item.shard}") from None
             meta_at, meta_size = item.meta[0] - offset, item.meta[1]
