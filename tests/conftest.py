@@ -1,5 +1,7 @@
 """Helpers the test modules share (fixtures, golden data, media writers)."""
 
+import io
+import lzma
 from fractions import Fraction
 from pathlib import Path
 
@@ -90,10 +92,10 @@ def build_from_golden(g: dict, **overrides):
 
 def golden(name: str) -> dict:
     """What an official test pipeline produced on a shared clip (tests/golden/pipelines)."""
-    path = PIPELINES / f"{name}.pt"
+    path = PIPELINES / f"{name}.pt.xz"  # xz-compressed: the same bytes as the shared .pt
     if not path.is_file():
-        pytest.fail(f"golden file {path} is missing (copy it from ../shared/golden/pipelines)")
-    return torch.load(path, weights_only=True)
+        pytest.fail(f"golden file {path} is missing (xz ../shared/golden/pipelines/{name}.pt)")
+    return torch.load(io.BytesIO(lzma.decompress(path.read_bytes())), weights_only=True)
 
 
 def write_av(path, seconds=2.0, tone_hz=440.0, fps=16, rate=44_100, size=32):

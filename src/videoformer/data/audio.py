@@ -11,12 +11,12 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 from torch import Tensor
 
 from .decode import VideoDecodeError
+from .pyav import av
 
 
 def read_audio(path: str | Path, sample_rate: int = 48_000) -> Tensor:

@@ -24,10 +24,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
-import av
 import numpy as np
 import torch
 from torch import Tensor
+
+from .pyav import av
 
 log = logging.getLogger(__name__)
 

@@ -26,12 +26,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 
 from ..atomic import write_atomically
 from .datasets import Item
 from .decode import VideoDecodeError, probe
+from .pyav import av
 from .sampling import ClipSampler
 from .shards import FORMAT, MANIFEST
 from .x264 import BITEXACT, REPRODUCIBLE

@@ -24,10 +24,10 @@ import json
 import math
 from pathlib import Path
 
-import av
 import numpy as np
 
 from ..progress import Progress
+from .pyav import av
 from .x264 import BITEXACT, REPRODUCIBLE
 
 CLASSES = (
