@@ -2,6 +2,7 @@
 back to the checkpoint before a bad one, a failed write leaves the last good checkpoint,
 a changed config is refused naming the fields."""
 
+import errno
 import json
 import os
 import signal
@@ -107,6 +108,26 @@ def test_a_failed_write_leaves_the_last_checkpoint(tiny_data, tmp_path, monkeypa
         trainer.save()
     assert (run / "checkpoint.pt").read_bytes() == before
     assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_file_size_limit_surfaces_as_the_files_error_not_torchs(tmp_path):
+    """torch.save swallows the OSError of a failed write and raises "unexpected pos";
+    atomic_save raises the OSError itself (the CLI's one line for a full disk)."""
+    script = (
+        "import resource, sys, torch\n"
+        "from videoformer.engine.checkpointing import atomic_save\n"
+        "atomic_save({'w': torch.zeros(10)}, sys.argv[1])\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))\n"
+        "try:\n"
+        "    atomic_save({'w': torch.zeros(100_000)}, sys.argv[1])\n"
+        "except OSError as e:\n"
+        "    print(type(e).__name__, e.errno)\n"
+    )
+    path = tmp_path / "checkpoint.pt"
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True)
+    assert done.stdout.split() == ["OSError", str(errno.EFBIG)], done.stderr[-1500:]
+    assert torch.load(path, weights_only=True)["w"].shape == (10,)
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
 
 
 def test_resume_with_a_changed_config_names_the_fields(tiny_data, tmp_path):

@@ -35,7 +35,13 @@ def atomic_save(obj: Any, path: str | Path, keep_previous: bool = False) -> None
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
-            torch.save(obj, f)
+            writer = _WriteErrorKept(f)
+            try:
+                torch.save(obj, writer)
+            except RuntimeError as e:  # torch hides the file's error behind its own
+                if writer.error is None:
+                    raise
+                raise writer.error from e
             f.flush()
             os.fsync(f.fileno())
         if keep_previous:
@@ -51,6 +57,24 @@ def atomic_save(obj: Any, path: str | Path, keep_previous: bool = False) -> None
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+class _WriteErrorKept:
+    """A file for ``torch.save`` that keeps the OSError of a failed write (a full disk, a
+    file size limit): torch swallows it and raises "unexpected pos" instead."""
+
+    def __init__(self, f: Any):
+        self.f, self.error = f, None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
 
 
 def rng_state() -> dict[str, Any]:
