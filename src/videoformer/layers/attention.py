@@ -9,6 +9,8 @@ from contextlib import contextmanager
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .biased_attention import biased_attention, trains_bias
+
 # the open ``record_attention`` contexts (records, keep_graph), innermost last (one thread)
 _RECORDING: list[tuple[list[tuple[nn.Module | None, Tensor]], bool]] = []
 
@@ -40,8 +42,14 @@ def dot_product_attention(
     owner: nn.Module | None = None,
 ) -> Tensor:
     """``scaled_dot_product_attention``; while ``record_attention`` is open, the same
-    function written out, its probabilities recorded under ``owner``."""
+    function written out, its probabilities recorded under ``owner``. A mask that is
+    trained (a relative-position bias) takes ``biased_attention`` on the CPU, which
+    keeps SDPA's fused forward where SDPA itself would fall back to its math path."""
     if not _RECORDING:
+        if trains_bias(q, attn_mask, dropout_p):
+            return biased_attention(
+                q, k, v, attn_mask, q.shape[-1] ** -0.5 if scale is None else scale
+            )
         return F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, scale=scale
         )
