@@ -8,14 +8,15 @@ import torch
 
 from videoformer import create_model
 from videoformer.layers import attention as attention_module
+from videoformer.layers import biased_attention as biased_attention_module
 from videoformer.layers.biased_attention import biased_attention, trains_bias
 
 SHAPES = {  # q's shape, bias's shape
-    "unshifted 2d windows": ((8, 3, 49, 16), (1, 3, 49, 49)),
-    "shifted: windows join the heads": ((2, 4 * 3, 49, 16), (1, 4 * 3, 49, 49)),
+    "unshifted 2d windows": ((8, 3, 64, 16), (1, 3, 64, 64)),
+    "shifted: windows join the heads": ((2, 4 * 3, 64, 16), (1, 4 * 3, 64, 64)),
     "3d windows": ((4, 2, 98, 32), (1, 2, 98, 98)),
-    "one bias for every head": ((3, 2, 20, 8), (20, 20)),
-    "a bias per sample": ((3, 2, 20, 8), (3, 2, 20, 20)),
+    "one bias for every head": ((3, 2, 70, 8), (70, 70)),
+    "a bias per sample": ((3, 2, 70, 8), (3, 2, 70, 70)),
 }
 
 
@@ -23,8 +24,11 @@ def _explicit(q, k, v, bias, scale):
     return ((q @ k.transpose(-2, -1)) * scale + bias).softmax(-1) @ v
 
 
+@pytest.mark.parametrize("chunk", [None, 64 * 64, 3 * 64 * 64])  # one chunk; 1 head; 3 heads
 @pytest.mark.parametrize("name", SHAPES)
-def test_forward_and_every_gradient_match_attention_written_out(name):
+def test_forward_and_every_gradient_match_attention_written_out(name, chunk, monkeypatch):
+    if chunk:  # backward in chunks of (batch, heads): the bias gradient summed across them
+        monkeypatch.setattr(biased_attention_module, "CHUNK_SCORES", chunk)
     q_shape, bias_shape = SHAPES[name]
     torch.manual_seed(0)
     q, k, v = (torch.randn(q_shape, requires_grad=True) for _ in range(3))
@@ -47,7 +51,7 @@ def test_forward_and_every_gradient_match_attention_written_out(name):
 
 def test_nothing_n_squared_is_kept_for_backward():
     torch.manual_seed(0)
-    B, H, N, hd = 16, 3, 49, 16
+    B, H, N, hd = 16, 3, 64, 16
     q, k, v = (torch.randn(B, H, N, hd, requires_grad=True) for _ in range(3))
     bias = torch.randn(1, H, N, N, requires_grad=True)
     kept: dict[str, int] = {}
@@ -70,11 +74,12 @@ def test_nothing_n_squared_is_kept_for_backward():
 
 @pytest.mark.parametrize("dropout, grad", [(0.1, True), (0.0, False)])
 def test_the_other_cases_stay_on_sdpa(dropout, grad):
-    q = torch.randn(2, 2, 8, 4)
-    bias = torch.randn(1, 2, 8, 8, requires_grad=grad)
+    q = torch.randn(2, 2, 64, 4)
+    bias = torch.randn(1, 2, 64, 64, requires_grad=grad)
     assert not trains_bias(q, bias, dropout)
     assert not trains_bias(q.double(), bias.double().requires_grad_(), 0.0)
     assert not trains_bias(q, bias[0].detach().requires_grad_(), 0.0)  # 3-d: the kernel refuses
+    assert not trains_bias(q[:, :, :49], bias[..., :49, :49].detach().requires_grad_(), 0.0)
     with torch.no_grad():
         assert not trains_bias(q, bias.detach().requires_grad_(), 0.0)
 
@@ -84,8 +89,8 @@ def test_the_other_cases_stay_on_sdpa(dropout, grad):
     [
         (
             "swin",
-            dict(img_size=56, patch_size=4, embed_dim=16, depths=(2, 2), num_heads=(1, 2),
-                 window_size=7, num_classes=5),
+            dict(img_size=64, patch_size=4, embed_dim=16, depths=(2, 2), num_heads=(1, 2),
+                 window_size=8, num_classes=5),
         ),
         (
             "video_swin",
@@ -97,7 +102,7 @@ def test_the_other_cases_stay_on_sdpa(dropout, grad):
 def test_swin_trains_on_it_with_the_math_paths_gradients(name, shape, monkeypatch):
     torch.manual_seed(0)
     model = create_model(name, drop_path_rate=0.0, **shape).train()
-    x = torch.randn(2, 3, 56, 56) if name == "swin" else torch.randn(2, 3, 4, 56, 56)
+    x = torch.randn(2, 3, 64, 64) if name == "swin" else torch.randn(2, 3, 4, 56, 56)
     calls = []
     real = attention_module.biased_attention
     monkeypatch.setattr(
@@ -111,7 +116,7 @@ def test_swin_trains_on_it_with_the_math_paths_gradients(name, shape, monkeypatc
         return {n: p.grad.clone() for n, p in model.named_parameters()}
 
     fused = gradients()
-    assert len(calls) == 4  # every block: shifted and unshifted
+    assert len(calls) == 4  # every block: shifted and unshifted (Swin's 8x8, Video Swin's 2x7x7)
     monkeypatch.setattr(attention_module, "trains_bias", lambda *a: False)
     math = gradients()
     assert len(calls) == 4

@@ -12,9 +12,12 @@ the probabilities from it in one pass and derives every gradient from them:
     dbias = dS summed over the dims bias was broadcast along
 
 Nothing ``N²``-sized is kept between forward and backward, and backward computes ``P``
-once for all four gradients. (An earlier version ran the fused backward for dq, dk, dv
-and recomputed ``P`` window chunk by window chunk for the bias: two passes over the
-scores, slower than the math path.)
+once for all four gradients, in as few passes over the ``N²`` scores as eager ops allow
+(the row terms ride along in the GEMMs as one extra column), chunk by chunk. An earlier version ran
+the fused backward for dq, dk, dv and recomputed ``P`` window chunk by window chunk for
+the bias: two passes over the scores, slower than the math path. FlexAttention, the
+other way to a learned bias, has no CPU backward in torch 2.13 ("FlexAttention does not
+support backward on CPU").
 """
 
 from __future__ import annotations
@@ -25,15 +28,27 @@ from torch import Tensor
 _FLASH_CPU = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default
 
 
+# Below this many tokens a window's scores stay in cache and the math path is as fast or
+# faster (Swin's 7x7 windows: 0.87-0.95x of it; 98 tokens 1.15x, 392 tokens 1.5-1.8x).
+MIN_TOKENS = 64
+SUBNORMAL_EXPONENT = -87.0  # exp(-87) = 1.6e-38, just above float32's smallest normal
+# backward works on chunks of (batch, heads) of at most this many scores (4 MiB): the
+# allocator reuses them instead of faulting in fresh pages for each N² tensor, and they
+# stay in cache between passes (Video Swin-T's first stage, unshifted: 1.5x faster than
+# unchunked; shifted: level)
+CHUNK_SCORES = 1 << 20
+
+
 def trains_bias(q: Tensor, bias: Tensor | None, dropout_p: float) -> bool:
-    """Whether ``biased_attention`` applies: float32 on the CPU, 4-d q and a 2-d or 4-d
-    bias (what the flash kernel takes) that needs a gradient, no attention dropout, eager
-    autograd (not while compiling or exporting; on CUDA, SDPA's memory-efficient kernel
-    has the bias gradient itself)."""
+    """Whether ``biased_attention`` pays and applies: float32 on the CPU, 4-d q with at
+    least ``MIN_TOKENS`` tokens and a 2-d or 4-d bias (what the flash kernel takes) that
+    needs a gradient, no attention dropout, eager autograd (not while compiling or
+    exporting; on CUDA, SDPA's memory-efficient kernel has the bias gradient itself)."""
     return (
         bias is not None
         and bias.requires_grad
         and q.dim() == 4
+        and q.shape[-2] >= MIN_TOKENS
         and bias.dim() in (2, 4)
         and torch.is_grad_enabled()
         and dropout_p == 0.0
@@ -56,16 +71,42 @@ class _BiasedAttention(torch.autograd.Function):
     @staticmethod
     def backward(ctx, d_out: Tensor):
         q, k, v, bias, out, lse = ctx.saved_tensors
-        scale = ctx.scale
-        p = torch.matmul(q, k.transpose(-2, -1)).mul_(scale).add_(bias)  # (B, nH, N, N)
-        p = p.sub_(lse.unsqueeze(-1)).exp_()
-        d_v = torch.matmul(p.transpose(-2, -1), d_out)
-        row = (d_out * out).sum(-1, keepdim=True)  # (B, nH, N, 1)
-        d_scores = torch.matmul(d_out, v.transpose(-2, -1)).sub_(row).mul_(p)
-        del p
-        d_q = torch.matmul(d_scores, k).mul_(scale)
-        d_k = torch.matmul(d_scores.transpose(-2, -1), q).mul_(scale)
-        return d_q, d_k, d_v, _sum_to(d_scores, bias.shape), None
+        B, H, N, _ = q.shape
+        bias4 = bias if bias.dim() == 4 else bias[None, None]  # (1|B, 1|nH, N, N)
+        heads = H if H * N * N <= CHUNK_SCORES else max(1, CHUNK_SCORES // (N * N))
+        batch = max(1, CHUNK_SCORES // (heads * N * N))
+        d_q, d_k, d_v = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+        d_bias = torch.zeros_like(bias4)
+        for b in range(0, B, batch):
+            for h in range(0, H, heads):
+                at = (slice(b, b + batch), slice(h, h + heads))
+                at_bias = tuple(s if n > 1 else slice(None) for s, n in zip(at, bias4.shape))
+                grads = _chunk_gradients(
+                    *(t[at] for t in (q, k, v, out, lse, d_out)), bias4[at_bias], ctx.scale
+                )
+                d_q[at], d_k[at], d_v[at] = grads[:3]
+                d_bias[at_bias] += _sum_to(grads[3], bias4[at_bias].shape)
+        return d_q, d_k, d_v, d_bias.view(bias.shape), None
+
+
+def _chunk_gradients(q, k, v, out, lse, d_out, bias, scale: float):
+    """dq, dk, dv and d_scores of one chunk of (batch, heads)."""
+    ones = q.new_ones(*q.shape[:-1], 1)
+    # one GEMM gives scale·q kᵀ − lse (q and k carry one more column), one pass adds the
+    # bias; exponents below -87 give float32 subnormals, 15x slower to make (the shift
+    # mask's -100): clamped there, such a probability is 1.6e-38 instead of smaller
+    q_lse = torch.cat([q * scale, -lse.unsqueeze(-1)], -1)  # (b, h, N, hd+1)
+    p = torch.matmul(q_lse, torch.cat([k, ones], -1).transpose(-2, -1))  # (b, h, N, N)
+    p = p.add_(bias).clamp_min_(SUBNORMAL_EXPONENT).exp_()
+    d_v = torch.matmul(p.transpose(-2, -1), d_out)
+    row = (d_out * out).sum(-1, keepdim=True)  # (b, h, N, 1)
+    # the same for dO Vᵀ − rowsum(dO ⊙ O), then one pass multiplies by P
+    d_out_row = torch.cat([d_out, -row], -1)
+    d_scores = torch.matmul(d_out_row, torch.cat([v, ones], -1).transpose(-2, -1)).mul_(p)
+    del p
+    d_q = torch.matmul(d_scores, k).mul_(scale)
+    d_k = torch.matmul(d_scores.transpose(-2, -1), q).mul_(scale)
+    return d_q, d_k, d_v, d_scores
 
 
 def _sum_to(grad: Tensor, shape: torch.Size) -> Tensor:
