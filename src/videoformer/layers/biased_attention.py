@@ -29,7 +29,7 @@ _FLASH_CPU = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default
 
 
 # Below this many tokens a window's scores stay in cache and the math path is as fast or
-# faster (Swin's 7x7 windows: 0.87-0.95x of it; 98 tokens 1.15x, 392 tokens 1.5-1.8x).
+# faster (Swin's 7x7 windows: 0.79-0.95x of it; 98 tokens 0.95-1.15x, 392 tokens 1.9-2.1x).
 MIN_TOKENS = 64
 SUBNORMAL_EXPONENT = -87.0  # exp(-87) = 1.6e-38, just above float32's smallest normal
 # backward works on chunks of (batch, heads) of at most this many scores (4 MiB): the
