@@ -35,7 +35,6 @@ import importlib
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -48,6 +47,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.compare import alternate, cpu_name  # noqa: E402
 from videoformer import compile_model, create_model  # noqa: E402
 from videoformer.flops import count_flops  # noqa: E402
 
@@ -98,15 +98,9 @@ def sync(device: torch.device) -> None:
 
 
 def median_seconds(fn: Callable[[], object], reps: int, device: torch.device) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(reps):
-        sync(device)
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    """Median of ``reps`` synchronised calls after one warm-up call."""
+    fn()
+    return alternate({"fn": fn}, reps, device)["fn"]
 
 
 def autocast(device: torch.device, enabled: bool = True):
@@ -158,18 +152,8 @@ def environment(device: torch.device, tiny: bool) -> dict:
         "versions": versions,
     }
     if device.type == "cpu":
-        info["device_name"] = _cpu_model()
+        info["device_name"] = cpu_name()
     return info
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def sdpa_kernels(model, x, device) -> list[str]:

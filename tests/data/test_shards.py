@@ -17,7 +17,7 @@ import pytest
 import torch
 import webdataset as wds
 
-from tests.engine.conftest import STOCHASTIC, tiny_overrides
+from tests.engine.conftest import STOCHASTIC, tiny_overrides, wait_for_train_steps
 from videoformer.cli import main
 from videoformer.data import prepare as prepare_module
 from videoformer.data import shards
@@ -324,11 +324,7 @@ def test_sigterm_while_training_from_shards_resumes_exactly(prepared, tmp_path):
     cmd = [sys.executable, "-m", "videoformer", "train", *sets(prepared, tmp_path / "t", **extra)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics = tmp_path / "t" / "metrics.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and not (
-        metrics.is_file() and metrics.read_text().count('"train"') >= 3
-    ):
-        time.sleep(0.02)
+    wait_for_train_steps(metrics, 3)
     proc.send_signal(15)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0 and "preempted (SIGTERM)" in out, err[-2000:]

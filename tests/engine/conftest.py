@@ -1,5 +1,7 @@
 import os
 import socket
+import time
+from pathlib import Path
 
 import torch
 
@@ -50,7 +52,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_worker(rank: int, world: int, port: int, overrides: list[str]) -> None:
+def set_distributed_env(rank: int, world: int, port: int) -> None:
+    """What torchrun sets for one process of a run on this host."""
     os.environ.update(
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
@@ -58,6 +61,19 @@ def run_worker(rank: int, world: int, port: int, overrides: list[str]) -> None:
         WORLD_SIZE=str(world),
         LOCAL_RANK=str(rank),
     )
+
+
+def wait_for_train_steps(metrics: Path, steps: int, timeout: float = 120.0) -> None:
+    """Until ``metrics`` (a run's metrics.jsonl) logs ``steps`` training rows, or the time is up."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and not (
+        metrics.is_file() and metrics.read_text().count('"train"') >= steps
+    ):
+        time.sleep(0.02)
+
+
+def run_worker(rank: int, world: int, port: int, overrides: list[str]) -> None:
+    set_distributed_env(rank, world, port)
     torch.set_num_threads(1)
     from videoformer.engine import distributed
     from videoformer.engine.config import load_config

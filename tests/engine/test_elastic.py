@@ -9,7 +9,7 @@ import os
 import torch
 import torch.multiprocessing as mp
 
-from tests.engine.conftest import free_port, tiny_overrides
+from tests.engine.conftest import free_port, set_distributed_env, tiny_overrides
 from videoformer.engine.checkpointing import load_training_checkpoint
 from videoformer.engine.config import load_config
 from videoformer.engine.train import Trainer
@@ -21,13 +21,7 @@ def _train(
     rank: int, world: int, port: int, overrides: list[str], resume: bool, visits: str
 ) -> None:
     """One process of a run; every training sample it loads is logged as 'epoch index'."""
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        RANK=str(rank),
-        WORLD_SIZE=str(world),
-        LOCAL_RANK=str(rank),
-    )
+    set_distributed_env(rank, world, port)
     threads = torch.get_num_threads()  # a 1-process run runs in the test's process:
     torch.set_num_threads(1)  # what it changes is put back (or later in-process runs differ)
     from videoformer.data.datasets import VideoDataset

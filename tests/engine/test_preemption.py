@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 
-from tests.engine.conftest import tiny_overrides
+from tests.engine.conftest import tiny_overrides, wait_for_train_steps
 from videoformer.engine import checkpointing
 from videoformer.engine.checkpointing import load_training_checkpoint
 from videoformer.engine.config import ConfigChanged, load_config
@@ -40,11 +40,7 @@ def test_sigterm_checkpoints_exits_0_and_resumes_exactly(tiny_data, tmp_path):
     cmd = [sys.executable, "-m", "videoformer", "train", *sum((["--set", a] for a in args), [])]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics = tmp_path / "term" / "metrics.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and not (
-        metrics.is_file() and metrics.read_text().count('"train"') >= 3
-    ):
-        time.sleep(0.02)
+    wait_for_train_steps(metrics, 3)
     os.kill(proc.pid, signal.SIGTERM)
     time.sleep(0.05)  # SLURM and torchrun may signal the whole group: a second one
     os.kill(proc.pid, signal.SIGTERM)
