@@ -33,15 +33,15 @@ def test_same_output_and_gradients_as_the_plain_path():
         torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 
-def test_gradcheck_in_float64():
+@pytest.mark.parametrize("normed", [False, True])
+def test_gradcheck_in_float64(normed):
     torch.manual_seed(0)
-    args = [
-        torch.randn(3, 4, dtype=torch.float64, requires_grad=True),
-        torch.randn(6, 4, dtype=torch.float64, requires_grad=True),
-        torch.randn(6, dtype=torch.float64, requires_grad=True),
-        torch.randn(4, 6, dtype=torch.float64, requires_grad=True),
-        torch.randn(4, dtype=torch.float64, requires_grad=True),
-    ]
+
+    def arg(*shape):
+        return torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+
+    norm = (arg(4), arg(4), 1e-5) if normed else (None, None, 0.0)
+    args = [arg(3, 4), *norm, arg(6, 4), arg(6), arg(4, 6), arg(4)]
     assert torch.autograd.gradcheck(GeluMlpFunction.apply, args)
 
 

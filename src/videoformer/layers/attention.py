@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .biased_attention import biased_attention, trains_bias
+from .norm_linear import norm_linear
 
 # the open ``record_attention`` contexts (records, keep_graph), innermost last (one thread)
 _RECORDING: list[tuple[list[tuple[nn.Module | None, Tensor]], bool]] = []
@@ -107,9 +108,11 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
-    def heads(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """x: (*B, N, D) -> q, k, v, each (*B, nH, N, hd)."""
-        return tuple(split_heads(t, self.num_heads) for t in self.qkv(x).chunk(3, dim=-1))
+    def heads(self, x: Tensor, norm: nn.Module | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """x: (*B, N, D) -> q, k, v, each (*B, nH, N, hd); of ``norm(x)`` when given (in
+        training without keeping the normalised x: ``norm_linear``)."""
+        qkv = norm_linear(x, norm, self.qkv)  # (*B, N, 3D)
+        return tuple(split_heads(t, self.num_heads) for t in qkv.chunk(3, dim=-1))
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None = None) -> Tensor:
         """Scaled dot-product attention (dropout on the probabilities in training)."""
@@ -120,7 +123,9 @@ class Attention(nn.Module):
         """(*B, nH, N, hd) -> (*B, N, D): heads merged, projected."""
         return self.proj_drop(self.proj(merge_heads(x)))
 
-    def forward(self, x: Tensor, attn_mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, attn_mask: Tensor | None = None, norm: nn.Module | None = None
+    ) -> Tensor:
         """x: (*B, N, D) with any leading batch dims; attn_mask: additive, broadcastable to
-        (*B, nH, N, N). Returns (*B, N, D)."""
-        return self.output(self.attend(*self.heads(x), attn_mask))
+        (*B, nH, N, N); ``attn(x, norm=norm)`` is ``attn(norm(x))``. Returns (*B, N, D)."""
+        return self.output(self.attend(*self.heads(x, norm), attn_mask))

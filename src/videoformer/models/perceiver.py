@@ -128,7 +128,7 @@ class PerceiverBlock(nn.Module):
         out = self.attn(q, kv)
         if self.query_residual:
             out = out + x
-        return out + self.mlp(self.norm_mlp(out))
+        return out + self.mlp(out, self.norm_mlp)
 
 
 LAYOUTS = ("BCS", "BSC", "BS")

@@ -132,7 +132,7 @@ class SwinBlock(nn.Module):
             y = torch.roll(y, list(shift), dims)
         y = y[(slice(None), *(slice(0, s) for s in S))]
         x = x + self.drop_path(y)
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        return x + self.drop_path(self.mlp(x, self.norm2))
 
 
 class PatchMerging(nn.Module):

@@ -226,16 +226,16 @@ class TimeSformerBlock(nn.Module):
         cls, tokens = x[:, :1], x[:, 1:]
         for name, grouping in self.pre_steps:
             norm, attn, fc = (getattr(self, f"{name}_{part}") for part in ("norm1", "attn", "fc"))
-            res = self.drop_path(attn(norm(grouping.split(tokens, *grid))))  # (B*G, L, D)
+            res = self.drop_path(attn(grouping.split(tokens, *grid), norm=norm))  # (B*G, L, D)
             tokens = tokens + fc(grouping.merge(res, *grid))
         groups = self.cls_grouping.split(tokens, *grid)  # (B*G, L, D)
         G = groups.shape[0] // B
         groups = torch.cat([cls.repeat_interleave(G, dim=0), groups], dim=1)  # (B*G, 1+L, D)
-        res = self.drop_path(self.attn(self.norm1(groups)))
+        res = self.drop_path(self.attn(groups, norm=self.norm1))
         cls_res = res[:, :1].view(B, G, 1, D).mean(1)  # cls outputs averaged over the groups
         res = self.cls_grouping.merge(res[:, 1:], *grid)
         x = torch.cat([cls, tokens], dim=1) + torch.cat([cls_res, res], dim=1)
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        return x + self.drop_path(self.mlp(x, self.norm2))
 
 
 class TimeSformer(Classifier):
