@@ -171,9 +171,9 @@ BUILDERS: dict[str, Callable[[bool], Pair]] = {
 
 
 # timm imports torchvision at load time, and torchvision does not import beside the CPU
-# torch 2.13.0: timm gets an empty stand-in whose every name is a placeholder (Swin's
-# forward uses none of them). transformers checks for the real torchvision, so only timm's
-# process installs this.
+# torch 2.13.0: where it does not import, timm gets an empty stand-in whose every name is
+# a placeholder (Swin's forward uses none of them). transformers checks for the real
+# torchvision, so only timm's process installs this.
 class _AnyAttribute(type):  # InterpolationMode.NEAREST and the like: a placeholder string
     def __getattr__(cls, attr):
         if attr.startswith("__"):
@@ -206,5 +206,13 @@ class _StandIn(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 def install_torchvision_stand_in() -> None:
-    if not any(isinstance(finder, _StandIn) for finder in sys.meta_path):
+    """The stand-in, unless a real torchvision imports (a GPU machine's does): the real
+    one is never shadowed, and a failed import leaves none of its modules behind."""
+    if any(isinstance(finder, _StandIn) for finder in sys.meta_path):
+        return
+    try:
+        import torchvision  # noqa: F401
+    except Exception:  # absent, or built for another torch (RuntimeError on its operators)
+        for name in [n for n in sys.modules if n == "torchvision" or n.startswith("torchvision.")]:
+            del sys.modules[name]
         sys.meta_path.insert(0, _StandIn())
