@@ -245,14 +245,17 @@ def test_video_checkpoint_into_2d_model_is_refused():
 def test_window_attention_runs_on_the_fused_kernel(name):
     """Shifted and unshifted blocks must keep SDPA on its flash kernel (a 3-d mask falls
     back to the math path, several times slower): with only flash allowed, SDPA raises
-    where it would have fallen back. Same logits as with every kernel allowed."""
+    where it would have fallen back. Same logits as with every kernel allowed. Windows of
+    64 tokens and more (8x8, 2x7x7) reach SDPA; shorter ones are written out."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    kw = SWIN_SMALL if name == "swin" else VSWIN_SMALL
+    kw = {**SWIN_SMALL, "window_size": 8} if name == "swin" else VSWIN_SMALL
     model = create_model(name, **kw).eval()
     x = torch.randn(2, *model.input_shape) if name == "swin" else torch.randn(2, 3, 4, 56, 56)
-    with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+    with sdpa_kernel(SDPBackend.FLASH_ATTENTION), torch.profiler.profile() as prof:
         fused = _run(model, x)
+    ran = {e.key for e in prof.key_averages()}
+    assert "aten::_scaled_dot_product_flash_attention_for_cpu" in ran  # SDPA was reached
     with sdpa_kernel(SDPBackend.MATH):
         math = _run(model, x)
     torch.testing.assert_close(fused, math, atol=1e-5, rtol=1e-5)

@@ -1,15 +1,17 @@
-"""Multi-head self-attention through ``scaled_dot_product_attention``, and a way to see
-its weights (``record_attention``) without leaving the fused kernels otherwise."""
+"""Multi-head self-attention through ``scaled_dot_product_attention`` (written out for
+short sequences on the CPU, where that is faster), and a way to see its weights
+(``record_attention``) without leaving the fused kernels otherwise."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .biased_attention import biased_attention, trains_bias
+from .biased_attention import MIN_TOKENS, biased_attention, trains_bias
 from .norm_linear import norm_linear
 
 # the open ``record_attention`` contexts (records, keep_graph), innermost last (one thread)
@@ -33,6 +35,33 @@ def record_attention(
         _RECORDING.pop()
 
 
+def writes_out(q: Tensor, k: Tensor, attn_mask: Tensor | None, dropout_p: float) -> bool:
+    """Whether attention written out (``probabilities(...) @ v``) beats SDPA: float32 on
+    the CPU with fewer than ``MIN_TOKENS`` keys, no dropout, an additive mask or none.
+
+    SDPA's flash CPU kernel works in blocks with a fixed cost each; for short sequences
+    (TimeSformer's 8-frame temporal step, Swin's 7x7 windows) that cost dominates. One
+    process, AMD EPYC, 2 threads, (B*N/L, nH, L, hd) as in a batch-2 block, flash / written
+    out: L = 8, hd 64: 2.8-3.1x inference, 2.7x forward + backward; L = 49, hd 32: 1.55x,
+    1.79x; L = 64, hd 64: 1.10x, 1.28x; L = 128: 0.96-1.16x; L = 197: 0.40-0.90x. With a
+    bias that trains, SDPA would take its math path, slower still (docs/performance.md)."""
+    return (
+        k.shape[-2] < MIN_TOKENS
+        and dropout_p == 0.0
+        and q.device.type == "cpu"
+        and q.dtype == torch.float32
+        and (attn_mask is None or attn_mask.is_floating_point())
+    )
+
+
+def probabilities(q: Tensor, k: Tensor, attn_mask: Tensor | None, scale: float) -> Tensor:
+    """softmax(q kᵀ · scale + mask): ``(*B, nH, Nq, Nk)``."""
+    scores = (q @ k.transpose(-2, -1)) * scale  # (*B, nH, Nq, Nk)
+    if attn_mask is not None:
+        scores = scores + attn_mask
+    return scores.softmax(-1)
+
+
 def dot_product_attention(
     q: Tensor,
     k: Tensor,
@@ -42,23 +71,21 @@ def dot_product_attention(
     scale: float | None = None,
     owner: nn.Module | None = None,
 ) -> Tensor:
-    """``scaled_dot_product_attention``; while ``record_attention`` is open, the same
-    function written out, its probabilities recorded under ``owner``. A mask that is
-    trained (a relative-position bias) takes ``biased_attention`` on the CPU, which
-    keeps SDPA's fused forward where SDPA itself would fall back to its math path."""
+    """``scaled_dot_product_attention``; written out where ``writes_out`` says it is
+    faster, and while ``record_attention`` is open, its probabilities recorded under
+    ``owner``. A mask that is trained (a relative-position bias) takes
+    ``biased_attention`` on the CPU, which keeps SDPA's fused forward where SDPA itself
+    would fall back to its math path."""
+    scale = q.shape[-1] ** -0.5 if scale is None else scale
     if not _RECORDING:
+        if writes_out(q, k, attn_mask, dropout_p):
+            return probabilities(q, k, attn_mask, scale) @ v
         if trains_bias(q, attn_mask, dropout_p):
-            return biased_attention(
-                q, k, v, attn_mask, q.shape[-1] ** -0.5 if scale is None else scale
-            )
+            return biased_attention(q, k, v, attn_mask, scale)
         return F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, scale=scale
         )
-    scale = q.shape[-1] ** -0.5 if scale is None else scale
-    scores = (q @ k.transpose(-2, -1)) * scale  # (*B, nH, Nq, Nk)
-    if attn_mask is not None:
-        scores = scores + attn_mask
-    probs = scores.softmax(-1)
+    probs = probabilities(q, k, attn_mask, scale)
     records, keep_graph = _RECORDING[-1]
     if keep_graph and probs.requires_grad:
         probs.retain_grad()
