@@ -424,7 +424,9 @@ WEIGHTS_CASES = [
     "int8_weights",
     "hf_config_not_json",
     "hf_config_huge",
-    "hf_two_million_labels",
+    pytest.param(  # 27 s; test_checkpoint.py refuses the same labels in the default suite
+        "hf_two_million_labels", marks=pytest.mark.slow
+    ),
     "hf_unknown_model_type",
     "hf_wrong_types",
     "hf_zero_heads",

@@ -45,7 +45,10 @@ MODELS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize(  # Video Swin (20 s) with the slow tests; 2D Swin's windows stay
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n == "video_swin" else n for n in sorted(MODELS)],
+)
 def test_export_matches_pytorch_at_another_batch_size(name, tmp_path):
     family, config = MODELS[name]
     model = create_model(family, **config).eval()
