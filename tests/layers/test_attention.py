@@ -1,6 +1,6 @@
 """Attention over fewer than 64 keys is written out on the CPU (faster there than SDPA's
-flash kernel, docs/performance.md): the same values and gradients as SDPA, and SDPA
-everywhere else."""
+flash kernel, docs/performance.md) in inference and where a mask trains: the same values
+and gradients as SDPA, and SDPA everywhere else."""
 
 import pytest
 import torch
@@ -22,18 +22,29 @@ def sdpa_calls(monkeypatch) -> list[int]:
     return calls
 
 
-@pytest.mark.parametrize("tokens, masked", [(8, False), (49, True), (63, True)])
-def test_short_sequences_are_written_out_with_sdpas_values_and_gradients(
-    monkeypatch, tokens, masked
-):
+@pytest.mark.parametrize("tokens", [8, 49, 63])
+def test_short_sequences_are_written_out_in_inference(monkeypatch, tokens):
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(3, 4, tokens, 16) for _ in range(3))
+    mask = torch.randn(1, 4, tokens, tokens)
+    calls = sdpa_calls(monkeypatch)
+    for m in (None, mask):
+        ours = dot_product_attention(q, k, v, m)
+        reference = F.scaled_dot_product_attention(q, k, v, attn_mask=m)
+        torch.testing.assert_close(ours, reference, rtol=0, atol=1e-5)
+    assert calls == [tokens, tokens]  # only the two references
+
+
+@pytest.mark.parametrize("tokens", [8, 49, 63])
+def test_a_trained_bias_over_short_windows_is_written_out_with_sdpas_gradients(monkeypatch, tokens):
+    """Where SDPA would take its math path (the mask needs a gradient)."""
     torch.manual_seed(0)
     q, k, v = (torch.randn(3, 4, tokens, 16, requires_grad=True) for _ in range(3))
-    bias = torch.randn(1, 4, tokens, tokens, requires_grad=True) if masked else None
+    bias = torch.randn(1, 4, tokens, tokens, requires_grad=True)
 
     def run(attend):
         out = attend(q, k, v, bias)
-        grads = torch.autograd.grad(out.square().sum(), [q, k, v, *([bias] if masked else [])])
-        return out, grads
+        return out, torch.autograd.grad(out.square().sum(), [q, k, v, bias])
 
     reference = run(lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m))
     calls = sdpa_calls(monkeypatch)
@@ -45,13 +56,18 @@ def test_short_sequences_are_written_out_with_sdpas_values_and_gradients(
 
 
 @pytest.mark.parametrize(
-    "tokens, dtype, dropout",
-    [(64, torch.float32, 0.0), (8, torch.float64, 0.0), (8, torch.float32, 0.1)],
+    "tokens, dtype, dropout, grad",
+    [
+        (64, torch.float32, 0.0, False),
+        (8, torch.float64, 0.0, False),
+        (8, torch.float32, 0.1, False),
+        (8, torch.float32, 0.0, True),
+    ],
 )
-def test_sdpa_everywhere_else(monkeypatch, tokens, dtype, dropout):
-    """From 64 keys, in float64, and with attention dropout (its random stream stays
-    SDPA's)."""
-    q = k = v = torch.randn(2, 2, tokens, 8, dtype=dtype)
+def test_sdpa_everywhere_else(monkeypatch, tokens, dtype, dropout, grad):
+    """From 64 keys, in float64, with attention dropout (its random stream stays SDPA's),
+    and in training without a trained mask (the flash kernel keeps less memory)."""
+    q = k = v = torch.randn(2, 2, tokens, 8, dtype=dtype, requires_grad=grad)
     calls = sdpa_calls(monkeypatch)
     dot_product_attention(q, k, v, dropout_p=dropout)
     assert calls == [tokens]

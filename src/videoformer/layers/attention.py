@@ -37,20 +37,26 @@ def record_attention(
 
 def writes_out(q: Tensor, k: Tensor, attn_mask: Tensor | None, dropout_p: float) -> bool:
     """Whether attention written out (``probabilities(...) @ v``) beats SDPA: float32 on
-    the CPU with fewer than ``MIN_TOKENS`` keys, no dropout, an additive mask or none.
+    the CPU with fewer than ``MIN_TOKENS`` keys, no dropout, an additive mask or none,
+    and either no gradient wanted or a mask that trains (where SDPA takes its math path).
 
     SDPA's flash CPU kernel works in blocks with a fixed cost each; for short sequences
     (TimeSformer's 8-frame temporal step, Swin's 7x7 windows) that cost dominates. One
     process, AMD EPYC, 2 threads, (B*N/L, nH, L, hd) as in a batch-2 block, flash / written
     out: L = 8, hd 64: 2.8-3.1x inference, 2.7x forward + backward; L = 49, hd 32: 1.55x,
-    1.79x; L = 64, hd 64: 1.10x, 1.28x; L = 128: 0.96-1.16x; L = 197: 0.40-0.90x. With a
-    bias that trains, SDPA would take its math path, slower still (docs/performance.md)."""
+    1.79x; L = 64, hd 64: 1.10x, 1.28x; L = 128: 0.96-1.16x; L = 197: 0.40-0.90x. Training
+    without a trained mask keeps the flash kernel all the same: written out, TimeSformer-B's
+    step was 2% faster but its peak RSS 0.3 GiB higher (the temporaries of 8-token
+    attention fragment the heap; docs/performance.md)."""
+    trains_mask = attn_mask is not None and attn_mask.requires_grad
+    wants_grad = torch.is_grad_enabled() and (trains_mask or q.requires_grad or k.requires_grad)
     return (
         k.shape[-2] < MIN_TOKENS
         and dropout_p == 0.0
         and q.device.type == "cpu"
         and q.dtype == torch.float32
         and (attn_mask is None or attn_mask.is_floating_point())
+        and (trains_mask or not wants_grad)
     )
 
 
