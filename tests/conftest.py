@@ -50,6 +50,17 @@ def saved_bytes(fn):
     return saved, result
 
 
+def assert_bf16_autocast_matches(ours, reference) -> None:
+    """``(out, grads)`` of a fused path and its plain reference, both run under bf16
+    autocast: the same bf16 forward, float32 gradients within bf16's precision."""
+    (out, grads), (ref_out, ref_grads) = ours, reference
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out, ref_out, rtol=0, atol=0)
+    for got, want in zip(grads, ref_grads, strict=True):
+        assert got.dtype == want.dtype == torch.float32
+        torch.testing.assert_close(got, want, rtol=2e-2, atol=2e-2)
+
+
 def assert_checkpointing_keeps_gradients(model, x) -> None:
     """Gradient checkpointing recomputes activations: the gradients must not change, and
     the forward must keep less for backward (it really checkpoints)."""

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.conftest import saved_bytes
+from tests.conftest import assert_bf16_autocast_matches, saved_bytes
 from videoformer.layers import Mlp
 from videoformer.layers.mlp import GeluMlpFunction
 
@@ -60,13 +60,9 @@ def test_autocast_bfloat16_matches_the_plain_path():
     mlp = Mlp(16, 64).train()
     x = torch.randn(8, 16)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out, ours = grads(mlp, x, lambda m, x: m(x))
-        ref_out, ref = grads(mlp, x, plain)
-    assert out.dtype == torch.bfloat16
-    torch.testing.assert_close(out, ref_out, rtol=0, atol=0)
-    for got, want in zip(ours, ref, strict=True):
-        assert got.dtype == want.dtype == torch.float32
-        torch.testing.assert_close(got, want, rtol=2e-2, atol=2e-2)
+        ours = grads(mlp, x, lambda m, x: m(x))
+        reference = grads(mlp, x, plain)
+    assert_bf16_autocast_matches(ours, reference)
 
 
 def test_frozen_weights_get_no_gradient():

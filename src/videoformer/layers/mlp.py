@@ -58,19 +58,19 @@ class GeluMlpFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, norm_weight, norm_bias, eps, w1, b1, w2, b2):
-        stats = ()
-        y = x
+        y, mean, rstd = x, None, None
         if norm_weight is not None:
-            y, *stats = normalize(x, norm_weight, norm_bias, eps)  # (..., D)
+            y, mean, rstd = normalize(x, norm_weight, norm_bias, eps)  # (..., D)
         hidden = F.linear(y, w1, b1)  # (..., H)
         out = F.linear(F.gelu(hidden), w2, b2)  # (..., D_out)
-        ctx.eps, ctx.normed = eps, norm_weight is not None
-        ctx.save_for_backward(x, hidden, w1, w2, *stats, norm_weight, norm_bias)
+        ctx.eps = eps
+        ctx.save_for_backward(x, hidden, w1, w2, mean, rstd, norm_weight, norm_bias)
         return out
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
-        x, hidden, w1, w2, *rest = ctx.saved_tensors
+        x, hidden, w1, w2, mean, rstd, norm_weight, norm_bias = ctx.saved_tensors
+        normed = norm_weight is not None
         need_x, need_nw, need_nb, _, need_w1, need_b1, need_w2, need_b2 = ctx.needs_input_grad
         dtype = hidden.dtype
         g = grad_out.to(dtype).reshape(-1, grad_out.shape[-1])  # (M, D_out)
@@ -85,15 +85,15 @@ class GeluMlpFunction(torch.autograd.Function):
         grad_h = g @ w2.to(dtype)  # (M, H), then through the GELU in place (one buffer)
         torch.ops.aten.gelu_backward.grad_input(grad_h, h, grad_input=grad_h)
         if need_w1:
-            y = normalize(x, *rest[2:], ctx.eps)[0] if ctx.normed else x  # recomputed
+            y = normalize(x, norm_weight, norm_bias, ctx.eps)[0] if normed else x  # recomputed
             grad_w1 = (grad_h.t() @ y.reshape(-1, x.shape[-1]).to(dtype)).to(w1.dtype)
         if need_b1:
             grad_b1 = grad_h.sum(0).to(w1.dtype)
         if need_x or need_nw or need_nb:
             grad_y = (grad_h @ w1.to(dtype)).reshape(x.shape)
-            if ctx.normed:
+            if normed:
                 grad_x, grad_nw, grad_nb = normalize_backward(
-                    grad_y, x, *rest, (need_x, need_nw, need_nb)
+                    grad_y, x, mean, rstd, norm_weight, norm_bias, (need_x, need_nw, need_nb)
                 )
             elif need_x:
                 grad_x = grad_y.to(x.dtype)
