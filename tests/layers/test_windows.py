@@ -9,8 +9,8 @@ from videoformer.layers import (
     padded_size,
     relative_position_index,
     shift_mask,
+    window_layout,
     window_partition,
-    window_reverse,
 )
 from videoformer.models.swin import SwinBlock
 
@@ -18,11 +18,11 @@ from videoformer.models.swin import SwinBlock
 @pytest.mark.parametrize(
     ("size", "window"), [((14, 21), (7, 7)), ((4, 6, 9), (2, 3, 3)), ((8,), (4,))]
 )
-def test_partition_then_reverse_is_identity(size, window):
-    x = torch.randn(2, *size, 5)
+def test_partition_is_a_permutation_of_the_tokens(size, window):
+    x = torch.arange(2 * torch.Size(size).numel()).view(2, *size, 1)
     win = window_partition(x, window)
-    assert win.shape[1:] == (torch.Size(window).numel(), 5)
-    torch.testing.assert_close(window_reverse(win, window, size), x, rtol=0, atol=0)
+    assert win.shape[1:] == (torch.Size(window).numel(), 1)
+    assert win.flatten().sort().values.tolist() == x.flatten().tolist()
 
 
 def test_partition_enumerates_windows_row_major_and_tokens_row_major():
@@ -37,12 +37,46 @@ def test_unshifted_mask_is_all_zeros(size, window):
     assert not shift_mask(size, window, (0,) * len(size)).any()
 
 
-def test_shift_mask_values_and_cache():
+def test_shift_mask_values():
     mask = shift_mask((4, 4), (2, 2), (1, 1))
     assert set(mask.unique().tolist()) == {0.0, -100.0}
     assert not mask[0].any()  # the top-left window lies in one region
     assert mask[3].ne(0).any()  # the bottom-right window mixes four regions
-    assert shift_mask((4, 4), (2, 2), (1, 1)) is mask  # built once, then cached
+
+
+@pytest.mark.parametrize(
+    ("size", "window", "shift"),
+    [
+        ((8, 12), (4, 4), (0, 0)),
+        ((8, 12), (4, 4), (2, 2)),
+        ((4, 6, 9), (2, 3, 3), (1, 1, 1)),
+        ((4, 6, 9), (2, 3, 3), (0, 1, 1)),
+    ],
+)
+def test_window_layout_is_the_shifted_partition_with_windows_grouped_by_mask(size, window, shift):
+    dims = tuple(range(1, 1 + len(size)))
+    grid = torch.arange(torch.Size(size).numel()).view(1, *size, 1)
+    tokens = torch.roll(grid, [-s for s in shift], dims)  # the block's cyclic shift
+    windows = window_partition(tokens, window).squeeze(-1)  # (nW, N)
+    mask = shift_mask(size, window, shift)
+    layout = window_layout(size, window, shift, torch.device("cpu"))
+    assert window_layout(size, window, shift, torch.device("cpu")) is layout  # cached
+    order = layout.order.view(-1, windows.shape[1])
+    assert sum(layout.windows) == windows.shape[0]
+    # the same windows, each with its own mask, in partition order within a group
+    position = {tuple(w): i for i, w in enumerate(windows.tolist())}
+    found = [position[tuple(w)] for w in order.tolist()]
+    assert sorted(found) == list(range(windows.shape[0]))
+    start = 0
+    for g, count in enumerate(layout.windows):
+        group = found[start : start + count]
+        assert group == sorted(group)
+        for i in group:
+            expected = mask[i] if any(shift) else torch.zeros_like(mask[i])
+            got = layout.masks[g] if layout.masks is not None else torch.zeros_like(mask[i])
+            assert torch.equal(got, expected)
+        start += count
+    assert len(layout.windows) <= 2 ** sum(1 for s in shift if s)
 
 
 @pytest.mark.parametrize("window", [(7, 7), (2, 3, 4)])
@@ -127,10 +161,8 @@ def test_window_block_matches_dense_masked_reference(size, window, shift):
     with torch.no_grad():
         blk.attn.relative_position_bias_table.normal_(0, 0.5)
         x = torch.randn(2, *size, 16)
-        P = padded_size(size, window)
-        mask = shift_mask(P, window, shift) if any(shift) else None
         torch.testing.assert_close(
-            blk(x, window, shift, mask),
+            blk(x, window, shift),
             dense_reference_block(blk, x, window, shift),
             atol=1e-5,
             rtol=1e-5,

@@ -19,9 +19,17 @@ from .mlp import Mlp
 from .patch_embed import PatchEmbedNd
 from .pos_embed import resample_pos_embed, resample_time_embed, sincos_2d
 from .rel_pos import relative_position_bias, relative_position_index
-from .windows import effective_window, padded_size, shift_mask, window_partition, window_reverse
+from .windows import (
+    WindowLayout,
+    effective_window,
+    padded_size,
+    shift_mask,
+    window_layout,
+    window_partition,
+)
 
 __all__ = [
+    "WindowLayout",
     "Attention",
     "AttentionGraph",
     "METHODS",
@@ -55,5 +63,5 @@ __all__ = [
     "sincos_2d",
     "split_heads",
     "window_partition",
-    "window_reverse",
+    "window_layout",
 ]

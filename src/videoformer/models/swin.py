@@ -18,6 +18,7 @@ sizes, each block pads to the window and clamps the window per dim as Video Swin
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -37,9 +38,7 @@ from ..layers import (
     normalised,
     padded_size,
     relative_position_bias,
-    shift_mask,
-    window_partition,
-    window_reverse,
+    window_layout,
 )
 from ..specs import IMAGENET_MEAN, IMAGENET_STD, DataSpec, WeightsSpec, reported
 from .base import Classifier, init_weights, make_head, run_block
@@ -65,24 +64,27 @@ class WindowAttention(Attention):
             rows *= 2 * w - 1
         self.relative_position_bias_table = nn.Parameter(torch.zeros(rows, num_heads))
 
-    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        """x: (B, nW, N, D); mask: additive (nW, N, N) or None. Returns (B, nW, N, D).
+    def forward(
+        self, x: Tensor, groups: tuple[int, ...] | None = None, masks: Tensor | None = None
+    ) -> Tensor:
+        """x: (M, N, D), M windows in groups of ``groups`` windows (default: one group);
+        masks: (G, N, N) additive shift mask of each group, or None. Returns (M, N, D).
 
-        Attention runs on 4-d tensors with a 4-d mask (SDPA's fused CPU kernel refuses a
-        3-d mask and falls back to the math path, 6x slower here; the ONNX exporter wants
-        4-d too): unshifted, the windows join the batch and one (1, nH, N, N) bias
-        broadcasts; shifted, the windows join the heads, each (window, head) with its
-        bias + mask."""
-        B, nW, N, _ = x.shape
+        Each group attends with one (1, nH, N, N) bias (+ its mask) broadcast over its
+        windows: 4-d tensors with a 4-d mask, which SDPA's fused CPU kernel takes (it
+        refuses a 3-d mask and falls back to the math path; the ONNX exporter wants 4-d
+        too)."""
+        N = x.shape[1]
         bias = relative_position_bias(self.relative_position_bias_table, self.window, N)
-        bias = bias.to(x.dtype)[None]  # (1, nH, N, N)
-        q, k, v = self.heads(x)  # (B, nW, nH, N, hd)
-        if mask is None:
-            out = self.attend(*(t.flatten(0, 1) for t in (q, k, v)), bias)  # (B*nW, nH, N, hd)
-        else:
-            attn_mask = (bias + mask[:, None].to(x.dtype)).flatten(0, 1)[None]  # (1, nW*nH, N, N)
-            out = self.attend(*(t.flatten(1, 2) for t in (q, k, v)), attn_mask)  # (B, nW*nH, N, hd)
-        return self.output(out.view(B, nW, self.num_heads, N, -1))
+        bias = bias.to(x.dtype)  # (nH, N, N)
+        q, k, v = self.heads(x)  # (M, nH, N, hd)
+        outs, start = [], 0
+        for g, count in enumerate(groups or (x.shape[0],)):
+            mask = bias if masks is None else bias + masks[g].to(x.dtype)
+            end = start + count
+            outs.append(self.attend(q[start:end], k[start:end], v[start:end], mask[None]))
+            start = end
+        return self.output(outs[0] if len(outs) == 1 else torch.cat(outs))  # (M, N, D)
 
     def init_own_parameters(self, std: float) -> None:
         """The bias table starts trunc-normal, as the official init (see ``init_weights``)."""
@@ -110,12 +112,9 @@ class SwinBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=proj_drop)
 
-    def forward(
-        self, x: Tensor, window: tuple[int, ...], shift: tuple[int, ...], mask: Tensor | None
-    ) -> Tensor:
-        """x: (B, *S, D); window/shift: effective for S; mask: (nW, N, N) when shifted."""
+    def forward(self, x: Tensor, window: tuple[int, ...], shift: tuple[int, ...]) -> Tensor:
+        """x: (B, *S, D); window/shift: effective for S. Returns (B, *S, D)."""
         B, *S, D = x.shape
-        dims = tuple(range(1, 1 + len(S)))
         padded = padded_size(tuple(S), window)
         y = self.norm1(x)
         pad = [0, 0]
@@ -123,14 +122,13 @@ class SwinBlock(nn.Module):
             pad += [0, p - s]
         if any(pad):
             y = F.pad(y, pad)  # zeros after norm1, at the end of each dim
-        if any(shift):
-            y = torch.roll(y, [-s for s in shift], dims)
-        win = window_partition(y, window)  # (B*nW, N, D)
-        win = self.attn(win.view(B, -1, *win.shape[1:]), mask if any(shift) else None)
-        y = window_reverse(win.flatten(0, 1), window, padded)  # (B, *padded, D)
-        if any(shift):
-            y = torch.roll(y, list(shift), dims)
-        y = y[(slice(None), *(slice(0, s) for s in S))]
+        # one gather does the cyclic shift and the partition (windows grouped by mask)
+        layout = window_layout(padded, window, shift, x.device)
+        rows = layout.rows(B)  # (B * L,)
+        win = y.reshape(-1, D).index_select(0, rows).view(-1, math.prod(window), D)
+        win = self.attn(win, tuple(B * n for n in layout.windows), layout.masks)
+        y = win.new_empty(rows.shape[0], D).index_copy_(0, rows, win.flatten(0, 1))
+        y = y.view(B, *padded, D)[(slice(None), *(slice(0, s) for s in S))]
         x = x + self.drop_path(y)
         return x + self.drop_path(self.mlp(x, self.norm2))
 
@@ -195,11 +193,9 @@ class SwinStage(nn.Module):
         """x: (B, *S, D) -> (B, *S, D) (before merging; call ``downsample`` after)."""
         S = tuple(x.shape[1:-1])
         window, shift = effective_window(S, self.window, self.shift)
-        mask = shift_mask(padded_size(S, window), window, shift, x.device) if any(shift) else None
         no_shift = (0,) * len(S)
         for i, blk in enumerate(self.blocks):
-            args = (window, shift, mask) if i % 2 else (window, no_shift, None)
-            x = run_block(self, blk, x, *args)
+            x = run_block(self, blk, x, window, shift if i % 2 else no_shift)
         return x
 
 
