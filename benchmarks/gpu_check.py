@@ -225,8 +225,8 @@ def train_step(model, shape, batch, reps, device) -> dict:
 
 def window_attention(device: torch.device, tiny: bool) -> list[dict]:
     """Forward and gradients of attention with a learned bias in float32, against float64."""
-    shapes = {  # Video Swin-T's first stage, shifted (windows join the heads), and Swin-T's
-        "video_swin_stage1_shifted": (2, 128 * 3, 392, 32) if not tiny else (1, 2 * 3, 98, 16),
+    shapes = {  # Video Swin-T's first stage (batch 2, the windows in the batch), and Swin-T's
+        "video_swin_stage1": (2 * 128, 3, 392, 32) if not tiny else (2 * 2, 3, 98, 16),
         "swin_stage1_unshifted": (2 * 64, 3, 49, 32) if not tiny else (8, 3, 64, 16),
     }
     return [window_case(label, shape, device) for label, shape in shapes.items()]

@@ -13,7 +13,7 @@ from videoformer.layers.biased_attention import biased_attention, trains_bias
 
 SHAPES = {  # q's shape, bias's shape
     "unshifted 2d windows": ((8, 3, 64, 16), (1, 3, 64, 64)),
-    "shifted: windows join the heads": ((2, 4 * 3, 64, 16), (1, 4 * 3, 64, 64)),
+    "a bias per head and window": ((2, 4 * 3, 64, 16), (1, 4 * 3, 64, 64)),
     "3d windows": ((4, 2, 98, 32), (1, 2, 98, 98)),
     "one bias for every head": ((3, 2, 70, 8), (70, 70)),
     "a bias per sample": ((3, 2, 70, 8), (3, 2, 70, 70)),

@@ -71,8 +71,8 @@ class WindowLayout:
     g, whose additive mask is ``masks[g]`` (``masks`` is None unshifted: one group). Each
     group then attends with one (nH, N, N) bias + mask broadcast over its windows instead
     of a (nW, nH, N, N) one made for every call (236 MB in Video Swin-T's first stage).
-    A shifted grid has at most ``2**len(shift)`` groups: along each shifted dim a window
-    is the last one (its tokens wrapped around) or not.
+    A grid shifted along k dims has at most ``2**k`` groups: along each shifted dim a
+    window is the last one (holding the tokens that wrapped around) or not.
     """
 
     order: Tensor  # (L,) int64
@@ -105,16 +105,16 @@ def window_layout(
     if not any(shift):
         return WindowLayout(order.flatten().to(device), (order.shape[0],), None)
     # a window's mask depends only on whether it is the last along each shifted dim
-    counts = [s // w for s, w in zip(size, window)]
+    per_dim = [s // w for s, w in zip(size, window)]
     groups: dict[tuple[bool, ...], list[int]] = {}
-    for i, at in enumerate(itertools.product(*(range(n) for n in counts))):
-        key = tuple(bool(s) and a == n - 1 for a, n, s in zip(at, counts, shift))
+    for i, at in enumerate(itertools.product(*(range(n) for n in per_dim))):
+        key = tuple(bool(s) and a == n - 1 for a, n, s in zip(at, per_dim, shift))
         groups.setdefault(key, []).append(i)
-    keys = sorted(groups)
-    windows = [i for key in keys for i in groups[key]]
+    keys = sorted(groups)  # interior windows (no mask) first
+    grouped = [i for key in keys for i in groups[key]]
     masks = shift_mask(size, window, shift)[[groups[key][0] for key in keys]]  # (G, N, N)
     return WindowLayout(
-        order[windows].flatten().to(device),
+        order[grouped].flatten().to(device),
         tuple(len(groups[key]) for key in keys),
         masks.to(device),
     )
