@@ -37,7 +37,9 @@ def relative_position_bias(table: Tensor, window: tuple[int, ...], num_tokens: i
     exact only when the clamped dim is the slowest one).
     """
     index = relative_position_index(window).to(table.device)[:num_tokens, :num_tokens]
-    bias = table[index.reshape(-1)].view(num_tokens, num_tokens, -1)  # (N, N, nH)
+    # index_select, not table[index]: its gradient is an index_add (6x faster than the
+    # accumulating index_put of advanced indexing for 24 heads over 392² positions)
+    bias = table.index_select(0, index.reshape(-1)).view(num_tokens, num_tokens, -1)  # (N, N, nH)
     # contiguous: sums with it keep this layout, and the masks they make must be contiguous
     # (nH, N, N) to be flattened without a copy
     return bias.permute(2, 0, 1).contiguous()
