@@ -1,6 +1,7 @@
 """The fault loop (slow): a stochastic run with two loader workers killed with SIGKILL 20
 times at random points, half of them while a checkpoint is being written, and twice
-stopped by a full disk (RLIMIT_FSIZE), each time resumed; then finished without a fault.
+stopped by a full disk (RLIMIT_FSIZE), each time resumed; then finished without a fault
+(the faults take at most ~190 of its 700 steps, whatever the machine's speed).
 Its weights equal bitwise those of a run never interrupted, no temporary file is left
 and every step is logged once."""
 
@@ -60,6 +61,24 @@ def _limit_file_size() -> None:  # a checkpoint (tens of kB) no longer fits
     resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
 
 
+def _train_rows(metrics) -> int:
+    return metrics.read_text().count('"train"') if metrics.is_file() else 0
+
+
+def _wait_for_a_random_point(proc, metrics, rng: random.Random) -> None:
+    """A random point counted in steps, not seconds (a run trains ~25 steps/s here, so a
+    random time would let the faults finish it on a faster machine): in start-up (2-3 s),
+    or a random time (under one step) after 1-12 more training rows were logged."""
+    more = rng.randint(0, 12)
+    if more == 0:
+        time.sleep(rng.uniform(0.2, 2.0))
+        return
+    target, deadline = _train_rows(metrics) + more, time.time() + 120
+    while proc.poll() is None and _train_rows(metrics) < target and time.time() < deadline:
+        time.sleep(0.005)
+    time.sleep(rng.uniform(0.0, 0.04))
+
+
 @pytest.mark.slow
 def test_twenty_kills_and_full_disks_then_a_finish_equal_a_run_never_stopped(tiny_data, tmp_path):
     out, rng = tmp_path / "faulty", random.Random(0)
@@ -89,9 +108,9 @@ def test_twenty_kills_and_full_disks_then_a_finish_equal_a_run_never_stopped(tin
             inside_writes += 1
             continue
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(2.0, 5.0))  # start-up takes 2-3 s: some die before training
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
+        _wait_for_a_random_point(proc, out / "metrics.jsonl", rng)
+        assert proc.poll() is None, f"kill {i}: the run ended before it was killed"
+        os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     assert inside_writes == 11  # and 9 at random points: 20 SIGKILLs
     last = subprocess.run(
