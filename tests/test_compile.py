@@ -1,5 +1,7 @@
-"""The opt-in torch.compile path: the same logits, and nothing compiled in checkpoints."""
+"""The opt-in torch.compile path: the same logits, nothing compiled in checkpoints, and
+the Swin family traced whole."""
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -22,3 +24,30 @@ def test_compiled_model_gives_the_same_logits_and_saves_clean(tmp_path):
     assert any(k.startswith("_orig_mod.") for k in compiled.state_dict())  # what must not leak
     path = videoformer.save_model(compiled, tmp_path / "m.safetensors")
     assert set(load_file(path)) == set(model.state_dict())
+
+
+# shifted windows in both stages, with other shift groups in each (Video Swin: along T, H
+# and W in the first, T only in the second)
+SWIN_FAMILY = [
+    ("swin", dict(img_size=56, embed_dim=48, depths=(2, 2), num_heads=(3, 6)), (1, 3, 56, 56)),
+    (
+        "video_swin",
+        dict(embed_dim=48, depths=(2, 2), num_heads=(3, 6), window_size=(2, 7, 7)),
+        (1, 3, 8, 56, 56),
+    ),
+]
+
+
+@pytest.mark.parametrize("name, config, shape", SWIN_FAMILY, ids=["swin", "video_swin"])
+@pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])
+def test_the_swin_family_traces_as_one_graph(name, config, shape, training):
+    """A graph break inside a shape-only helper (window layout, bias index) made Dynamo
+    compile every block on its own for each stage's size, then with dynamic shapes, and
+    the compiled model slower than eager (docs/performance.md): none is left."""
+    model = create_model(name, **config).train(training)
+    try:
+        explanation = torch._dynamo.explain(model)(torch.randn(shape))
+    finally:
+        torch._dynamo.reset()
+    assert explanation.graph_break_count == 0, [b.reason for b in explanation.break_reasons]
+    assert explanation.graph_count == 1

@@ -23,7 +23,7 @@ def relative_position_index(window: tuple[int, ...]) -> Tensor:
     rel = coords[:, :, None] - coords[:, None, :]  # (ndim, N, N)
     index = torch.zeros(rel.shape[1:], dtype=torch.long)
     for d, w in enumerate(window):
-        stride = math.prod(2 * v - 1 for v in window[d + 1 :])
+        stride = math.prod([2 * v - 1 for v in window[d + 1 :]])  # a list: Dynamo traces it
         index += (rel[d] + w - 1) * stride
     return index
 
