@@ -7,8 +7,8 @@ Five kinds of rows, each case in its own process (``benchmarks/peers.py`` builds
   ``--separate`` each model runs alone in its own processes instead, alternated
   (--rounds), the lower of its per-process medians kept (the two can disagree: one
   process shares its allocator and caches between the models).
-- ``compile``: ``videoformer.compile_model`` against the peer in eager mode; the first
-  call (the compile) is timed apart.
+- ``compile``: ``videoformer.compile_model`` against our eager model and the peer's,
+  the three alternated in one process; the first call (the compile) is timed apart.
 - ``onnx``: our ``export_onnx`` file run by onnxruntime, alternated with our eager model
   and the peer's.
 - ``train``: one step of forward + cross-entropy + backward + AdamW, batch 2; ours and the
@@ -53,7 +53,7 @@ CASES_OF = {
         "video_swin_tiny",
         "perceiver_io_fourier",
     ),
-    "compile": ("timesformer_divided", "video_swin_tiny"),
+    "compile": ("timesformer_divided", "swin_tiny", "video_swin_tiny"),
     "onnx": ("timesformer_divided", "swin_tiny", "video_swin_tiny"),
     "train": ("timesformer_divided", "video_swin_tiny", "swin_tiny"),
     "long": ("joint_96_forward", "joint_32_train_checkpointed", "divided_96_train_checkpointed"),
@@ -68,6 +68,8 @@ TARGETS = {
     ("infer", "perceiver_io_fourier"): 1.15,
     ("compile", "timesformer_divided"): 0.95,  # of the matmul ceiling
     ("compile", "video_swin_tiny"): 2.5,
+    ("compile_vs_eager", "swin_tiny"): 1.0,  # no slower than our eager model
+    ("compile_vs_eager", "video_swin_tiny"): 1.0,
     ("train", "timesformer_divided"): 1.2,
     ("train", "video_swin_tiny"): 1.5,
     ("train", "swin_tiny"): 1.3,
@@ -164,13 +166,20 @@ def child_compile(case: str, reps: int, device: torch.device) -> dict:
         result = _max_diff(out, ours(x))  # against our eager model
         pair.run_peer(x)
         times = alternate(
-            {"ours": lambda: compiled(x), "peer": lambda: pair.run_peer(x)}, reps, device
+            {
+                "ours": lambda: compiled(x),
+                "eager": lambda: ours(x),
+                "peer": lambda: pair.run_peer(x),
+            },
+            reps,
+            device,
         )
     return {
         "peer": pair.label + " (eager)",
         "gflop": _gflop(ours, (1, *pair.input_shape)),
         "compile_s": compile_s,
         "ours_s": times["ours"],
+        "eager_s": times["eager"],
         "peer_s": times["peer"],
         **result,
     }
@@ -479,12 +488,16 @@ def report(results: dict, ceiling: float) -> list[str]:
             if case == "timesformer_divided"
             else _verdict("compile", case, ratio)
         )
+        eager = r.get("eager_s")  # absent from runs before 2026-12-04
         rows.append(
             [
                 case,
                 r["peer"],
                 f"{r['compile_s']:.0f}",
                 f"{r['ours_s']:.3f}",
+                "—" if eager is None else f"{eager:.3f}",
+                "—" if eager is None else f"**{eager / r['ours_s']:.2f}**",
+                "—" if eager is None else _verdict("compile_vs_eager", case, eager / r["ours_s"]),
                 f"{r['peer_s']:.3f}",
                 f"**{ratio:.2f}**",
                 f"{rate:.0f} ({rate / ceiling:.0%})",
@@ -499,6 +512,9 @@ def report(results: dict, ceiling: float) -> list[str]:
             "peer",
             "compile s (first call)",
             "compiled s",
+            "our eager s",
+            "eager / compiled",
+            "target",
             "peer s",
             "peer / ours",
             "compiled GFLOP/s (of ceiling)",
