@@ -7,6 +7,7 @@ from safetensors.torch import load_file
 
 import videoformer
 from videoformer import create_model
+from videoformer.layers import window_layout
 
 TINY = dict(
     img_size=32, patch_size=8, num_frames=4, embed_dim=32, depth=1, num_heads=2, num_classes=5
@@ -51,3 +52,25 @@ def test_the_swin_family_traces_as_one_graph(name, config, shape, training):
         torch._dynamo.reset()
     assert explanation.graph_break_count == 0, [b.reason for b in explanation.break_reasons]
     assert explanation.graph_count == 1
+
+
+@pytest.mark.parametrize("name, config, shape", SWIN_FAMILY, ids=["swin", "video_swin"])
+def test_the_window_layouts_enter_the_graph_as_constants_from_the_eager_cache(name, config, shape):
+    """The shift, the partition order and the masks are made once, for real, when Dynamo
+    traces (not rebuilt by the graph at every call, nor their Python traced: minutes of
+    compile), and kept in the cache the eager calls use."""
+    model = create_model(name, **config).eval()
+    x = torch.randn(shape)
+    window_layout.cache_clear()
+    try:
+        explanation = torch._dynamo.explain(model)(x)
+    finally:
+        torch._dynamo.reset()
+    ops = [str(n.target) for g in explanation.graphs for n in g.graph.nodes]
+    assert not [op for op in ops if "roll" in op or "masked_fill" in op]
+    made = window_layout.cache_info().misses
+    # each stage unshifted and shifted, but Swin's 7x7 second stage is not shifted
+    assert made == {"swin": 3, "video_swin": 4}[name]
+    with torch.no_grad():
+        model(x)  # eager: real tensors from the same cache
+    assert window_layout.cache_info().misses == made

@@ -11,8 +11,9 @@ from .cache import shape_cache
 
 
 @shape_cache(maxsize=32)
-def relative_position_index(window: tuple[int, ...]) -> Tensor:
-    """(N, N) index into a table of ``prod(2*w - 1)`` rows, N = prod(window).
+def relative_position_index(window: tuple[int, ...], device: torch.device | str = "cpu") -> Tensor:
+    """(N, N) index into a table of ``prod(2*w - 1)`` rows, N = prod(window), on ``device``
+    (cached there: no copy per call).
 
     Offsets are query minus key coordinates, shifted to be non-negative, combined
     row-major: for 3D (dd+Wd-1)(2Wh-1)(2Ww-1) + (dh+Wh-1)(2Ww-1) + (dw+Ww-1).
@@ -25,7 +26,7 @@ def relative_position_index(window: tuple[int, ...]) -> Tensor:
     for d, w in enumerate(window):
         stride = math.prod([2 * v - 1 for v in window[d + 1 :]])  # a list: Dynamo traces it
         index += (rel[d] + w - 1) * stride
-    return index
+    return index.to(device)
 
 
 def relative_position_bias(table: Tensor, window: tuple[int, ...], num_tokens: int) -> Tensor:
@@ -36,7 +37,7 @@ def relative_position_bias(table: Tensor, window: tuple[int, ...], num_tokens: i
     slice of the full window's index, as the official Video Swin does (geometrically
     exact only when the clamped dim is the slowest one).
     """
-    index = relative_position_index(window).to(table.device)[:num_tokens, :num_tokens]
+    index = relative_position_index(window, table.device)[:num_tokens, :num_tokens]
     # index_select, not table[index]: its gradient is an index_add (6x faster than the
     # accumulating index_put of advanced indexing for 24 heads over 392² positions)
     bias = table.index_select(0, index.reshape(-1)).view(num_tokens, num_tokens, -1)  # (N, N, nH)

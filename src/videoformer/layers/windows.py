@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -61,8 +61,7 @@ def shift_mask(size: tuple[int, ...], window: tuple[int, ...], shift: tuple[int,
     return torch.zeros(diff.shape).masked_fill_(diff, -100.0)
 
 
-@dataclass(frozen=True, eq=False)
-class WindowLayout:
+class WindowLayout(NamedTuple):
     """Where the tokens of a (padded) grid go for (shifted-)window attention.
 
     ``order[i]`` is the grid token (row-major over the grid) at window position ``i``
@@ -72,7 +71,8 @@ class WindowLayout:
     group then attends with one (nH, N, N) bias + mask broadcast over its windows instead
     of a (nW, nH, N, N) one made for every call (236 MB in Video Swin-T's first stage).
     A grid shifted along k dims has at most ``2**k`` groups: along each shifted dim a
-    window is the last one (holding the tokens that wrapped around) or not.
+    window is the last one (holding the tokens that wrapped around) or not. A NamedTuple,
+    not a dataclass: torch.compile takes it as a constant of the graph (``shape_cache``).
     """
 
     order: Tensor  # (L,) int64
