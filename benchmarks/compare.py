@@ -489,15 +489,22 @@ def report(results: dict, ceiling: float) -> list[str]:
             else _verdict("compile", case, ratio)
         )
         eager = r.get("eager_s")  # absent from runs before 2026-12-04
+        vs_eager = (
+            ["—"] * 3
+            if eager is None
+            else [
+                f"{eager:.3f}",
+                f"**{eager / r['ours_s']:.2f}**",
+                _verdict("compile_vs_eager", case, eager / r["ours_s"]),
+            ]
+        )
         rows.append(
             [
                 case,
                 r["peer"],
                 f"{r['compile_s']:.0f}",
                 f"{r['ours_s']:.3f}",
-                "—" if eager is None else f"{eager:.3f}",
-                "—" if eager is None else f"**{eager / r['ours_s']:.2f}**",
-                "—" if eager is None else _verdict("compile_vs_eager", case, eager / r["ours_s"]),
+                *vs_eager,
                 f"{r['peer_s']:.3f}",
                 f"**{ratio:.2f}**",
                 f"{rate:.0f} ({rate / ceiling:.0%})",

@@ -17,7 +17,7 @@ import time
 import pytest
 import torch
 
-from tests.engine.conftest import STOCHASTIC, tiny_overrides
+from tests.engine.conftest import STOCHASTIC, tiny_overrides, wait_for_train_steps
 from videoformer.engine.checkpointing import load_training_checkpoint
 from videoformer.engine.config import load_config
 from videoformer.engine.train import Trainer
@@ -66,16 +66,14 @@ def _train_rows(metrics) -> int:
 
 
 def _wait_for_a_random_point(proc, metrics, rng: random.Random) -> None:
-    """A random point counted in steps, not seconds (a run trains ~25 steps/s here, so a
+    """A random point counted in steps, not seconds (a run trains ~23 steps/s here, so a
     random time would let the faults finish it on a faster machine): in start-up (2-3 s),
     or a random time (under one step) after 1-12 more training rows were logged."""
     more = rng.randint(0, 12)
     if more == 0:
         time.sleep(rng.uniform(0.2, 2.0))
         return
-    target, deadline = _train_rows(metrics) + more, time.time() + 120
-    while proc.poll() is None and _train_rows(metrics) < target and time.time() < deadline:
-        time.sleep(0.005)
+    wait_for_train_steps(metrics, _train_rows(metrics) + more)
     time.sleep(rng.uniform(0.0, 0.04))
 
 

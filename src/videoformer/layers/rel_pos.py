@@ -24,7 +24,7 @@ def relative_position_index(window: tuple[int, ...], device: torch.device | str 
     rel = coords[:, :, None] - coords[:, None, :]  # (ndim, N, N)
     index = torch.zeros(rel.shape[1:], dtype=torch.long)
     for d, w in enumerate(window):
-        stride = math.prod([2 * v - 1 for v in window[d + 1 :]])  # a list: Dynamo traces it
+        stride = math.prod([2 * v - 1 for v in window[d + 1 :]])  # a list: traceable by Dynamo
         index += (rel[d] + w - 1) * stride
     return index.to(device)
 
