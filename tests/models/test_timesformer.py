@@ -6,6 +6,7 @@ import torch
 from tests.conftest import assert_checkpointing_keeps_gradients, build_from_golden, load_golden
 from videoformer import create_model
 from videoformer.flops import count_flops, count_params
+from videoformer.layers.folded_linears import folding_pays
 from videoformer.models.timesformer import STEPS, TimeSformerBlock
 
 TINY = dict(
@@ -230,6 +231,37 @@ def test_block_matches_dense_masked_reference(attention_type):
         x = torch.randn(2, 1 + T * H * W, D)
         torch.testing.assert_close(
             blk(x, (T, H, W)), reference_block(blk, x, steps, T, H, W), atol=1e-5, rtol=1e-5
+        )
+
+
+@pytest.mark.parametrize("attention_type", ["sparse_local_global", "axial", "divided_space_time"])
+def test_block_gradients_match_dense_masked_reference(attention_type):
+    """In training each extra step's output projection and fc run as one folded product
+    (layers/folded_linears.py): the value and every gradient are the reference's."""
+    T, H, W, D = 4, 4, 6, 16
+    steps = STEPS[attention_type]
+    blk = TimeSformerBlock(D, num_heads=2, steps=steps).train()
+    with torch.no_grad():
+        for p in blk.parameters():
+            p.copy_(torch.randn_like(p) * 0.3)
+    x = torch.randn(2, 1 + T * H * W, D)
+    weight = torch.randn(2, 1 + T * H * W, D)
+    results = []
+    for forward in (lambda: blk(x, (T, H, W)), lambda: reference_block(blk, x, steps, T, H, W)):
+        blk.zero_grad()
+        out = forward()
+        (out * weight).sum().backward()
+        results.append((out.detach(), {n: p.grad for n, p in blk.named_parameters()}))
+    (out, grads), (ref_out, ref_grads) = results
+    name = steps[0][0]
+    assert folding_pays(
+        2 * T * H * W, getattr(blk, f"{name}_attn").proj, getattr(blk, f"{name}_fc")
+    )
+    torch.testing.assert_close(out, ref_out, atol=1e-5, rtol=1e-5)
+    for name, grad in grads.items():  # gradients reach ~60: float32 rounding of the largest
+        atol = 2e-6 * ref_grads[name].abs().max().item()
+        torch.testing.assert_close(
+            grad, ref_grads[name], atol=atol, rtol=0, msg=lambda m, n=name: f"{n}: {m}"
         )
 
 

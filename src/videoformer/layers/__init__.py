@@ -14,6 +14,7 @@ from .attribution import (
     scatter_groups,
 )
 from .drop import DropPath, drop_path, drop_path_rates
+from .folded_linears import folded_linears
 from .fourier import fourier_channels, fourier_features, grid_fourier_features, linear_positions
 from .mlp import Mlp
 from .patch_embed import PatchEmbedNd
@@ -49,6 +50,7 @@ __all__ = [
     "drop_path",
     "drop_path_rates",
     "effective_window",
+    "folded_linears",
     "fourier_channels",
     "fourier_features",
     "grid_fourier_features",

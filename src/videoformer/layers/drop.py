@@ -6,6 +6,15 @@ import torch
 from torch import Tensor, nn
 
 
+def drop_path_scale(x: Tensor, p: float, training: bool) -> Tensor | None:
+    """What ``drop_path`` would multiply x by, ``mask / keep`` (B, 1, ..., 1), drawn the
+    same way; None where it is the identity."""
+    if p == 0.0 or not training:
+        return None
+    keep = 1.0 - p
+    return x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep) / keep
+
+
 def drop_path(x: Tensor, p: float, training: bool) -> Tensor:
     """Zero whole samples (dim 0) with probability ``p`` and rescale the rest by 1/(1-p)."""
     if p == 0.0 or not training:
@@ -22,6 +31,10 @@ class DropPath(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return drop_path(x, self.p, self.training)
+
+    def scale(self, x: Tensor) -> Tensor | None:
+        """The factor ``forward(x)`` would multiply by (``drop_path_scale``)."""
+        return drop_path_scale(x, self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

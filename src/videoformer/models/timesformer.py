@@ -10,7 +10,8 @@ regroups the video's tokens into independent sequences and attends within each:
     ...
 
 All steps but the last attend over patch tokens only and are followed by their
-own linear layer (``temporal_fc`` in the official code). The last step prepends
+own linear layer (``temporal_fc`` in the official code), run as one product with the
+attention's output projection (``layers/folded_linears.py``). The last step prepends
 the block's input cls token to every group and averages the cls outputs over the
 groups, as the official divided block does. Tokens are laid out (h, w, t) with
 time fastest, as in the official code, so official weights load unchanged.
@@ -60,7 +61,9 @@ from ..layers import (
     PatchEmbedNd,
     Relevance,
     drop_path_rates,
+    folded_linears,
     grouped_rollout,
+    merge_heads,
     resample_pos_embed,
     resample_time_embed,
     sincos_2d,
@@ -226,8 +229,12 @@ class TimeSformerBlock(nn.Module):
         cls, tokens = x[:, :1], x[:, 1:]
         for name, grouping in self.pre_steps:
             norm, attn, fc = (getattr(self, f"{name}_{part}") for part in ("norm1", "attn", "fc"))
-            res = self.drop_path(attn(grouping.split(tokens, *grid), norm=norm))  # (B*G, L, D)
-            tokens = tokens + fc(grouping.merge(res, *grid))
+            heads = attn.attend(*attn.heads(grouping.split(tokens, *grid), norm=norm))
+            if attn.proj_drop.p and self.training:
+                res = fc(self.drop_path(attn.output(heads)))  # (B*G, L, D)
+            else:  # fc(drop_path(proj(.))), one product (fc is per token: merge commutes)
+                res = folded_linears(merge_heads(heads), attn.proj, fc, self.drop_path)
+            tokens = tokens + grouping.merge(res, *grid)
         groups = self.cls_grouping.split(tokens, *grid)  # (B*G, L, D)
         G = groups.shape[0] // B
         groups = torch.cat([cls.repeat_interleave(G, dim=0), groups], dim=1)  # (B*G, 1+L, D)
