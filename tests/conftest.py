@@ -50,6 +50,17 @@ def saved_bytes(fn):
     return saved, result
 
 
+def grads(modules, x, forward):
+    """forward(x)'s value and the gradients of x and of every parameter of ``modules``,
+    for a loss that weighs every output differently."""
+    x = x.detach().requires_grad_()
+    for m in modules:
+        m.zero_grad(set_to_none=True)
+    out = forward(x)
+    (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+    return out.detach(), [x.grad] + [p.grad for m in modules for p in m.parameters()]
+
+
 def assert_bf16_autocast_matches(ours, reference) -> None:
     """``(out, grads)`` of a fused path and its plain reference, both run under bf16
     autocast: the same bf16 forward, float32 gradients within bf16's precision."""

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.conftest import saved_bytes
+from tests.conftest import grads, saved_bytes
 from videoformer.layers import DropPath, folded_linears
 from videoformer.layers.folded_linears import FoldedLinearsFunction, folding_pays
 
@@ -22,15 +22,6 @@ def linears(d=32, seed=0):
 def assert_near(got, want, tol=1e-5):
     """Within float32 rounding of sums over many rows: ``tol`` of the largest value."""
     torch.testing.assert_close(got, want, rtol=0, atol=tol * want.abs().max().item())
-
-
-def grads(modules, a, forward):
-    a = a.detach().requires_grad_()
-    for m in modules:
-        m.zero_grad(set_to_none=True)
-    out = forward(a)
-    (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
-    return out.detach(), [a.grad] + [p.grad for m in modules for p in m.parameters()]
 
 
 @pytest.mark.parametrize("drop", [0.0, 0.5])

@@ -6,20 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from tests.conftest import assert_bf16_autocast_matches, saved_bytes
+from tests.conftest import assert_bf16_autocast_matches, grads, saved_bytes
 from videoformer import create_model
 from videoformer.layers import Mlp
 from videoformer.layers.norm_linear import LayerNormLinearFunction, norm_linear
-
-
-def grads(modules, x, forward):
-    """forward(x)'s value and the gradients of x and of every parameter of ``modules``."""
-    x = x.detach().requires_grad_()
-    for m in modules:
-        m.zero_grad(set_to_none=True)
-    out = forward(x)
-    (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
-    return out.detach(), [x.grad] + [p.grad for m in modules for p in m.parameters()]
 
 
 def pair(dim=16, out=48):

@@ -48,9 +48,9 @@ def folding_pays(rows: int, first: nn.Linear, second: nn.Linear) -> bool:
     return d2 * d1 * d0 + rows * d0 * d2 < rows * d1 * (d0 + d2)
 
 
-def fold(w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """``(W2 W1, W2 b1, b2)``: ``second(s * first(a)) = s * (a (W2 W1)ᵀ + W2 b1) + b2``."""
-    return w2 @ w1, w2 @ b1, b2
+def fold(w1: Tensor, b1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor]:
+    """``(W2 W1, W2 b1)``: ``second(s * first(a)) = s * (a (W2 W1)ᵀ + W2 b1) + b2``."""
+    return w2 @ w1, w2 @ b1
 
 
 def apply_folded(a: Tensor, w: Tensor, inner_bias: Tensor, b2: Tensor, scale: Tensor | None):
@@ -69,7 +69,7 @@ class FoldedLinearsFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, a, w1, b1, w2, b2, scale):
-        w, inner_bias, _ = fold(w1, b1, w2, b2)  # (D2, D0), (D2,)
+        w, inner_bias = fold(w1, b1, w2)  # (D2, D0), (D2,)
         out = apply_folded(a, w, inner_bias, b2, scale)  # (..., D2)
         ctx.dtype = out.dtype
         ctx.save_for_backward(a, w1, b1, w2, w, scale)
@@ -113,7 +113,7 @@ def folded_linears(
         y = first(a)
         return second(y if drop is None else drop(y))
     scale = None if drop is None else drop.scale(a)  # (B, 1, ..., 1) or None
-    args = (a, first.weight, first.bias, second.weight, second.bias, scale)
+    w1, b1, w2, b2 = first.weight, first.bias, second.weight, second.bias
     if torch.is_grad_enabled():
-        return FoldedLinearsFunction.apply(*args)
-    return apply_folded(a, *fold(*args[1:5]), scale)
+        return FoldedLinearsFunction.apply(a, w1, b1, w2, b2, scale)
+    return apply_folded(a, *fold(w1, b1, w2), b2, scale)
