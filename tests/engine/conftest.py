@@ -1,5 +1,6 @@
 import os
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -70,6 +71,30 @@ def wait_for_train_steps(metrics: Path, steps: int, timeout: float = 120.0) -> N
         metrics.is_file() and metrics.read_text().count('"train"') >= steps
     ):
         time.sleep(0.02)
+
+
+def wait_for_checkpoint_step(
+    proc: subprocess.Popen, ckpt: Path, step: int, log: Path, timeout: float = 600.0
+) -> None:
+    """Until the training run ``proc`` has checkpointed ``step`` to ``ckpt``. Fails with the
+    run's stderr (``log``) if it exits first or the time is up: a loaded CI machine can take
+    minutes to start a run, and a crash must show why."""
+    from videoformer.engine.checkpointing import load_training_checkpoint
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if ckpt.is_file():
+            try:
+                if load_training_checkpoint(ckpt)["step"] >= step:
+                    return
+            except Exception:  # being replaced right now: the rename is atomic, retry
+                pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    state = f"exited with {proc.returncode}" if proc.poll() is not None else "still running"
+    tail = log.read_text(errors="replace")[-3000:]
+    raise AssertionError(f"no checkpoint of step {step} in {timeout:.0f} s; run {state}:\n{tail}")
 
 
 def run_worker(rank: int, world: int, port: int, overrides: list[str]) -> None:

@@ -1,16 +1,13 @@
 """Engine: a tiny run end to end, exact resume (also after SIGKILL), non-finite losses."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
-from tests.engine.conftest import STOCHASTIC, tiny_overrides
+from tests.engine.conftest import STOCHASTIC, tiny_overrides, wait_for_checkpoint_step
 from videoformer.engine.checkpointing import load_training_checkpoint
 from videoformer.engine.config import load_config
 from videoformer.engine.train import NonFiniteLossError, Trainer
@@ -65,19 +62,15 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny_data, tmp_path, k
         tiny_data, tmp_path / "killed", checkpoint_every=1, **{"schedule.epochs": 3}, **STOCHASTIC
     )
     cmd = [sys.executable, "-m", "videoformer", "train", *sum((["--set", a] for a in args), [])]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "killed.stderr"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
     ckpt = tmp_path / "killed" / "checkpoint.pt"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if ckpt.is_file():
-            try:
-                if load_training_checkpoint(ckpt)["step"] >= kill_after_step:
-                    break
-            except Exception:  # being replaced right now: the rename is atomic, retry
-                pass
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    try:
+        wait_for_checkpoint_step(proc, ckpt, kill_after_step, log)
+    finally:
+        proc.kill()  # SIGKILL
+        proc.wait()
     stopped_at = load_training_checkpoint(ckpt)["step"]
     assert kill_after_step <= stopped_at < 21
     resumed = subprocess.run(cmd + ["--resume"], capture_output=True, text=True)
