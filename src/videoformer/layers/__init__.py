@@ -16,6 +16,7 @@ from .attribution import (
 from .drop import DropPath, drop_path, drop_path_rates
 from .folded_linears import folded_linears
 from .fourier import fourier_channels, fourier_features, grid_fourier_features, linear_positions
+from .in_place import add_residual, may_overwrite
 from .mlp import Mlp
 from .patch_embed import PatchEmbedNd
 from .pos_embed import resample_pos_embed, resample_time_embed, sincos_2d
@@ -45,6 +46,8 @@ __all__ = [
     "rollout_step",
     "scatter_groups",
     "DropPath",
+    "add_residual",
+    "may_overwrite",
     "Mlp",
     "PatchEmbedNd",
     "drop_path",

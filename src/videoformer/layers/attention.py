@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .biased_attention import MIN_TOKENS, biased_attention, trains_bias
+from .in_place import may_overwrite
 from .norm_linear import norm_linear
 
 # the open ``record_attention`` contexts (records, keep_graph), innermost last (one thread)
@@ -61,11 +62,23 @@ def writes_out(q: Tensor, k: Tensor, attn_mask: Tensor | None, dropout_p: float)
 
 
 def probabilities(q: Tensor, k: Tensor, attn_mask: Tensor | None, scale: float) -> Tensor:
-    """softmax(q kᵀ · scale + mask): ``(*B, nH, Nq, Nk)``."""
-    scores = (q @ k.transpose(-2, -1)) * scale  # (*B, nH, Nq, Nk)
+    """softmax(q kᵀ · scale + mask): ``(*B, nH, Nq, Nk)``. Without autograd the scaling,
+    the mask and the softmax overwrite the scores (the same values, one tensor)."""
+    scores = q @ k.transpose(-2, -1)  # (*B, nH, Nq, Nk)
+    in_place = may_overwrite() and (
+        attn_mask is None
+        or (
+            attn_mask.dtype == scores.dtype
+            and torch.broadcast_shapes(scores.shape, attn_mask.shape) == scores.shape
+        )
+    )
+    if not in_place:
+        scores = scores * scale
+        return (scores if attn_mask is None else scores + attn_mask).softmax(-1)
+    scores.mul_(scale)
     if attn_mask is not None:
-        scores = scores + attn_mask
-    return scores.softmax(-1)
+        scores.add_(attn_mask)
+    return torch.softmax(scores, -1, out=scores)
 
 
 def dot_product_attention(

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .in_place import may_overwrite
 from .norm_linear import fuses_norm, normalize, normalize_backward
 
 
@@ -46,7 +47,9 @@ class Mlp(nn.Module):
             )
         if norm is not None:
             x = norm(x)
-        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+        hidden = self.fc1(x)  # (..., H); without autograd the GELU overwrites it
+        hidden = torch.ops.aten.gelu_(hidden) if may_overwrite(self.fc1) else self.act(hidden)
+        return self.drop(self.fc2(self.drop(hidden)))
 
 
 class GeluMlpFunction(torch.autograd.Function):

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from ..layers import (
     Mlp,
     Relevance,
+    add_residual,
     dot_product_attention,
     fourier_channels,
     grid_fourier_features,
@@ -127,8 +128,8 @@ class PerceiverBlock(nn.Module):
             )
         out = self.attn(q, kv)
         if self.query_residual:
-            out = out + x
-        return out + self.mlp(out, self.norm_mlp)
+            out = add_residual(x, out, producer=self.attn)
+        return add_residual(out, self.mlp(out, self.norm_mlp), producer=self.mlp)
 
 
 LAYOUTS = ("BCS", "BSC", "BS")

@@ -32,6 +32,7 @@ from ..layers import (
     Mlp,
     PatchEmbedNd,
     Relevance,
+    add_residual,
     drop_path_rates,
     effective_window,
     grad_cam,
@@ -130,8 +131,8 @@ class SwinBlock(nn.Module):
         win = self.attn(win, tuple(B * n for n in layout.windows), layout.masks)
         y = win.new_empty(rows.shape[0], D).index_copy_(0, rows, win.flatten(0, 1))
         y = y.view(B, *padded, D)[(slice(None), *(slice(0, s) for s in S))]
-        x = x + self.drop_path(y)
-        return x + self.drop_path(self.mlp(x, self.norm2))
+        x = add_residual(x, y, self.drop_path)
+        return add_residual(x, self.mlp(x, self.norm2), self.drop_path, self.mlp)
 
 
 class PatchMerging(nn.Module):

@@ -60,6 +60,7 @@ from ..layers import (
     Mlp,
     PatchEmbedNd,
     Relevance,
+    add_residual,
     drop_path_rates,
     folded_linears,
     grouped_rollout,
@@ -234,15 +235,15 @@ class TimeSformerBlock(nn.Module):
                 res = fc(self.drop_path(attn.output(heads)))  # (B*G, L, D)
             else:  # fc(drop_path(proj(.))), one product (fc is per token: merge commutes)
                 res = folded_linears(merge_heads(heads), attn.proj, fc, self.drop_path)
-            tokens = tokens + grouping.merge(res, *grid)
+            tokens = add_residual(tokens, grouping.merge(res, *grid))
         groups = self.cls_grouping.split(tokens, *grid)  # (B*G, L, D)
         G = groups.shape[0] // B
         groups = torch.cat([cls.repeat_interleave(G, dim=0), groups], dim=1)  # (B*G, 1+L, D)
         res = self.drop_path(self.attn(groups, norm=self.norm1))
         cls_res = res[:, :1].view(B, G, 1, D).mean(1)  # cls outputs averaged over the groups
         res = self.cls_grouping.merge(res[:, 1:], *grid)
-        x = torch.cat([cls, tokens], dim=1) + torch.cat([cls_res, res], dim=1)
-        return x + self.drop_path(self.mlp(x, self.norm2))
+        x = add_residual(torch.cat([cls, tokens], dim=1), torch.cat([cls_res, res], dim=1))
+        return add_residual(x, self.mlp(x, self.norm2), self.drop_path, self.mlp)
 
 
 class TimeSformer(Classifier):

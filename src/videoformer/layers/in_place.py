@@ -1,0 +1,42 @@
+"""Inference that writes into its own temporaries: a residual sum into its branch, a GELU
+into the Linear output it follows, a softmax into its scores. Without autograd nothing
+else reads those tensors, so the values are the same, and each op saves a fresh tensor
+(its pages faulted in) and a pass over memory. TimeSformer-B inference 1.02-1.09x, Video
+Swin-T 1.01-1.11x, Swin-T 1.01-1.05x (AMD EPYC; docs/performance.md)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn.modules.module import _global_forward_hooks
+
+from .drop import DropPath
+
+
+def may_overwrite(*producers: nn.Module) -> bool:
+    """Whether a tensor that ``producers`` returned may be written over: no gradient is
+    recorded and no forward hook (theirs or a global one) may be holding on to it."""
+    return not (
+        torch.is_grad_enabled()
+        or _global_forward_hooks
+        or any(module._forward_hooks for module in producers)
+    )
+
+
+def add_residual(
+    x: Tensor, branch: Tensor, drop: DropPath | None = None, producer: nn.Module | None = None
+) -> Tensor:
+    """``x + drop(branch)``, written into ``branch`` where ``may_overwrite(producer)`` holds
+    and drop path is the identity. ``branch`` is a temporary of the caller's, returned by
+    ``producer`` if it came from a module."""
+    if drop is not None and drop.p and drop.training:
+        return x + drop(branch)
+    producers = () if producer is None else (producer,)
+    if (
+        not may_overwrite(*producers)
+        or branch.shape != x.shape
+        or branch.dtype != x.dtype
+        or not branch.is_contiguous()
+    ):
+        return x + branch
+    return branch.add_(x)
