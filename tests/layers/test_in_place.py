@@ -131,7 +131,7 @@ FAMILIES = {
 @pytest.mark.parametrize("family", FAMILIES)
 def test_whole_models_give_the_same_bits_and_hooks_see_true_outputs(family, monkeypatch):
     """A global no-op forward hook switches every in-place op off: logits must not move,
-    and a hook on a block's MLP keeps that MLP's own output."""
+    and a hook on a block's MLP, or on a Linear inside it, keeps that module's own output."""
     overrides, shape = FAMILIES[family]
     torch.manual_seed(0)
     model = create_model(family, num_classes=5, **overrides).eval()
@@ -153,11 +153,14 @@ def test_whole_models_give_the_same_bits_and_hooks_see_true_outputs(family, monk
         handle = nn.modules.module.register_module_forward_hook(lambda m, i, o: None)
         plain = model(x)
         handle.remove()
-        seen = []
-        handle = mlp.register_forward_hook(lambda m, i, o: seen.append((i, o.clone(), o)))
-        model(x)
-        handle.remove()
-        (inputs, copy, kept), *_ = seen
-        assert torch.equal(kept, copy)
-        assert torch.equal(kept, mlp(*inputs))
+        for hooked in (mlp, mlp.fc2):  # the MLP's output is its fc2's
+            seen = []
+            handle = hooked.register_forward_hook(
+                lambda m, i, o, seen=seen: seen.append((i, o.clone(), o))
+            )
+            assert torch.equal(model(x), fast)
+            handle.remove()
+            (inputs, copy, kept), *_ = seen
+            assert torch.equal(kept, copy)
+            assert torch.equal(kept, hooked(*inputs))
     assert torch.equal(fast, plain)

@@ -1,9 +1,9 @@
 """Inference that writes into its own temporaries: a residual sum into its branch, a GELU
 into the Linear output it follows, a softmax into its scores. Without autograd nothing
 else reads those tensors, so the values are the same, and each op saves a fresh tensor
-(its pages faulted in) and a pass over memory. Inference, AMD EPYC, in-process A/B runs:
-Video Swin-T 1.02-1.11x (peak RSS 0.81 against 0.86-0.91 GiB), Swin-T 1.02-1.04x,
-TimeSformer-B 1.00-1.04x, Perceiver IO level (docs/performance.md)."""
+(its pages faulted in) and a pass over memory. Inference, AMD EPYC, three in-process A/B
+runs each (benchmarks/ab.py): TimeSformer-B 1.05-1.06x, Video Swin-T 1.00-1.12x (peak RSS
+0.81 against 0.86-0.91 GiB), Swin-T 0.97-1.05x, Perceiver IO level (docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from .drop import DropPath
 
 def may_overwrite(*producers: nn.Module) -> bool:
     """Whether a tensor that ``producers`` returned may be written over: no gradient is
-    recorded and no forward hook (theirs or a global one) may be holding on to it."""
+    recorded and no forward hook may be holding on to it (a global one, or one on a
+    producer or any module inside it: an ``Mlp``'s output is its ``fc2``'s)."""
     return not (
         torch.is_grad_enabled()
         or _global_forward_hooks
-        or any(module._forward_hooks for module in producers)
+        or any(m._forward_hooks for producer in producers for m in producer.modules())
     )
 
 

@@ -235,7 +235,7 @@ class TimeSformerBlock(nn.Module):
                 res = fc(self.drop_path(attn.output(heads)))  # (B*G, L, D)
             else:  # fc(drop_path(proj(.))), one product (fc is per token: merge commutes)
                 res = folded_linears(merge_heads(heads), attn.proj, fc, self.drop_path)
-            tokens = add_residual(tokens, grouping.merge(res, *grid))
+            tokens = add_residual(tokens, grouping.merge(res, *grid), producer=fc)
         groups = self.cls_grouping.split(tokens, *grid)  # (B*G, L, D)
         G = groups.shape[0] // B
         groups = torch.cat([cls.repeat_interleave(G, dim=0), groups], dim=1)  # (B*G, 1+L, D)
