@@ -14,14 +14,14 @@ from torch.nn.modules.module import _global_forward_hooks
 from .drop import DropPath
 
 
-def may_overwrite(*producers: nn.Module) -> bool:
-    """Whether a tensor that ``producers`` returned may be written over: no gradient is
-    recorded and no forward hook may be holding on to it (a global one, or one on a
-    producer or any module inside it: an ``Mlp``'s output is its ``fc2``'s)."""
+def may_overwrite(producer: nn.Module | None = None) -> bool:
+    """Whether a tensor (returned by ``producer``, if a module made it) may be written over:
+    no gradient is recorded and no forward hook may be holding on to it (a global one, or
+    one on the producer or any module inside it: an ``Mlp``'s output is its ``fc2``'s)."""
     return not (
         torch.is_grad_enabled()
         or _global_forward_hooks
-        or any(m._forward_hooks for producer in producers for m in producer.modules())
+        or (producer is not None and any(m._forward_hooks for m in producer.modules()))
     )
 
 
@@ -33,9 +33,8 @@ def add_residual(
     ``producer`` if it came from a module."""
     if drop is not None and drop.p and drop.training:
         return x + drop(branch)
-    producers = () if producer is None else (producer,)
     if (
-        not may_overwrite(*producers)
+        not may_overwrite(producer)
         or branch.shape != x.shape
         or branch.dtype != x.dtype
         or not branch.is_contiguous()
